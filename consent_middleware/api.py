@@ -1,0 +1,372 @@
+"""The `/consent` endpoints as plain request-in, response-out functions.
+
+The adapters translate ASGI or WSGI into an `ApiRequest` and send back the `ApiResponse`.
+Every failure of the visitor's input is a 4xx with a JSON error that names the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .assets import StaticAsset, load_assets
+from .banner import BannerRenderer, safe_return_to
+from .consent import Consent
+from .i18n import choose_language
+from .policy import ConsentPolicy, RequestConsent
+
+__all__ = ["ApiRequest", "ApiResponse", "ConsentAPI"]
+
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+_CHOICE_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
+_MAX_FORM_FIELDS = 64
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    #: The path below `path_prefix` ("" for the prefix itself, "/preferences", ...).
+    subpath: str
+    query: str
+    #: Request headers the endpoints look at, names lowercased.
+    headers: Mapping[str, str]
+    body: bytes
+    request: RequestConsent
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class ApiError(Exception):
+    """A client error answered as JSON: `{"error": code, "detail": message}`."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class ConsentAPI:
+    """Answers every request under `path_prefix`."""
+
+    def __init__(self, policy: ConsentPolicy, renderer: BannerRenderer) -> None:
+        self.policy = policy
+        self.config = policy.config
+        self.renderer = renderer
+        self.assets: dict[str, StaticAsset] = load_assets()
+
+    def handle(self, req: ApiRequest) -> ApiResponse:
+        try:
+            return self._route(req)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.detail)
+
+    def _route(self, req: ApiRequest) -> ApiResponse:
+        method = req.method.upper()
+        sub = req.subpath
+        if sub in ("", "/"):
+            if method in ("GET", "HEAD"):
+                return self._state(req, req.request.consent, method)
+            if method == "POST":
+                return self._choose(req)
+            if method == "DELETE":
+                self._check_same_origin(req)
+                return self._decide(req, "withdraw", (), gpc=False, form=False, return_to="/")
+            return _method_not_allowed("GET, HEAD, POST, DELETE")
+        if sub == "/preferences":
+            if method not in ("GET", "HEAD"):
+                return _method_not_allowed("GET, HEAD")
+            return self._preferences(req, method)
+        asset = self.assets.get(sub[1:])
+        if asset is not None:
+            if method not in ("GET", "HEAD"):
+                return _method_not_allowed("GET, HEAD")
+            return self._asset(req, asset, method)
+        raise ApiError(404, "not_found", f"no consent endpoint at {sub!r}")
+
+    # -- state and choices -------------------------------------------------------------
+
+    def _state(self, req: ApiRequest, consent: Consent, method: str) -> ApiResponse:
+        body = json.dumps(consent.to_state()).encode()
+        headers = [
+            ("content-type", _JSON),
+            ("cache-control", "no-store"),
+            ("vary", "Cookie"),
+            ("content-length", str(len(body))),
+        ]
+        return ApiResponse(200, headers, b"" if method == "HEAD" else body)
+
+    def _choose(self, req: ApiRequest) -> ApiResponse:
+        self._check_same_origin(req)
+        self._check_size(req)
+        ctype = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if ctype == _JSON:
+            action, categories, gpc = self._parse_json(req.body)
+            return self._decide(req, action, categories, gpc=gpc, form=False, return_to="/")
+        if ctype == _FORM:
+            action, categories, return_to = self._parse_form(req.body)
+            if return_to is None:
+                return_to = self._referer_path(req)
+            return self._decide(req, action, categories, gpc=False, form=True, return_to=return_to)
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"content type {ctype or '(none)'!r} is not accepted: send {_JSON} or {_FORM}",
+        )
+
+    def _decide(
+        self,
+        req: ApiRequest,
+        action: str,
+        categories: tuple[str, ...],
+        *,
+        gpc: bool,
+        form: bool,
+        return_to: str,
+    ) -> ApiResponse:
+        config = self.config
+        current = req.request.consent
+        gpc = gpc and config.honor_gpc or current.gpc
+        if action == "accept_all":
+            granted: tuple[str, ...] = config.optional_categories
+            if gpc:
+                granted = tuple(c for c in granted if c not in config.gpc_categories)
+        elif action == "save":
+            granted = categories
+        else:
+            granted = ()
+        consent = self.policy.codec.decide(
+            granted, consent_id=current.consent_id, explicit=action == "save", gpc=gpc
+        )
+        https = req.request.https
+        cookies = [self.policy.consent_cookie(consent, https)]
+        cookies += self.policy.expirations(
+            RequestConsent(consent, req.request.cookie_header, False, https), consent
+        )
+        if form:
+            headers = [
+                ("location", safe_return_to(return_to)),
+                ("cache-control", "no-store"),
+                ("content-length", "0"),
+            ]
+            response = ApiResponse(303, headers)
+        else:
+            response = self._state(req, consent, "POST")
+        response.headers.extend(("set-cookie", value) for value in cookies)
+        return response
+
+    def _parse_json(self, body: bytes) -> tuple[str, tuple[str, ...], bool]:
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ApiError(400, "malformed_choice", "the body must be a JSON object")
+        action = data.get("action")
+        raw_categories = data.get("categories", [])
+        if not isinstance(raw_categories, list) or not all(
+            isinstance(c, str) for c in raw_categories
+        ):
+            raise ApiError(400, "malformed_choice", "'categories' must be a list of names")
+        gpc = data.get("gpc", False)
+        if not isinstance(gpc, bool):
+            raise ApiError(400, "malformed_choice", "'gpc' must be true or false")
+        return (
+            self._check_choice(action, raw_categories),
+            self._check_categories(raw_categories),
+            gpc,
+        )
+
+    def _parse_form(self, body: bytes) -> tuple[str, tuple[str, ...], str | None]:
+        try:
+            text = body.decode("utf-8")
+            fields = parse_qsl(
+                text, keep_blank_values=True, strict_parsing=False, max_num_fields=_MAX_FORM_FIELDS
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ApiError(400, "malformed_form", f"the form body cannot be read: {exc}") from exc
+        actions = [value for key, value in fields if key == "action"]
+        if len(actions) > 1:
+            raise ApiError(400, "malformed_choice", "the form sends more than one 'action'")
+        categories = [value for key, value in fields if key == "category"]
+        return_to = next((value for key, value in fields if key == "return_to"), None)
+        action = self._check_choice(actions[0] if actions else None, categories)
+        return action, self._check_categories(categories), return_to
+
+    def _check_choice(self, action: Any, categories: list[str]) -> str:
+        if action is None:
+            raise ApiError(400, "missing_action", "the choice has no 'action'")
+        if not isinstance(action, str) or action not in _CHOICE_ACTIONS:
+            shown = action if isinstance(action, (str, int, float, bool)) else type(action).__name__
+            raise ApiError(
+                400,
+                "unknown_action",
+                f"unknown action {str(shown)[:40]!r}: use accept_all, reject_all or save",
+            )
+        return action
+
+    def _check_categories(self, categories: list[str]) -> tuple[str, ...]:
+        known = self.config.category_names
+        for name in categories:
+            if name not in known:
+                raise ApiError(
+                    400,
+                    "unknown_category",
+                    f"unknown category {name[:40]!r}: known are {', '.join(known)}",
+                )
+        return tuple(dict.fromkeys(categories))
+
+    def _check_size(self, req: ApiRequest) -> None:
+        limit = self.config.max_body_size
+        length = req.headers.get("content-length")
+        too_long = len(req.body) > limit
+        if length is not None and not too_long:
+            try:
+                too_long = int(length) > limit
+            except ValueError as exc:
+                raise ApiError(400, "bad_length", "Content-Length is not a number") from exc
+        if too_long:
+            raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
+
+    # -- cross-site protection ---------------------------------------------------------
+
+    def _check_same_origin(self, req: ApiRequest) -> None:
+        """Refuse writes that a third-party page makes on the visitor's behalf."""
+        headers = req.headers
+        fetch_site = headers.get("sec-fetch-site", "").strip().lower()
+        origin = headers.get("origin")
+        host = headers.get("host", "").strip().lower()
+        if fetch_site and fetch_site not in ("same-origin", "none"):
+            if not (fetch_site == "same-site" and self._shared_site(origin)):
+                raise ApiError(
+                    403, "cross_site", f"a {fetch_site} request cannot change the consent"
+                )
+        if origin is not None:
+            origin_host = _origin_netloc(origin)
+            if origin_host is None or origin_host != _normal_netloc(host, origin):
+                if not self._shared_site(origin):
+                    raise ApiError(
+                        403, "cross_site", f"origin {origin[:80]!r} cannot change the consent"
+                    )
+
+    def _shared_site(self, origin: str | None) -> bool:
+        """With `cookie_domain`, sibling subdomains share one choice and may change it."""
+        domain = self.config.cookie_domain
+        if not domain or not origin:
+            return False
+        host = urlsplit(origin).hostname or ""
+        suffix = domain.lstrip(".").lower()
+        return host == suffix or host.endswith("." + suffix)
+
+    def _referer_path(self, req: ApiRequest) -> str:
+        referer = req.headers.get("referer")
+        if not referer:
+            return "/"
+        parts = urlsplit(referer)
+        if parts.netloc and parts.netloc.lower() != req.headers.get("host", "").lower():
+            return "/"
+        path = parts.path or "/"
+        return path + ("?" + parts.query if parts.query else "")
+
+    # -- pages and files ---------------------------------------------------------------
+
+    def _preferences(self, req: ApiRequest, method: str) -> ApiResponse:
+        query = dict(parse_qsl(req.query, max_num_fields=_MAX_FORM_FIELDS))
+        language = choose_language(self.config, req.headers.get("accept-language"))
+        page = self.renderer.preferences_page(
+            req.request.consent, language, return_to=safe_return_to(query.get("return_to"))
+        )
+        body = page.encode()
+        headers = [
+            ("content-type", "text/html; charset=utf-8"),
+            ("cache-control", "no-store"),
+            ("vary", "Cookie, Accept-Language"),
+            ("content-language", language),
+            ("x-frame-options", "DENY"),
+            (
+                "content-security-policy",
+                "default-src 'self'; script-src 'self'; style-src 'self'; "
+                "frame-ancestors 'none'; form-action 'self'",
+            ),
+            ("content-length", str(len(body))),
+        ]
+        return ApiResponse(200, headers, b"" if method == "HEAD" else body)
+
+    def _asset(self, req: ApiRequest, asset: StaticAsset, method: str) -> ApiResponse:
+        versioned = f"v={asset.version}" in req.query.split("&")
+        cache = "public, max-age=31536000, immutable" if versioned else "public, max-age=300"
+        headers = [
+            ("content-type", asset.content_type),
+            ("cache-control", cache),
+            ("etag", asset.etag),
+            ("vary", "Accept-Encoding"),
+            ("x-content-type-options", "nosniff"),
+        ]
+        match = req.headers.get("if-none-match", "")
+        if asset.etag in (tag.strip().removeprefix("W/") for tag in match.split(",")):
+            return ApiResponse(304, headers)
+        body = asset.body
+        if _accepts_gzip(req.headers.get("accept-encoding", "")):
+            body = asset.gzip_body
+            headers.append(("content-encoding", "gzip"))
+        headers.append(("content-length", str(len(body))))
+        return ApiResponse(200, headers, b"" if method == "HEAD" else body)
+
+
+def error_response(status: int, code: str, detail: str) -> ApiResponse:
+    body = json.dumps({"error": code, "detail": detail}).encode()
+    headers = [
+        ("content-type", _JSON),
+        ("cache-control", "no-store"),
+        ("content-length", str(len(body))),
+    ]
+    return ApiResponse(status, headers, body)
+
+
+def _method_not_allowed(allow: str) -> ApiResponse:
+    response = error_response(405, "method_not_allowed", f"use {allow}")
+    response.headers.append(("allow", allow))
+    return response
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.strip()
+            return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
+
+
+def _origin_netloc(origin: str) -> str | None:
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = "443" if parts.scheme == "https" else "80"
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port is None or str(port) == default else f"{host}:{port}"
+
+
+def _normal_netloc(host: str, origin: str) -> str:
+    """The Host header in the form `_origin_netloc` gives, default port dropped."""
+    scheme = "https" if origin.strip().lower().startswith("https:") else "http"
+    normal = _origin_netloc(f"{scheme}://{host}")
+    return normal or host

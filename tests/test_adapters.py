@@ -1,0 +1,345 @@
+"""Protocol behaviour of the two adapters: streaming, pass-through scopes, WSGI rules, and
+the real frameworks (FastAPI, Starlette, Flask)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import wsgiref.validate
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from flask import Flask, make_response
+from flask import request as flask_request
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
+
+from consent_middleware import ConsentMiddleware, ConsentWSGIMiddleware, get_consent
+
+from .conftest import make_config
+from .raw import http_scope, run_asgi, wsgi_call
+
+
+def chunked_app(chunks: list[bytes], content_type: bytes, set_cookies: list[bytes]) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", content_type)] + [(b"set-cookie", c) for c in set_cookies]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for index, chunk in enumerate(chunks):
+            more = index < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    return app
+
+
+def test_asgi_streams_chunk_by_chunk() -> None:
+    chunks = [b"line %d\n" % i for i in range(5)]
+    app = ConsentMiddleware(
+        chunked_app(chunks, b"text/plain", [b"_ga=1; Path=/", b"session=2"]), config=make_config()
+    )
+    sent = run_asgi(app, http_scope())
+    start, *bodies = sent
+    assert start["type"] == "http.response.start"
+    assert [h for h in start["headers"] if h[0] == b"set-cookie"] == [(b"set-cookie", b"session=2")]
+    assert [m["body"] for m in bodies] == chunks
+    assert [m["more_body"] for m in bodies] == [True, True, True, True, False]
+
+
+def test_asgi_streams_html_with_banner_split_across_chunks() -> None:
+    chunks = [b"<html><body><p>", b"a</p></bo", b"dy></html>"]
+    app = ConsentMiddleware(chunked_app(chunks, b"text/html", []), config=make_config())
+    sent = run_asgi(app, http_scope())
+    bodies = [m["body"] for m in sent[1:]]
+    assert len(bodies) == 3  # still three messages: nothing was buffered whole
+    page = b"".join(bodies)
+    assert page.count(b'id="consent-banner"') == 1
+    assert page.index(b'id="consent-banner"') < page.index(b"</body>")
+    assert page.startswith(b"<html><body><p>a</p>")
+    assert page.endswith(b"</body></html>")
+
+
+def test_asgi_non_http_scopes_pass_through() -> None:
+    seen: list[str] = []
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+        assert "consent_middleware.consent" not in scope
+
+    app = ConsentMiddleware(inner, config=make_config())
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    asyncio.run(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    asyncio.run(app({"type": "websocket", "path": "/ws", "headers": []}, receive, send))
+    assert seen == ["lifespan", "websocket"]
+
+
+def test_asgi_header_iterable_that_is_not_a_list() -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = ((b"content-type", b"text/plain"), (b"Set-Cookie", b"_fbp=1"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent = run_asgi(ConsentMiddleware(app, config=make_config()), http_scope())
+    assert list(sent[0]["headers"]) == [(b"content-type", b"text/plain")]
+
+
+def test_asgi_duplicate_cookie_headers_are_both_read() -> None:
+    seen: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(get_consent(scope))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    config = make_config()
+    middleware = ConsentMiddleware(app, config=config)
+    client = TestClient(middleware)
+    cookie = client.post("/consent", json={"action": "accept_all"}).headers["set-cookie"]
+    scope = http_scope()
+    scope["headers"] += [(b"cookie", b"a=1"), (b"Cookie", cookie.split(";")[0].encode())]
+    sent = run_asgi(middleware, scope)
+    assert seen[-1].decided
+    assert sent[0]["status"] == 204
+
+
+# -- WSGI -------------------------------------------------------------------------------
+
+
+class ClosingBody:
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "text/plain"])
+def test_wsgi_close_reaches_the_app_body(content_type: str) -> None:
+    body = ClosingBody([b"<html><body>", b"x</body></html>"])
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", content_type), ("Set-Cookie", "_ga=1")])
+        return body
+
+    wrapped = wsgiref.validate.validator(ConsentWSGIMiddleware(app, config=make_config()))
+    status, headers, result = wsgi_call(wrapped)
+    page = b"".join(result)
+    result.close()
+    assert body.closed
+    assert ("Set-Cookie", "_ga=1") not in headers
+    assert (b'id="consent-banner"' in page) == (content_type == "text/html")
+
+
+def test_wsgi_file_wrapper_is_kept_when_nothing_is_injected() -> None:
+    class FileWrapper:
+        def __init__(self, f: Any, blksize: int = 8192) -> None:
+            self.f = f
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter([self.f.read()])
+
+    marker: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/pdf")])
+        wrapped = environ["wsgi.file_wrapper"](io.BytesIO(b"%PDF"))
+        marker.append(wrapped)
+        return wrapped
+
+    middleware = ConsentWSGIMiddleware(app, config=make_config())
+    environ_extra = {"wsgi.file_wrapper": FileWrapper}
+
+    def call(environ: dict[str, Any], start_response: Any) -> Any:
+        environ.update(environ_extra)
+        return middleware(environ, start_response)
+
+    _, _, result = wsgi_call(call)
+    assert result is marker[0]
+
+
+def test_wsgi_exc_info_is_passed_on() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            import sys
+
+            start_response("500 Error", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"error"]
+
+    seen: list[Any] = []
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+        seen.append((status, exc_info))
+        return lambda data: None
+
+    middleware = ConsentWSGIMiddleware(app, config=make_config())
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.url_scheme": "http"}
+    list(middleware(environ, start_response))
+    assert seen[1][0] == "500 Error"
+    assert seen[1][1] is not None and isinstance(seen[1][1][1], RuntimeError)
+
+
+def test_wsgi_generator_body_streams_and_validates() -> None:
+    produced: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response(
+            "200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Set-Cookie", "lang=uk")]
+        )
+
+        def generate() -> Iterator[bytes]:
+            for i in range(3):
+                produced.append(i)
+                yield b"<p>%d</p>" % i
+            yield b"</body>"
+
+        return generate()
+
+    wrapped = wsgiref.validate.validator(ConsentWSGIMiddleware(app, config=make_config()))
+    _, headers, result = wsgi_call(wrapped)
+    iterator = iter(result)
+    try:
+        first = next(iterator)
+        # One chunk at a time: only a short tail is held back, in case "</body" is split.
+        assert first == b"<p>" and produced == [0]
+        rest = first + b"".join(iterator)
+    finally:
+        result.close()
+    assert b'id="consent-banner"' in rest
+    assert not any(name == "Set-Cookie" for name, _ in headers)
+
+
+# -- real frameworks --------------------------------------------------------------------
+
+
+def fastapi_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        consent = get_consent(request)
+        response = HTMLResponse(
+            f"<html><body>analytics={consent.allows('analytics')}</body></html>"
+        )
+        response.set_cookie("session", "s", httponly=True)
+        response.set_cookie("_ga", "GA1", httponly=True)
+        response.set_cookie("_fbp", "fb")
+        return response
+
+    @app.get("/stream")
+    def stream() -> StreamingResponse:
+        def gen() -> Iterator[bytes]:
+            yield b"<html><body>"
+            yield b"streamed</body></html>"
+
+        response = StreamingResponse(gen(), media_type="text/html")
+        response.set_cookie("_ga", "GA2")
+        return response
+
+    @app.get("/api")
+    def api() -> JSONResponse:
+        response = JSONResponse({"ok": True})
+        response.set_cookie("lang", "uk")
+        return response
+
+    app.add_middleware(ConsentMiddleware, config=make_config())
+    return app
+
+
+def starlette_app() -> Starlette:
+    async def home(request: Any) -> PlainTextResponse:
+        response = PlainTextResponse(str(get_consent(request).allows("analytics")))
+        response.set_cookie("_ga", "1")
+        response.set_cookie("session", "2")
+        return response
+
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hi")
+        await websocket.close()
+
+    app = Starlette(routes=[Route("/", home), WebSocketRoute("/ws", ws)])
+    app.add_middleware(ConsentMiddleware, config=make_config())
+    return app
+
+
+def flask_app() -> Flask:
+    app = Flask(__name__)
+
+    @app.get("/")
+    def home() -> Any:
+        consent = get_consent(flask_request)
+        response = make_response(
+            f"<html><body>analytics={consent.allows('analytics')}</body></html>"
+        )
+        response.set_cookie("session", "s", httponly=True)
+        response.set_cookie("_ga", "GA1", httponly=True)
+        response.set_cookie("_fbp", "fb")
+        return response
+
+    app.wsgi_app = ConsentWSGIMiddleware(app.wsgi_app, config=make_config())  # type: ignore[method-assign]
+    return app
+
+
+def names(response: httpx.Response) -> list[str]:
+    return [v.split("=", 1)[0] for v in response.headers.get_list("set-cookie")]
+
+
+@pytest.mark.parametrize("framework", ["fastapi", "flask"])
+def test_framework_flow(framework: str) -> None:
+    if framework == "fastapi":
+        client: httpx.Client = TestClient(fastapi_app())
+    else:
+        client = httpx.Client(
+            transport=httpx.WSGITransport(app=flask_app()), base_url="http://testserver"
+        )
+    with client:
+        first = client.get("/")
+        assert names(first) == ["session"]
+        assert "analytics=False" in first.text
+        assert 'id="consent-banner"' in first.text
+        assert first.headers["content-length"] == str(len(first.content))
+        assert "cookie" in first.headers["vary"].lower()
+        client.post("/consent", json={"action": "save", "categories": ["analytics"]})
+        second = client.get("/")
+        assert names(second) == ["session", "_ga"]
+        assert "analytics=True" in second.text
+        assert second.headers["content-length"] == str(len(second.content))
+        client.delete("/consent")
+        third = client.get("/")
+        assert "analytics=False" in third.text
+
+
+def test_fastapi_streaming_and_json() -> None:
+    with TestClient(fastapi_app()) as client:
+        stream = client.get("/stream")
+        assert names(stream) == []
+        assert "streamed" in stream.text and 'id="consent-banner"' in stream.text
+        api = client.get("/api")
+        assert names(api) == [] and api.json() == {"ok": True}
+        assert "consent-banner" not in api.text
+
+
+def test_starlette_app_and_websocket() -> None:
+    with TestClient(starlette_app()) as client:
+        response = client.get("/")
+        assert names(response) == ["session"] and response.text == "False"
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_text() == "hi"
