@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .api import ConsentAPI
 from .banner import BannerRenderer, csp_nonce
 from .config import ConsentConfig
+from .cookies import set_cookie_name
 from .i18n import choose_language
 from .policy import ConsentPolicy, RequestConsent
 
@@ -84,7 +85,7 @@ class ConsentCore:
         """Decide the fate of a response's cookies, and the banner snippet if it is a page.
 
         `html` says the adapter found an injectable HTML body (see `injectable`). Fails
-        closed: if anything goes wrong, every cookie the app set is dropped, and the
+        closed: if anything goes wrong, only required categories' cookies stay, and the
         response still goes out.
         """
         try:
@@ -100,8 +101,18 @@ class ConsentCore:
                 ).encode("utf-8")
             return ResponsePlan(keep, extra, snippet, vary_cookie=html)
         except Exception:
-            logger.exception("consent-middleware failed on a response; dropping its cookies")
-            return ResponsePlan([False] * len(set_cookies), [])
+            logger.exception(
+                "consent-middleware failed on a response; dropping its optional cookies"
+            )
+            return ResponsePlan([self._required(value) for value in set_cookies], [])
+
+    def _required(self, set_cookie: str) -> bool:
+        """Fail-closed fallback: keep only cookies of required categories."""
+        try:
+            rule = self.config.rules.match(set_cookie_name(set_cookie))
+        except Exception:
+            return False
+        return rule is not None and rule.category in self.config.required_categories
 
 
 def injectable(

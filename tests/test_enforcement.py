@@ -276,3 +276,23 @@ def test_signed_cookie_uses_own_salt() -> None:
     plain = Signer(SECRET).sign(value.rsplit(".", 1)[0]).decode()
     assert codec.decode(plain).decided is False
     assert codec.decode(value).decided is True
+
+
+def test_fails_closed(
+    make_site: Callable[..., Site],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = make_site(spec())
+    accepted = site.consent_cookie({"action": "accept_all"})
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("bug in the policy")
+
+    monkeypatch.setattr(site.middleware.core.policy, "filter_set_cookies", broken)
+    with caplog.at_level("ERROR", logger="consent_middleware"):
+        response = site.get("/", cookie=accepted)
+    assert response.status_code == 200
+    assert "hello" in response.text
+    assert cookie_names(response) == ["session"]
+    assert any("bug in the policy" in (r.exc_text or "") for r in caplog.records)
