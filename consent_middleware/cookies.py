@@ -1,0 +1,362 @@
+"""Sans-IO cookie header parsing and building, as browsers and servers read them.
+
+The middleware decides by cookie *name*, so every name here is the one a browser stores (RFC
+6265bis section 5.6) or a server reads back, never the one a lenient parser guesses:
+`http.cookies.SimpleCookie` loses or misreads names on tabs, quotes, commas and unknown flags,
+which would let a cookie slip past the filter. Header values arrive as latin-1 decoded `str`
+(ASGI, WSGI); no parser here raises, whatever the input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+__all__ = [
+    "SetCookie",
+    "build_set_cookie",
+    "cookie_value",
+    "deletion_header",
+    "is_deletion",
+    "parse_cookie_date",
+    "parse_cookie_header",
+    "parse_set_cookie",
+    "set_cookie_name",
+]
+
+_WSP = " \t"  # RFC 6265bis trims SP and HTAB only; other whitespace is part of the text.
+
+#: Browsers ignore attribute values longer than this (RFC 6265bis 5.6, in octets: a latin-1
+#: decoded header has one character per octet).
+_MAX_ATTRIBUTE_VALUE = 1024
+
+#: Max-Age magnitudes beyond int64 are clamped, as browsers do, instead of building huge ints
+#: (`int()` refuses strings of more than 4300 digits).
+_MAX_AGE_LIMIT = 2**63 - 1
+
+_EPOCH_EXPIRES = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+_SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+
+
+def set_cookie_name(header: str) -> str:
+    """The cookie name a browser stores for a Set-Cookie value, as the server reads it back.
+
+    A nameless cookie whose value holds "=" (`=a=b`) comes back as `Cookie: a=b`, which a server
+    reads as a cookie named `a`, so that is the name returned: a filter must judge it as `a`.
+    """
+    end = header.find(";")
+    if end < 0:
+        end = len(header)
+    eq = header.find("=", 0, end)
+    if eq < 0:
+        return ""
+    name = header[:eq].strip(_WSP)
+    if name:
+        return name
+    second = header.find("=", eq + 1, end)
+    if second < 0:
+        return ""
+    return header[eq + 1 : second].strip(_WSP)
+
+
+@dataclass(frozen=True, slots=True)
+class SetCookie:
+    """One Set-Cookie header value parsed per RFC 6265bis 5.6 (the last valid attribute wins).
+
+    `name` and `value` are what the server reads back (see `set_cookie_name`). `path` is None
+    when absent or invalid, so the browser uses the default path; `domain` is None for a
+    host-only cookie (absent, or an empty last Domain attribute).
+    """
+
+    name: str
+    value: str
+    path: str | None
+    domain: str | None
+    max_age: int | None
+    expires: datetime | None
+    secure: bool
+    http_only: bool
+    same_site: str | None
+
+    def is_deletion_at(self, now: datetime) -> bool:
+        """True when a browser would drop the cookie at `now` (naive `now` is taken as UTC).
+
+        A valid Max-Age decides alone and Expires is then ignored, as in browsers.
+        """
+        if self.max_age is not None:
+            return self.max_age <= 0
+        if self.expires is None:
+            return False
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+        return self.expires <= now
+
+    @property
+    def is_deletion(self) -> bool:
+        """True when the header makes the browser drop the cookie now."""
+        return self.is_deletion_at(datetime.now(timezone.utc))
+
+
+def parse_set_cookie(header: str) -> SetCookie:
+    """Parse a Set-Cookie header value the way a browser does (RFC 6265bis 5.6)."""
+    semi = header.find(";")
+    if semi < 0:
+        pair, attributes = header, ""
+    else:
+        pair, attributes = header[:semi], header[semi + 1 :]
+    raw_name, eq, raw_value = pair.partition("=")
+    if eq:
+        name, value = raw_name.strip(_WSP), raw_value.strip(_WSP)
+        if not name:
+            # Sent back as `Cookie: <value>`; report the pair the server reads from that.
+            read_name, eq, read_value = value.partition("=")
+            if eq:
+                name, value = read_name.strip(_WSP), read_value.strip(_WSP)
+    else:
+        name, value = "", raw_name.strip(_WSP)
+
+    path: str | None = None
+    domain: str | None = None
+    max_age: int | None = None
+    expires: datetime | None = None
+    secure = http_only = False
+    same_site: str | None = None
+    if attributes:
+        for av in attributes.split(";"):
+            attr_name, _, attr_value = av.partition("=")
+            key = attr_name.strip(_WSP).lower()
+            attr_value = attr_value.strip(_WSP)
+            if len(attr_value) > _MAX_ATTRIBUTE_VALUE:
+                continue
+            if key == "path":
+                path = attr_value if attr_value.startswith("/") else None
+            elif key == "domain":
+                domain = attr_value.removeprefix(".").lower() or None
+            elif key == "max-age":
+                parsed_age = _parse_max_age(attr_value)
+                if parsed_age is not None:
+                    max_age = parsed_age
+            elif key == "expires":
+                parsed_date = parse_cookie_date(attr_value)
+                if parsed_date is not None:
+                    expires = parsed_date
+            elif key == "secure":
+                secure = True
+            elif key == "httponly":
+                http_only = True
+            elif key == "samesite":
+                lowered = attr_value.lower()
+                same_site = lowered if lowered in _SAME_SITE else None
+    return SetCookie(
+        name=name,
+        value=value,
+        path=path,
+        domain=domain,
+        max_age=max_age,
+        expires=expires,
+        secure=secure,
+        http_only=http_only,
+        same_site=same_site,
+    )
+
+
+def is_deletion(header: str, now: datetime | None = None) -> bool:
+    """True when the Set-Cookie header value makes a browser drop the cookie at `now`."""
+    cookie = parse_set_cookie(header)
+    return cookie.is_deletion_at(datetime.now(timezone.utc) if now is None else now)
+
+
+def _parse_max_age(text: str) -> int | None:
+    """Max-Age per RFC 6265bis 5.6.2: optional "-" then ASCII digits only; else None."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    digits = digits.lstrip("0") or "0"
+    number = int(digits) if len(digits) <= 19 else _MAX_AGE_LIMIT
+    number = min(number, _MAX_AGE_LIMIT)
+    return -number if text.startswith("-") else number
+
+
+# RFC 6265 5.1.1: delimiter = %x09 / %x20-2F / %x3B-40 / %x5B-60 / %x7B-7E.
+_DATE_DELIMITERS = re.compile("[\t\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
+_TIME_TOKEN = re.compile("([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:[^0-9].*)?", re.DOTALL)
+_DAY_TOKEN = re.compile("([0-9]{1,2})(?:[^0-9].*)?", re.DOTALL)
+_YEAR_TOKEN = re.compile("([0-9]{2,4})(?:[^0-9].*)?", re.DOTALL)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
+
+
+def parse_cookie_date(text: str) -> datetime | None:
+    """An Expires value per the RFC 6265 5.1.1 cookie-date algorithm, as UTC; None if invalid.
+
+    Browsers use this lenient algorithm, not HTTP-date, so RFC 850, asctime and odd forms all
+    count. Years have at most four digits, so every valid date fits in `datetime`.
+    """
+    time: tuple[int, int, int] | None = None
+    day: int | None = None
+    month: int | None = None
+    year: int | None = None
+    for token in _DATE_DELIMITERS.split(text):
+        if not token:
+            continue
+        if time is None:
+            match = _TIME_TOKEN.fullmatch(token)
+            if match:
+                time = (int(match[1]), int(match[2]), int(match[3]))
+                continue
+        if day is None:
+            match = _DAY_TOKEN.fullmatch(token)
+            if match:
+                day = int(match[1])
+                continue
+        if month is None:
+            prefix = token[:3].lower()
+            if prefix in _MONTHS and token[:3].isascii():
+                month = _MONTHS[prefix]
+                continue
+        if year is None:
+            match = _YEAR_TOKEN.fullmatch(token)
+            if match:
+                year = int(match[1])
+                continue
+    if time is None or day is None or month is None or year is None:
+        return None
+    if 70 <= year <= 99:
+        year += 1900
+    elif 0 <= year <= 69:
+        year += 2000
+    hour, minute, second = time
+    if not 1 <= day <= 31 or year < 1601 or hour > 23 or minute > 59 or second > 59:
+        return None
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError:  # no such day in that month, such as 30 Feb
+        return None
+
+
+def parse_cookie_header(header: str) -> list[tuple[str, str]]:
+    """All (name, value) pairs of a request Cookie header, in order, duplicates kept.
+
+    A part without "=" is a nameless cookie: name "" and the part as value.
+    """
+    pairs: list[tuple[str, str]] = []
+    for part in header.split(";"):
+        name, eq, value = part.partition("=")
+        if eq:
+            pairs.append((name.strip(_WSP), value.strip(_WSP)))
+        else:
+            value = name.strip(_WSP)
+            if value:
+                pairs.append(("", value))
+    return pairs
+
+
+def cookie_value(header: str, name: str) -> str | None:
+    """The value of the first cookie called `name` in a Cookie header, without parsing it all.
+
+    Agrees with `parse_cookie_header`: the first pair with that name wins.
+    """
+    if not name or "=" in name or ";" in name or name.strip(_WSP) != name:
+        if name:
+            return None  # never equal to a parsed (trimmed, "="-free) name
+        for found, value in parse_cookie_header(header):
+            if not found:
+                return value
+        return None
+    size, width = len(header), len(name)
+    pos = header.find(name)
+    while pos >= 0:
+        before = pos - 1
+        while before >= 0 and header[before] in _WSP:
+            before -= 1
+        if before < 0 or header[before] == ";":
+            after = pos + width
+            while after < size and header[after] in _WSP:
+                after += 1
+            if after < size and header[after] == "=":
+                end = header.find(";", after + 1)
+                return header[after + 1 : size if end < 0 else end].strip(_WSP)
+        pos = header.find(name, pos + 1)
+    return None
+
+
+def _check(what: str, text: str) -> None:
+    """Refuse text that could end the header or the cookie-pair: no injection, ever."""
+    if ";" in text:
+        raise ValueError(f"cookie {what} {text!r} must not contain ';'")
+    for char in text:
+        code = ord(char)
+        if code < 0x20 or code == 0x7F:
+            raise ValueError(f"cookie {what} {text!r} must not contain control characters")
+        if code > 0xFF:
+            raise ValueError(f"cookie {what} {text!r} must be latin-1 to fit in a header")
+
+
+def build_set_cookie(
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    http_only: bool = False,
+    same_site: str | None = None,
+) -> str:
+    """A Set-Cookie header value that `parse_set_cookie` reads back exactly.
+
+    Raises ValueError for anything a browser would read differently: ";", control characters,
+    "=" in the name, surrounding spaces (trimmed by browsers), a path not starting with "/".
+    A Max-Age of 0 or less also gets an Expires in 1970, for clients without Max-Age.
+    """
+    _check("name", name)
+    _check("value", value)
+    if "=" in name:
+        raise ValueError(f"cookie name {name!r} must not contain '='")
+    if name.strip(" ") != name or value.strip(" ") != value:
+        raise ValueError(f"cookie {name!r}: browsers trim spaces around name and value")
+    if not name and "=" in value:
+        raise ValueError(f"a nameless cookie's value {value!r} must not contain '='")
+    parts = [f"{name}={value}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+        if max_age <= 0:
+            parts.append(f"Expires={_EPOCH_EXPIRES}")
+    if path is not None:
+        _check("path", path)
+        if not path.startswith("/") or path.strip(" ") != path:
+            raise ValueError(f"cookie path {path!r} must start with '/', without spaces around")
+        parts.append(f"Path={path}")
+    if domain is not None:
+        _check("domain", domain)
+        if not domain.strip(" ") or domain.strip(" ") != domain:
+            raise ValueError(f"cookie domain {domain!r} must be a host name (None: host-only)")
+        parts.append(f"Domain={domain}")
+    if secure:
+        parts.append("Secure")
+    if http_only:
+        parts.append("HttpOnly")
+    if same_site is not None:
+        canonical = _SAME_SITE.get(same_site.lower())
+        if canonical is None:
+            raise ValueError(f"same_site {same_site!r} must be 'strict', 'lax' or 'none'")
+        parts.append(f"SameSite={canonical}")
+    return "; ".join(parts)
+
+
+def deletion_header(
+    name: str, *, path: str | None = "/", domain: str | None = None, secure: bool = False
+) -> str:
+    """A Set-Cookie value that expires cookie `name`; path and domain must match the cookie's.
+
+    For the nameless cookie (name "") this is `=; Max-Age=0; ...`, which browsers store under
+    the empty name and so replace and expire the nameless cookie.
+    """
+    return build_set_cookie(name, "", max_age=0, path=path, domain=domain, secure=secure)
