@@ -1,0 +1,1 @@
+"""Integrica on FastAPI: `uvicorn examples.fastapi_app.app:app`."""

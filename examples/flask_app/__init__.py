@@ -1,0 +1,1 @@
+"""Integrica on Flask: `waitress-serve examples.flask_app.app:app`."""

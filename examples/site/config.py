@@ -1,0 +1,38 @@
+"""The `ConsentConfig` of Integrica, the same for the FastAPI and the Flask app.
+
+Environment:
+- `CONSENT_SECRET`: signs the consent and session cookies (a development default otherwise).
+- `INTEGRICA_POLICY_VERSION`: overrides the policy version, which asks every visitor again.
+"""
+
+from __future__ import annotations
+
+import os
+
+from consent_middleware import ConsentConfig
+
+DEV_SECRET = "dev-only-not-secret-integrica-example-key"
+POLICY_VERSION = "2026-11-25"
+
+#: Every cookie the site sets, by name or pattern, with its category.
+COOKIES = {
+    "session": "authentication",
+    "theme": "settings",
+    "_ga*": "analytics",
+    "_fbp": "marketing",
+}
+
+
+def secret_key() -> str:
+    return os.environ.get("CONSENT_SECRET", DEV_SECRET)
+
+
+def make_config() -> ConsentConfig:
+    return ConsentConfig(
+        secret_key=secret_key(),
+        cookies=COOKIES,
+        policy_version=os.environ.get("INTEGRICA_POLICY_VERSION", POLICY_VERSION),
+        privacy_policy_url="/privacy",
+        # Every page's footer has its own "Cookie settings" button (data-consent-open).
+        settings_link=False,
+    )
