@@ -1,0 +1,1 @@
+"""Benchmarks for consent-middleware: `make bench` (`python -m bench.run`)."""
