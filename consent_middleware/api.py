@@ -148,9 +148,12 @@ class ConsentAPI:
             granted, consent_id=current.consent_id, explicit=action == "save", gpc=gpc
         )
         https = req.request.https
+        cookie_header = req.request.cookie_header
         cookies = [self.policy.consent_cookie(consent, https)]
+        # The new consent cookie replaces a stale one: no deletion of it here.
+        fresh = RequestConsent(consent, cookie_header, False, https)
         cookies += self.policy.expirations(
-            RequestConsent(consent, req.request.cookie_header, False, https), consent
+            fresh, self.policy.refused_carried(cookie_header, consent)
         )
         if form:
             headers = [
@@ -245,18 +248,18 @@ class ConsentAPI:
         fetch_site = headers.get("sec-fetch-site", "").strip().lower()
         origin = headers.get("origin")
         host = headers.get("host", "").strip().lower()
-        if fetch_site and fetch_site not in ("same-origin", "none"):
-            if not (fetch_site == "same-site" and self._shared_site(origin)):
-                raise ApiError(
-                    403, "cross_site", f"a {fetch_site} request cannot change the consent"
-                )
-        if origin is not None:
+        if (
+            fetch_site
+            and fetch_site not in ("same-origin", "none")
+            and not (fetch_site == "same-site" and self._shared_site(origin))
+        ):
+            raise ApiError(403, "cross_site", f"a {fetch_site} request cannot change the consent")
+        if origin is not None and not self._shared_site(origin):
             origin_host = _origin_netloc(origin)
             if origin_host is None or origin_host != _normal_netloc(host, origin):
-                if not self._shared_site(origin):
-                    raise ApiError(
-                        403, "cross_site", f"origin {origin[:80]!r} cannot change the consent"
-                    )
+                raise ApiError(
+                    403, "cross_site", f"origin {origin[:80]!r} cannot change the consent"
+                )
 
     def _shared_site(self, origin: str | None) -> bool:
         """With `cookie_domain`, sibling subdomains share one choice and may change it."""

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .api import ApiRequest, ApiResponse
-from .banner import HtmlInjector
 from .config import ConsentConfig
-from .core import CONSENT_KEY, CORE_KEY, ConsentCore, injectable
+from .core import CONSENT_KEY, CORE_KEY, BodyFilter, ConsentCore, injectable
+from .policy import RequestConsent
 
 __all__ = ["ConsentMiddleware"]
 
@@ -21,6 +21,23 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_COOKIE, _GPC, _DNT, _LANGUAGE, _HTMX = range(5)
+_REQUEST_HEADERS = {
+    b"cookie": _COOKIE,
+    b"sec-gpc": _GPC,
+    b"dnt": _DNT,
+    b"accept-language": _LANGUAGE,
+    b"hx-request": _HTMX,
+}
+_SET_COOKIE, _CONTENT_TYPE, _CONTENT_ENCODING, _CSP, _CONTENT_LENGTH = range(5)
+_RESPONSE_HEADERS = {
+    b"set-cookie": _SET_COOKIE,
+    b"content-type": _CONTENT_TYPE,
+    b"content-encoding": _CONTENT_ENCODING,
+    b"content-security-policy": _CSP,
+    b"content-length": _CONTENT_LENGTH,
+}
 
 _API_HEADERS = frozenset(
     {
@@ -55,48 +72,55 @@ class ConsentMiddleware:
         accept_language: str | None = None
         headers = scope.get("headers") or ()
         for raw_name, raw_value in headers:
-            name = raw_name.lower()
-            if name == b"cookie":
+            kind = _REQUEST_HEADERS.get(raw_name)
+            if kind is None:
+                # Servers send lowercase names; anything else is compared case-insensitively.
+                if raw_name.islower():
+                    continue
+                kind = _REQUEST_HEADERS.get(raw_name.lower())
+                if kind is None:
+                    continue
+            if kind == _COOKIE:
                 value = raw_value.decode("latin-1")
                 cookie = f"{cookie}; {value}" if cookie else value
-            elif name == b"sec-gpc":
+            elif kind == _GPC:
                 gpc = raw_value.strip() == b"1"
-            elif name == b"dnt":
+            elif kind == _DNT:
                 dnt = raw_value.strip() == b"1"
-            elif name == b"accept-language":
+            elif kind == _LANGUAGE:
                 accept_language = raw_value.decode("latin-1")
-            elif name == b"hx-request":
+            else:
                 htmx = True
         request = core.begin(cookie, https=scope.get("scheme") == "https", gpc=gpc, dnt=dnt)
         scope[CONSENT_KEY] = request.consent
         scope[CORE_KEY] = core
 
         path: str = scope.get("path", "")
-        subpath = core.api_subpath(path)
-        if subpath is not None:
-            await self._answer_api(scope, receive, send, subpath, request)
-            return
+        if path.startswith(core.prefix):
+            subpath = core.api_subpath(path)
+            if subpath is not None:
+                await self._answer_api(scope, receive, send, subpath, request)
+                return
 
-        if cookie:
-            filtered = core.request_cookie_header(request)
-            if filtered is not None:
-                scope = dict(scope)
-                scope["headers"] = [(n, v) for n, v in headers if n.lower() != b"cookie"] + [
-                    (b"cookie", filtered.encode("latin-1"))
-                ]
+        filtered = request.filtered_cookie_header
+        if filtered is not None:
+            scope = dict(scope)
+            scope["headers"] = [(n, v) for n, v in headers if n.lower() != b"cookie"] + [
+                (b"cookie", filtered.encode("latin-1"))
+            ]
 
         method: str = scope.get("method", "GET")
-        injector: HtmlInjector | None = None
+        body: BodyFilter | None = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal injector
+            nonlocal body
             if message["type"] == "http.response.start":
-                injector = _edit_start(core, request, message, method, htmx, accept_language, scope)
-            elif injector is not None and message["type"] == "http.response.body":
-                body = injector.feed(message.get("body", b""))
+                body = _edit_start(core, request, message, method, htmx, accept_language, scope)
+            elif body is not None and message["type"] == "http.response.body":
+                chunk = body.feed(message.get("body", b""))
                 if not message.get("more_body", False):
-                    body += injector.finish()
-                message["body"] = body
+                    chunk += body.finish()
+                message["body"] = chunk
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -107,7 +131,7 @@ class ConsentMiddleware:
         receive: Receive,
         send: Send,
         subpath: str,
-        request: Any,
+        request: RequestConsent,
     ) -> None:
         wanted: dict[str, str] = {}
         for raw_name, raw_value in scope.get("headers") or ():
@@ -125,69 +149,80 @@ class ConsentMiddleware:
 
 def _edit_start(
     core: ConsentCore,
-    request: Any,
+    request: RequestConsent,
     message: Message,
     method: str,
     htmx: bool,
     accept_language: str | None,
     scope: Scope,
-) -> HtmlInjector | None:
-    """Filter the Set-Cookie headers of a start message in place; maybe prepare injection."""
+) -> BodyFilter | None:
+    """Filter the Set-Cookie headers of a start message in place; maybe set up the body."""
     headers = message.get("headers")
     if not isinstance(headers, list):
         headers = list(headers or ())
         message["headers"] = headers
-    set_cookies: list[str] = []
+    set_cookies: list[bytes] = []
     positions: list[int] = []
-    content_type = encoding = csp = length = None
+    content_type = encoding = csp = None
+    length: int | None = None
     for index, (raw_name, raw_value) in enumerate(headers):
-        name = raw_name.lower()
-        if name == b"set-cookie":
+        kind = _RESPONSE_HEADERS.get(raw_name)
+        if kind is None:
+            if raw_name.islower():
+                continue
+            kind = _RESPONSE_HEADERS.get(raw_name.lower())
+            if kind is None:
+                continue
+        if kind == _SET_COOKIE:
             positions.append(index)
-            set_cookies.append(raw_value.decode("latin-1"))
-        elif name == b"content-type":
-            content_type = raw_value.decode("latin-1")
-        elif name == b"content-encoding":
+            set_cookies.append(raw_value)
+        elif kind == _CONTENT_TYPE:
+            # Only a page may need its body filtered: look no further at other types.
+            if raw_value[:21].lower().startswith((b"text/html", b"application/xhtml")):
+                content_type = raw_value.decode("latin-1")
+        elif kind == _CONTENT_ENCODING:
             encoding = raw_value.decode("latin-1")
-        elif name == b"content-security-policy":
+        elif kind == _CSP:
             csp = raw_value.decode("latin-1")
-        elif name == b"content-length":
+        else:
             length = index
-    html = core.config.inject_banner and injectable(
-        method, message.get("status", 200), content_type, encoding, htmx
+    html = (
+        content_type is not None
+        and core.rewrites_html
+        and injectable(method, message.get("status", 200), content_type, encoding, htmx)
     )
-    if not set_cookies and not html and not request.cookie_header:
+    if set_cookies or request.needs_response_work:
+        keep, extra = core.judge_cookies(request, set_cookies)
+        for index in range(len(keep) - 1, -1, -1):
+            if not keep[index]:
+                position = positions[index]
+                del headers[position]
+                if length is not None and position < length:
+                    length -= 1
+        for value in extra:
+            headers.append((b"set-cookie", value.encode("latin-1")))
+    if not html:
         return None
+    _add_vary_cookie(headers)
     return_to = scope.get("path", "/")
     query = scope.get("query_string", b"")
     if query:
         return_to += "?" + query.decode("latin-1")
-    plan = core.plan_response(
-        request,
-        set_cookies,
-        html=html,
-        accept_language=accept_language,
-        csp=csp,
-        return_to=return_to,
+    body, added = core.page_filter(
+        request, accept_language=accept_language, csp=csp, return_to=return_to
     )
-    for index, keep in zip(reversed(positions), reversed(plan.keep)):
-        if not keep:
-            del headers[index]
-            if length is not None and index < length:
-                length -= 1
-    for value in plan.extra_cookies:
-        headers.append((b"set-cookie", value.encode("latin-1")))
-    if plan.vary_cookie:
-        _add_vary_cookie(headers)
-    if plan.snippet is None:
-        return None
-    if length is not None:
-        try:
-            new_length = int(headers[length][1]) + len(plan.snippet)
-        except ValueError:
-            return None
-        headers[length] = (headers[length][0], str(new_length).encode("latin-1"))
-    return HtmlInjector(plan.snippet)
+    if body is None or length is None:
+        return body
+    if added is None:
+        del headers[length]  # unknown length: the server streams it chunked
+        return body
+    try:
+        new_length = int(headers[length][1]) + added
+    except ValueError:
+        del headers[length]  # a broken length would be wrong after the filter too: drop it
+        return body
+    headers[length] = (headers[length][0], str(new_length).encode("latin-1"))
+    return body
 
 
 def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:

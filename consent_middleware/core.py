@@ -5,16 +5,18 @@ app runs and `plan_response` when it starts its response, and only translate the
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Protocol
 
 from .api import ConsentAPI
-from .banner import BannerRenderer, csp_nonce
-from .config import ConsentConfig
+from .banner import BannerRenderer, HtmlInjector, csp_nonce
+from .config import ALWAYS, ConsentConfig
 from .cookies import set_cookie_name
-from .i18n import choose_language
+from .gating import HtmlRewriter, consent_mode_default
+from .i18n import choose_language, texts_for
 from .policy import ConsentPolicy, RequestConsent
 
-__all__ = ["ConsentCore", "ResponsePlan", "CONSENT_KEY"]
+__all__ = ["CONSENT_KEY", "CORE_KEY", "BodyFilter", "ConsentCore", "injectable"]
 
 logger = logging.getLogger("consent_middleware")
 
@@ -24,14 +26,12 @@ CONSENT_KEY = "consent_middleware.consent"
 CORE_KEY = "consent_middleware.core"
 
 
-@dataclass(frozen=True)
-class ResponsePlan:
-    """What to do to one response: keep or drop each Set-Cookie, add some, inject a snippet."""
+class BodyFilter(Protocol):
+    """Streams an HTML body through: the banner injector or the gating rewriter."""
 
-    keep: list[bool]
-    extra_cookies: list[str]
-    snippet: bytes | None = None
-    vary_cookie: bool = False
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
 
 
 class ConsentCore:
@@ -46,6 +46,10 @@ class ConsentCore:
         self.api = ConsentAPI(self.policy, self.renderer)
         self.prefix = config.path_prefix
         self._prefix_slash = config.path_prefix + "/"
+        #: Whether HTML pages need any body work at all.
+        self.rewrites_html = (
+            config.inject_banner or config.gate_scripts or (config.google_consent_mode)
+        )
 
     def api_subpath(self, path: str) -> str | None:
         """The part of `path` below `path_prefix`, or None when the app should answer."""
@@ -64,61 +68,90 @@ class ConsentCore:
             logger.exception("consent-middleware could not read the request; treating as undecided")
             return RequestConsent(self.policy.codec.undecided, cookie_header, False, https)
 
-    def request_cookie_header(self, request: RequestConsent) -> str | None:
-        """The Cookie header the app should see, or None to leave it as it is."""
-        try:
-            return self.policy.filter_request_cookies(request)
-        except Exception:
-            logger.exception("consent-middleware could not filter the Cookie header")
-            return None
+    def judge_cookies(
+        self, request: RequestConsent, set_cookies: Sequence[str | bytes]
+    ) -> tuple[list[bool], list[str]]:
+        """Which of a response's Set-Cookie values leave, and which deletions to add.
 
-    def plan_response(
-        self,
-        request: RequestConsent,
-        set_cookies: list[str],
-        *,
-        html: bool = False,
-        accept_language: str | None = None,
-        csp: str | None = None,
-        return_to: str = "/",
-    ) -> ResponsePlan:
-        """Decide the fate of a response's cookies, and the banner snippet if it is a page.
-
-        `html` says the adapter found an injectable HTML body (see `injectable`). Fails
-        closed: if anything goes wrong, only required categories' cookies stay, and the
-        response still goes out.
+        Fails closed: if anything goes wrong, only required categories' cookies stay.
         """
         try:
-            consent = request.consent
-            keep = self.policy.filter_set_cookies(set_cookies, consent) if set_cookies else []
-            kept = [value for value, ok in zip(set_cookies, keep) if ok]
-            extra = self.policy.expirations(request, consent, kept)
-            snippet = None
-            if html and self.config.inject_banner:
-                language = choose_language(self.config, accept_language)
-                snippet = self.renderer.snippet(
-                    consent, language, nonce=csp_nonce(csp), return_to=return_to
-                ).encode("utf-8")
-            return ResponsePlan(keep, extra, snippet, vary_cookie=html)
+            policy = self.policy
+            keep = policy.filter_set_cookies(set_cookies, request.consent) if set_cookies else []
+            if not request.needs_response_work:
+                return keep, []
+            kept = [value for value, ok in zip(set_cookies, keep, strict=True) if ok]
+            return keep, policy.expirations(request, app_set_cookies=kept)
         except Exception:
             logger.exception(
                 "consent-middleware failed on a response; dropping its optional cookies"
             )
-            return ResponsePlan([self._required(value) for value in set_cookies], [])
+            return [self._required(value) for value in set_cookies], []
 
-    def _required(self, set_cookie: str) -> bool:
+    def page_filter(
+        self,
+        request: RequestConsent,
+        *,
+        accept_language: str | None = None,
+        csp: str | None = None,
+        return_to: str = "/",
+    ) -> tuple[BodyFilter | None, int | None]:
+        """The filter an HTML page streams through (banner, gating, consent mode), and how
+        many bytes it adds (None when unknown). On failure the page goes out untouched."""
+        try:
+            return self._body_filter(request, accept_language, csp, return_to)
+        except Exception:
+            logger.exception("consent-middleware could not prepare the page; leaving it as is")
+            return None, 0
+
+    def _body_filter(
+        self, request: RequestConsent, accept_language: str | None, csp: str | None, return_to: str
+    ) -> tuple[BodyFilter | None, int | None]:
+        config = self.config
+        consent = request.consent
+        nonce = csp_nonce(csp)
+        language = choose_language(config, accept_language)
+        snippet = b""
+        if config.inject_banner:
+            snippet = self.renderer.snippet(
+                consent, language, nonce=nonce, return_to=return_to
+            ).encode("utf-8")
+        if not config.gate_scripts and not config.google_consent_mode:
+            return (HtmlInjector(snippet), len(snippet)) if snippet else (None, 0)
+        head = b""
+        if config.google_consent_mode:
+            head = consent_mode_default(consent, config.google_mapping, nonce=nonce)
+        texts = texts_for(config, language)
+        labels = {
+            cat.name: texts.get(f"category.{cat.name}.label", cat.label)
+            for cat in config.category_list
+        }
+        rewriter = HtmlRewriter(
+            granted=frozenset(consent.granted),
+            gate=config.gate_scripts,
+            head_snippet=head,
+            body_snippet=snippet,
+            placeholder_text=texts["placeholder"],
+            placeholder_button=texts["placeholder_button"],
+            category_labels=labels,
+        )
+        return rewriter, rewriter.added_length if rewriter.length_is_predictable else None
+
+    def _required(self, set_cookie: str | bytes) -> bool:
         """Fail-closed fallback: keep only cookies of required categories."""
         try:
-            rule = self.config.rules.match(set_cookie_name(set_cookie))
+            if isinstance(set_cookie, bytes):
+                set_cookie = set_cookie.decode("latin-1")
+            category = self.policy.category_of(set_cookie_name(set_cookie))
         except Exception:
             return False
-        return rule is not None and rule.category in self.config.required_categories
+        return category == ALWAYS or category in self.config.required_categories
 
 
 def injectable(
     method: str, status: int, content_type: str | None, content_encoding: str | None, htmx: bool
 ) -> bool:
-    """Whether a response is an HTML page whose body the banner may be streamed into."""
+    """Whether a response is an HTML page whose body may be streamed through a filter."""
     if method == "HEAD" or htmx or status < 200 or status in (204, 304) or 300 <= status < 400:
         return False
     if content_encoding and content_encoding.strip().lower() != "identity":

@@ -2,21 +2,23 @@
 stay, which carried cookies must be expired, and what the app may read.
 
 The adapters hand in strings and get strings back; nothing here knows ASGI or WSGI.
+This is the hot path of every request, so each decision that depends only on a string
+(a Cookie header, a cookie name, a Set-Cookie's attributes) is cached in a bounded map.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .config import ALWAYS, ConsentConfig, CookieRule
+from .config import ALWAYS, ConsentConfig
 from .consent import Consent, ConsentCodec
 from .cookies import (
     build_set_cookie,
     cookie_value,
     deletion_header,
-    is_deletion,
     parse_cookie_header,
     parse_set_cookie,
     set_cookie_name,
@@ -28,18 +30,87 @@ logger = logging.getLogger("consent_middleware")
 
 _MAX_REMEMBERED = 2048
 _MAX_PLACES_PER_COOKIE = 8
+_UNKNOWN = "\x00unknown"  # the category of a name that no rule matches, under "block"
 
 
-@dataclass(frozen=True)
 class RequestConsent:
-    """What the middleware knows about one request, before the app runs."""
+    """What the middleware knows about one request, before the app runs. Shared between
+    requests with the same Cookie header (it is cached): never mutate it."""
 
-    consent: Consent
-    #: The Cookie header as the browser sent it ("" for none).
-    cookie_header: str
-    #: The consent cookie value was present but is no longer valid (forged, old, expired).
-    stale_consent_cookie: bool
-    https: bool
+    __slots__ = (
+        "consent",
+        "cookie_header",
+        "stale_consent_cookie",
+        "https",
+        "refused",
+        "filtered_cookie_header",
+        "needs_response_work",
+    )
+
+    def __init__(
+        self,
+        consent: Consent,
+        cookie_header: str,
+        stale_consent_cookie: bool,
+        https: bool,
+        refused: tuple[str, ...] = (),
+        filtered_cookie_header: str | None = None,
+    ) -> None:
+        self.consent = consent
+        #: The Cookie header as the browser sent it ("" for none).
+        self.cookie_header = cookie_header
+        #: The consent cookie was present but is no longer valid (forged, old, expired).
+        self.stale_consent_cookie = stale_consent_cookie
+        self.https = https
+        #: Names of the carried cookies that the consent refuses (to expire, and to hide).
+        self.refused = refused
+        #: The Cookie header without refused cookies, or None when the app may see it whole.
+        self.filtered_cookie_header = filtered_cookie_header
+        #: The response must get deletions even if the app sets no cookie.
+        self.needs_response_work = bool(refused) or stale_consent_cookie
+
+
+@dataclass(slots=True)
+class _SetCookieInfo:
+    """What the policy needs of one Set-Cookie value, worked out once per distinct value."""
+
+    name: str
+    category: str | None
+    #: None for the consent cookie, which the app may not set nor delete.
+    attributes: _Attributes | None
+
+
+@dataclass(slots=True)
+class _Attributes:
+    """What the attributes part of a Set-Cookie says, parsed once per distinct string."""
+
+    path: str | None
+    domain: str | None
+    max_age: int | None
+    expires_ts: float | None
+
+    def deletes(self, now: float) -> bool:
+        # As browsers judge it: a valid Max-Age decides alone, else a past Expires.
+        if self.max_age is not None:
+            return self.max_age <= 0
+        return self.expires_ts is not None and self.expires_ts <= now
+
+
+class _BoundedCache(dict):  # type: ignore[type-arg]
+    """A dict that forgets its oldest entry when full (dicts keep insertion order)."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: object, value: object) -> None:
+        if self.limit <= 0:
+            return
+        if len(self) >= self.limit:
+            self.pop(next(iter(self)), None)
+        self[key] = value
 
 
 class ConsentPolicy:
@@ -53,12 +124,66 @@ class ConsentPolicy:
         self._honor_gpc = config.honor_gpc
         self._honor_dnt = config.honor_dnt
         self._gpc_categories = config.gpc_categories
-        # Where the app set each cookie (path, domain): learned from its own Set-Cookie headers,
-        # so that an expiry hits the cookie the browser really holds.
+        self._filter_requests = config.filter_request_cookies
+        self._max_age = config.max_age_seconds
+        self._optional = frozenset(config.optional_categories)
+        size = max(config.cache_size, 0)
+        # Cookie header (+ signals) -> request decision; cookie name -> category.
+        self._requests = _BoundedCache(size)
+        self._categories: dict[str, str | None] = {}
+        # Set-Cookie attributes string -> parsed attributes; whole value -> judgement.
+        self._attributes = _BoundedCache(size)
+        self._set_cookies = _BoundedCache(size)
+        # Where the app set each cookie (path, domain): learned from its own Set-Cookie
+        # headers, so that an expiry hits the cookie the browser really holds.
         self._places: dict[str, tuple[tuple[str, str | None], ...]] = {}
         self._unknown_logged: set[str] = set()
-        # Attribute strings repeat across visitors ("; Path=/; HttpOnly"): parse each once.
-        self._attribute_places: dict[str, tuple[str | None, str | None]] = {}
+
+    # -- categories --------------------------------------------------------------------
+
+    def category_of(self, name: str) -> str | None:
+        """The category deciding a cookie's fate: a category name, `ALWAYS`, or None when no
+        rule names it and unknown cookies are blocked."""
+        try:
+            return self._categories[name]
+        except KeyError:
+            pass
+        if name == self._cookie_name:
+            category: str | None = None  # only the middleware sets the consent cookie
+        else:
+            rule = self.config.rules.match(name) or self.config.unknown_rule
+            category = rule.category if rule is not None else None
+        if len(self._categories) < _MAX_REMEMBERED:
+            self._categories[name] = category
+        return category
+
+    def allowed(self, name: str, consent: Consent) -> bool:
+        """May a cookie of this name be set (or kept) under `consent`?"""
+        category = self.category_of(name)
+        if category is None:
+            return False
+        return category == ALWAYS or consent.categories.get(category, False)
+
+    def _refused_carried(self, name: str, consent: Consent) -> bool:
+        """A cookie the request carries that the visitor's choice refuses. Cookies that
+        match no rule are left alone: the site never said what they are."""
+        if not name or name == self._cookie_name:
+            return False
+        rule = self.config.rules.match(name)
+        if rule is None or rule.category == ALWAYS:
+            return False
+        return not consent.categories.get(rule.category, False)
+
+    def refused_carried(self, cookie_header: str, consent: Consent) -> tuple[str, ...]:
+        """The names in a Cookie header whose category `consent` refuses, once each."""
+        if not cookie_header:
+            return ()
+        names = dict.fromkeys(
+            name
+            for name, _ in parse_cookie_header(cookie_header)
+            if self._refused_carried(name, consent)
+        )
+        return tuple(names)
 
     # -- request side ------------------------------------------------------------------
 
@@ -66,6 +191,28 @@ class ConsentPolicy:
         self, cookie_header: str, *, https: bool, gpc: bool = False, dnt: bool = False
     ) -> RequestConsent:
         """The consent a request carries; bad cookies are simply undecided."""
+        key: object = (cookie_header, gpc, dnt) if gpc or dnt else cookie_header
+        cached: RequestConsent | None = self._requests.get(key)
+        if cached is not None:
+            decided_ts = cached.consent.decided_ts
+            if decided_ts is None or time.time() - decided_ts < self._max_age:
+                if cached.https == https:
+                    return cached
+                return RequestConsent(
+                    cached.consent,
+                    cookie_header,
+                    cached.stale_consent_cookie,
+                    https,
+                    cached.refused,
+                    cached.filtered_cookie_header,
+                )
+        request = self._read_request(cookie_header, https, gpc, dnt)
+        self._requests.put(key, request)
+        return request
+
+    def _read_request(
+        self, cookie_header: str, https: bool, gpc: bool, dnt: bool
+    ) -> RequestConsent:
         raw = (
             cookie_value(cookie_header, self._cookie_name)
             if self._cookie_name_eq in cookie_header
@@ -75,97 +222,114 @@ class ConsentPolicy:
         if (gpc and self._honor_gpc) or (dnt and self._honor_dnt):
             consent = consent.with_gpc(self._gpc_categories)
         stale = raw is not None and not consent.decided
-        return RequestConsent(consent, cookie_header, stale, https)
-
-    def allowed(self, name: str, consent: Consent) -> bool:
-        """May a cookie of this name be set (or kept) under `consent`?"""
-        if name == self._cookie_name:
-            return False
-        rule = self.config.rules.match(name)
-        if rule is None:
-            rule = self.config.unknown_rule
-            if rule is None:
-                return False
-        return rule.category == ALWAYS or consent.categories.get(rule.category, False)
+        refused = self.refused_carried(cookie_header, consent)
+        filtered = None
+        if refused and self._filter_requests:
+            hidden = set(refused)
+            filtered = "; ".join(
+                f"{name}={value}" if name else value
+                for name, value in parse_cookie_header(cookie_header)
+                if name not in hidden
+            )
+        return RequestConsent(consent, cookie_header, stale, https, refused, filtered)
 
     def filter_request_cookies(self, request: RequestConsent) -> str | None:
         """The Cookie header without refused categories' cookies, or None when unchanged.
 
         The consent cookie, required categories and cookies that match no rule always pass.
         """
-        header = request.cookie_header
-        if not header or not self.config.filter_request_cookies:
-            return None
-        consent = request.consent
-        pairs = parse_cookie_header(header)
-        kept = [pair for pair in pairs if not self._refused_carried(pair[0], consent)]
-        if len(kept) == len(pairs):
-            return None
-        return "; ".join(f"{name}={value}" if name else value for name, value in kept)
-
-    def _refused_carried(self, name: str, consent: Consent) -> bool:
-        """A cookie the request carries that the visitor's choice refuses."""
-        if not name or name == self._cookie_name:
-            return False
-        rule = self.config.rules.match(name)
-        if rule is None or rule.category == ALWAYS:
-            return False
-        return not consent.categories.get(rule.category, False)
+        return request.filtered_cookie_header
 
     # -- response side -----------------------------------------------------------------
 
-    def filter_set_cookies(self, values: Sequence[str], consent: Consent) -> list[bool]:
+    def filter_set_cookies(self, values: Sequence[str | bytes], consent: Consent) -> list[bool]:
         """Which of the app's Set-Cookie values may leave (True) and which are removed.
 
-        A deletion (the app's own logout or clean-up) always leaves.
+        Values may be `str` or the raw latin-1 `bytes` of ASGI headers. A deletion (the
+        app's own logout or clean-up) always leaves.
         """
         keep: list[bool] = []
+        categories = consent.categories
+        now = 0.0
         for value in values:
-            name = set_cookie_name(value)
-            self._remember_place(name, value)
-            if self.allowed(name, consent):
+            info = self._set_cookies.get(value)
+            if info is None:
+                info = self._judge_new(value)
+            category = info.category
+            if category == ALWAYS or (category is not None and categories.get(category, False)):
                 keep.append(True)
                 continue
-            if is_deletion(value) and name != self._cookie_name:
-                keep.append(True)
-                continue
-            if (
-                name not in self._unknown_logged
-                and self.config.rules.match(name) is None
-                and self.config.unknown_rule is None
-            ):
-                self._log_unknown(name)
+            if info.attributes is not None:
+                now = now or time.time()
+                if info.attributes.deletes(now):
+                    keep.append(True)
+                    continue
+            if category is None:
+                self._log_unknown(info.name)
             keep.append(False)
         return keep
+
+    def _judge_new(self, value: str | bytes) -> _SetCookieInfo:
+        """Name, category and attributes of a Set-Cookie value seen for the first time."""
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        name = set_cookie_name(text)
+        category = self.category_of(name)
+        if category is not None and category in self._optional:
+            self._remember_place(name, text)
+        # The consent cookie is the middleware's own: the app cannot even delete it.
+        attributes = None if name == self._cookie_name else self._attributes_of(text)
+        info = _SetCookieInfo(name, category, attributes)
+        self._set_cookies.put(value, info)
+        return info
+
+    def is_deletion(self, value: str | bytes) -> bool:
+        """Whether a Set-Cookie value makes the browser drop the cookie now."""
+        info = self._set_cookies.get(value) or self._judge_new(value)
+        return info.attributes is not None and info.attributes.deletes(time.time())
+
+    def _attributes_of(self, value: str) -> _Attributes:
+        semi = value.find(";")
+        if semi < 0:
+            return _NO_ATTRIBUTES
+        attributes = value[semi:]
+        found: _Attributes | None = self._attributes.get(attributes)
+        if found is None:
+            parsed = parse_set_cookie("x=" + attributes)
+            found = _Attributes(
+                parsed.path,
+                parsed.domain,
+                parsed.max_age,
+                parsed.expires.timestamp() if parsed.expires is not None else None,
+            )
+            self._attributes.put(attributes, found)
+        return found
 
     def expirations(
         self,
         request: RequestConsent,
-        consent: Consent,
-        app_set_cookies: Iterable[str] = (),
+        refused: Iterable[str] | None = None,
+        app_set_cookies: Iterable[str | bytes] = (),
     ) -> list[str]:
-        """Set-Cookie values expiring the refused cookies the request carries.
+        """Set-Cookie values expiring the refused cookies the request carries (`refused`,
+        by default those the request's own consent refuses) and a stale consent cookie.
 
         `app_set_cookies` are the values that leave anyway: a deletion the app already sent
         for a name is not sent twice.
         """
-        header = request.cookie_header
         out: list[str] = []
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
-        if not header:
+        names = request.refused if refused is None else tuple(refused)
+        if not names:
             return out
-        refused = {
-            name for name, _ in parse_cookie_header(header) if self._refused_carried(name, consent)
+        already = {
+            (self._set_cookies.get(value) or self._judge_new(value)).name
+            for value in app_set_cookies
+            if self.is_deletion(value)
         }
-        if not refused:
-            return out
-        for value in app_set_cookies:
-            name = set_cookie_name(value)
-            if name in refused and is_deletion(value):
-                refused.discard(name)
-        for name in sorted(refused):
-            out.extend(self._deletions_for(name, request.https))
+        for name in names:
+            if name not in already:
+                out.extend(self._deletions_for(name, request.https))
         return out
 
     def _deletions_for(self, name: str, https: bool) -> list[str]:
@@ -187,31 +351,24 @@ class ConsentPolicy:
 
     def _remember_place(self, name: str, value: str) -> None:
         """Note where the app sets a cookie that a later choice might refuse."""
-        rule = self.config.rules.match(name)
-        if rule is None or rule.category in self.config.required_categories:
-            return
-        semi = value.find(";")
-        if semi < 0:
+        if ";" not in value:
             # No attributes: the browser uses the request's default path, unknown here;
-            # the rule's place is the best guess and is always tried anyway.
+            # the rule's place is tried anyway.
             return
-        attributes = value[semi:]
-        found = self._attribute_places.get(attributes)
-        if found is None:
-            parsed = parse_set_cookie("x=" + attributes)
-            found = (parsed.path, parsed.domain)
-            if len(self._attribute_places) < _MAX_REMEMBERED:
-                self._attribute_places[attributes] = found
-        place = (found[0] or rule.path, found[1] or rule.domain)
+        rule = self.config.rules.match(name)
+        if rule is None:
+            return
+        attributes = self._attributes_of(value)
+        place = (attributes.path or rule.path, attributes.domain or rule.domain)
         known = self._places.get(name, ())
-        if place in known or _is_rule_place(place, rule):
+        if place in known or place == (rule.path, rule.domain):
             return
         if len(self._places) >= _MAX_REMEMBERED and name not in self._places:
             return
         self._places[name] = (known + (place,))[-_MAX_PLACES_PER_COOKIE:]
 
     def _log_unknown(self, name: str) -> None:
-        if len(self._unknown_logged) >= _MAX_REMEMBERED:
+        if name in self._unknown_logged or len(self._unknown_logged) >= _MAX_REMEMBERED:
             return
         self._unknown_logged.add(name)
         logger.warning(
@@ -248,5 +405,4 @@ class ConsentPolicy:
         return https or self.config.same_site == "none"
 
 
-def _is_rule_place(place: tuple[str, str | None], rule: CookieRule) -> bool:
-    return place == (rule.path, rule.domain)
+_NO_ATTRIBUTES = _Attributes(None, None, None, None)

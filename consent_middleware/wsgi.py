@@ -12,9 +12,8 @@ from types import TracebackType
 from typing import Any
 
 from .api import ApiRequest, ApiResponse
-from .banner import HtmlInjector
 from .config import ConsentConfig
-from .core import CONSENT_KEY, CORE_KEY, ConsentCore, injectable
+from .core import CONSENT_KEY, CORE_KEY, BodyFilter, ConsentCore, injectable
 from .policy import RequestConsent
 
 __all__ = ["ConsentWSGIMiddleware"]
@@ -23,6 +22,18 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIEnviron = dict[str, Any]
 WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
+
+_SET_COOKIE, _CONTENT_TYPE, _CONTENT_ENCODING, _CSP = range(4)
+_RESPONSE_HEADERS = {
+    "set-cookie": _SET_COOKIE,
+    "Set-Cookie": _SET_COOKIE,
+    "content-type": _CONTENT_TYPE,
+    "Content-Type": _CONTENT_TYPE,
+    "content-encoding": _CONTENT_ENCODING,
+    "Content-Encoding": _CONTENT_ENCODING,
+    "content-security-policy": _CSP,
+    "Content-Security-Policy": _CSP,
+}
 
 _API_ENVIRON = {
     "CONTENT_TYPE": "content-type",
@@ -61,20 +72,19 @@ class ConsentWSGIMiddleware:
         if subpath is not None:
             return self._answer_api(environ, start_response, subpath, request)
 
-        if cookie:
-            filtered = core.request_cookie_header(request)
-            if filtered is not None:
-                environ["HTTP_COOKIE"] = filtered
+        filtered = request.filtered_cookie_header
+        if filtered is not None:
+            environ["HTTP_COOKIE"] = filtered
 
         method = environ.get("REQUEST_METHOD", "GET")
         htmx = "HTTP_HX_REQUEST" in environ
-        injector: list[HtmlInjector] = []
+        body_filter: list[BodyFilter] = []
 
         def wrapped_start(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             new_headers, made = _edit_headers(core, request, environ, status, headers, method, htmx)
-            injector[:] = [made] if made is not None else []
+            body_filter[:] = [made] if made is not None else []
             write = start_response(status, new_headers, exc_info)
             if made is None:
                 return write
@@ -85,9 +95,9 @@ class ConsentWSGIMiddleware:
             return write_injected
 
         body = self.app(environ, wrapped_start)
-        if not injector:
+        if not body_filter:
             return body
-        return _InjectedBody(body, injector[0])
+        return _FilteredBody(body, body_filter[0])
 
     def _answer_api(
         self,
@@ -111,10 +121,10 @@ class ConsentWSGIMiddleware:
         return _send_response(start_response, response)
 
 
-class _InjectedBody:
-    """The app's body with the banner streamed in; `close()` reaches the app's iterable."""
+class _FilteredBody:
+    """The app's body streamed through a filter; `close()` reaches the app's iterable."""
 
-    def __init__(self, body: Iterable[bytes], injector: HtmlInjector) -> None:
+    def __init__(self, body: Iterable[bytes], injector: BodyFilter) -> None:
         self._body = body
         self._injector = injector
 
@@ -141,56 +151,65 @@ def _edit_headers(
     headers: list[tuple[str, str]],
     method: str,
     htmx: bool,
-) -> tuple[list[tuple[str, str]], HtmlInjector | None]:
-    set_cookies = [value for name, value in headers if name.lower() == "set-cookie"]
+) -> tuple[list[tuple[str, str]], BodyFilter | None]:
+    set_cookies: list[str] = []
     content_type = encoding = csp = None
     for name, value in headers:
-        lowered = name.lower()
-        if lowered == "content-type":
+        kind = _RESPONSE_HEADERS.get(name)
+        if kind is None:
+            kind = _RESPONSE_HEADERS.get(name.lower())
+            if kind is None:
+                continue
+        if kind == _SET_COOKIE:
+            set_cookies.append(value)
+        elif kind == _CONTENT_TYPE:
             content_type = value
-        elif lowered == "content-encoding":
+        elif kind == _CONTENT_ENCODING:
             encoding = value
-        elif lowered == "content-security-policy":
+        elif kind == _CSP:
             csp = value
-    try:
-        code = int(status.split(" ", 1)[0])
-    except ValueError:
-        code = 200
-    html = core.config.inject_banner and injectable(method, code, content_type, encoding, htmx)
-    if not set_cookies and not html and not request.cookie_header:
+    html = False
+    if content_type is not None and core.rewrites_html:
+        try:
+            code = int(status.split(" ", 1)[0])
+        except ValueError:
+            code = 200
+        html = injectable(method, code, content_type, encoding, htmx)
+    if not set_cookies and not html and not request.needs_response_work:
         return headers, None
-    return_to = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "/")
-    if environ.get("QUERY_STRING"):
-        return_to += "?" + environ["QUERY_STRING"]
-    plan = core.plan_response(
-        request,
-        set_cookies,
-        html=html,
-        accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
-        csp=csp,
-        return_to=return_to,
-    )
+    keep, extra = core.judge_cookies(request, set_cookies)
+    body: BodyFilter | None = None
+    added: int | None = 0
+    if html:
+        return_to = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "/")
+        if environ.get("QUERY_STRING"):
+            return_to += "?" + environ["QUERY_STRING"]
+        body, added = core.page_filter(
+            request,
+            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+            csp=csp,
+            return_to=return_to,
+        )
     new_headers: list[tuple[str, str]] = []
     cookie_index = 0
     for name, value in headers:
-        if name.lower() == "set-cookie":
-            keep = plan.keep[cookie_index]
+        lowered = name.lower()
+        if lowered == "set-cookie":
             cookie_index += 1
-            if not keep:
+            if not keep[cookie_index - 1]:
                 continue
-        new_headers.append((name, value))
-    new_headers.extend(("Set-Cookie", value) for value in plan.extra_cookies)
-    if plan.vary_cookie:
-        _add_vary_cookie(new_headers)
-    if plan.snippet is None:
-        return new_headers, None
-    for index, (name, value) in enumerate(new_headers):
-        if name.lower() == "content-length":
+        elif lowered == "content-length" and body is not None:
+            if added is None:
+                continue  # unknown length: the server streams it
             try:
-                new_headers[index] = (name, str(int(value) + len(plan.snippet)))
+                value = str(int(value) + added)
             except ValueError:
-                return new_headers, None
-    return new_headers, HtmlInjector(plan.snippet)
+                continue  # a broken length would be wrong after the filter too: drop it
+        new_headers.append((name, value))
+    new_headers.extend(("Set-Cookie", value) for value in extra)
+    if html:
+        _add_vary_cookie(new_headers)
+    return new_headers, body
 
 
 def _add_vary_cookie(headers: list[tuple[str, str]]) -> None:
