@@ -116,7 +116,9 @@ class ConsentCore:
             snippet = self.renderer.snippet(
                 consent, language, nonce=nonce, return_to=return_to
             ).encode("utf-8")
-        if not config.gate_scripts and not config.google_consent_mode:
+        # With every category granted there is nothing to gate, and the length stays known.
+        gate = config.gate_scripts and not all(consent.categories.values())
+        if not gate and not config.google_consent_mode:
             return (HtmlInjector(snippet), len(snippet)) if snippet else (None, 0)
         head = b""
         if config.google_consent_mode:
@@ -128,7 +130,7 @@ class ConsentCore:
         }
         rewriter = HtmlRewriter(
             granted=frozenset(consent.granted),
-            gate=config.gate_scripts,
+            gate=gate,
             head_snippet=head,
             body_snippet=snippet,
             placeholder_text=texts["placeholder"],
