@@ -91,7 +91,7 @@ class ConsentMiddleware:
                 accept_language = raw_value.decode("latin-1")
             else:
                 htmx = True
-        request = core.begin(cookie, https=scope.get("scheme") == "https", gpc=gpc, dnt=dnt)
+        request = core.begin(cookie, scope.get("scheme") == "https", gpc, dnt)
         scope[CONSENT_KEY] = request.consent
         scope[CORE_KEY] = core
 

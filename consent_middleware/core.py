@@ -60,10 +60,11 @@ class ConsentCore:
         return None
 
     def begin(
-        self, cookie_header: str, *, https: bool, gpc: bool = False, dnt: bool = False
+        self, cookie_header: str, https: bool, gpc: bool = False, dnt: bool = False
     ) -> RequestConsent:
+        """The request's consent. Never raises: on a bug, the visitor is undecided."""
         try:
-            return self.policy.read_request(cookie_header, https=https, gpc=gpc, dnt=dnt)
+            return self.policy.read_request(cookie_header, https, gpc, dnt)
         except Exception:
             logger.exception("consent-middleware could not read the request; treating as undecided")
             return RequestConsent(self.policy.codec.undecided, cookie_header, False, https)

@@ -188,7 +188,7 @@ class ConsentPolicy:
     # -- request side ------------------------------------------------------------------
 
     def read_request(
-        self, cookie_header: str, *, https: bool, gpc: bool = False, dnt: bool = False
+        self, cookie_header: str, https: bool, gpc: bool = False, dnt: bool = False
     ) -> RequestConsent:
         """The consent a request carries; bad cookies are simply undecided."""
         key: object = (cookie_header, gpc, dnt) if gpc or dnt else cookie_header

@@ -61,9 +61,9 @@ class ConsentWSGIMiddleware:
         cookie: str = environ.get("HTTP_COOKIE", "")
         request = core.begin(
             cookie,
-            https=environ.get("wsgi.url_scheme") == "https",
-            gpc=environ.get("HTTP_SEC_GPC", "").strip() == "1",
-            dnt=environ.get("HTTP_DNT", "").strip() == "1",
+            environ.get("wsgi.url_scheme") == "https",
+            environ.get("HTTP_SEC_GPC", "").strip() == "1",
+            environ.get("HTTP_DNT", "").strip() == "1",
         )
         environ[CONSENT_KEY] = request.consent
         environ[CORE_KEY] = core
