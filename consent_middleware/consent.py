@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from itsdangerous import BadSignature, Signer
 
+from .cache import BoundedCache
 from .config import ConsentConfig
 
 __all__ = ["Action", "Consent", "ConsentCodec", "new_consent_id"]
@@ -24,6 +25,8 @@ Action = Literal["accept_all", "reject_all", "save", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("accept_all", "reject_all", "save", "withdraw")
 
 _SALT = "consent_middleware.consent"
+#: A real consent cookie is about 130 characters; anything much longer is not one.
+_MAX_COOKIE = 512
 _FORMAT = "1"
 
 
@@ -106,8 +109,9 @@ class ConsentCodec:
             digest_method=hashlib.sha256,
         )
         self._version_tag = hashlib.sha256(config.policy_version.encode()).hexdigest()[:10]
-        self._cache: dict[str, Consent | None] = {}
-        self._cache_size = config.cache_size
+        self._cache: BoundedCache[str, Consent | None] = BoundedCache(
+            config.cache_size, _MAX_COOKIE
+        )
         self.undecided = self.make_undecided()
 
     def make_undecided(self, gpc: bool = False) -> Consent:
@@ -160,11 +164,7 @@ class ConsentCodec:
         cached = self._cache.get(value, _MISSING)
         if cached is _MISSING:
             cached = self._verify(value)
-            if self._cache_size:
-                if len(self._cache) >= self._cache_size:
-                    # Drop the oldest entry: dicts keep insertion order.
-                    self._cache.pop(next(iter(self._cache)), None)
-                self._cache[value] = cached
+            self._cache.put(value, cached)
         if cached is None:
             return self.undecided
         assert isinstance(cached, Consent)
@@ -175,7 +175,7 @@ class ConsentCodec:
         return cached
 
     def _verify(self, value: str) -> Consent | None:
-        if len(value) > 512:
+        if len(value) > _MAX_COOKIE:
             return None
         try:
             payload = self._signer.unsign(value.encode("latin-1", "replace")).decode("ascii")

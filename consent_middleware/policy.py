@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .cache import BoundedCache
 from .config import ALWAYS, ConsentConfig
 from .consent import Consent, ConsentCodec
 from .cookies import (
@@ -96,23 +97,6 @@ class _Attributes:
         return self.expires_ts is not None and self.expires_ts <= now
 
 
-class _BoundedCache(dict):  # type: ignore[type-arg]
-    """A dict that forgets its oldest entry when full (dicts keep insertion order)."""
-
-    __slots__ = ("limit",)
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def put(self, key: object, value: object) -> None:
-        if self.limit <= 0:
-            return
-        if len(self) >= self.limit:
-            self.pop(next(iter(self)), None)
-        self[key] = value
-
-
 class ConsentPolicy:
     """The sans-IO core shared by both adapters. One instance per middleware."""
 
@@ -129,11 +113,11 @@ class ConsentPolicy:
         self._optional = frozenset(config.optional_categories)
         size = max(config.cache_size, 0)
         # Cookie header (+ signals) -> request decision; cookie name -> category.
-        self._requests = _BoundedCache(size)
+        self._requests: BoundedCache[str, RequestConsent] = BoundedCache(size)
         self._categories: dict[str, str | None] = {}
         # Set-Cookie attributes string -> parsed attributes; whole value -> judgement.
-        self._attributes = _BoundedCache(size)
-        self._set_cookies = _BoundedCache(size)
+        self._attributes: BoundedCache[str, _Attributes] = BoundedCache(size)
+        self._set_cookies: BoundedCache[str | bytes, _SetCookieInfo] = BoundedCache(size)
         # Where the app set each cookie (path, domain): learned from its own Set-Cookie
         # headers, so that an expiry hits the cookie the browser really holds.
         self._places: dict[str, tuple[tuple[str, str | None], ...]] = {}
@@ -191,7 +175,8 @@ class ConsentPolicy:
         self, cookie_header: str, https: bool, gpc: bool = False, dnt: bool = False
     ) -> RequestConsent:
         """The consent a request carries; bad cookies are simply undecided."""
-        key: object = (cookie_header, gpc, dnt) if gpc or dnt else cookie_header
+        # NUL never occurs in a real Cookie header, so the signals cannot collide with one.
+        key = f"\x00{gpc:d}{dnt:d}{cookie_header}" if gpc or dnt else cookie_header
         cached: RequestConsent | None = self._requests.get(key)
         if cached is not None:
             decided_ts = cached.consent.decided_ts
