@@ -21,7 +21,13 @@ from .config import ConsentConfig
 from .consent import Consent
 from .i18n import choose_language, texts_for
 
-__all__ = ["BannerRenderer", "HtmlInjector", "csp_nonce", "safe_return_to"]
+__all__ = [
+    "BannerRenderer",
+    "HtmlInjector",
+    "csp_nonce",
+    "google_consent_types",
+    "safe_return_to",
+]
 
 Mode = Literal["snippet", "banner", "page"]
 
@@ -81,15 +87,11 @@ class BannerRenderer:
         # What banner.js needs besides the visitor's state; the same for every visitor.
         rules = _rules_in_match_order(config)
         gpc = [name for name in config.category_names if name in config.gpc_categories]
+        tail: dict[str, Any] = {"prefix": prefix, "rules": rules, "gpc_categories": gpc}
+        if config.google_consent_mode:
+            tail["gcm"] = google_consent_types(config)
         self._json_tail = {
-            lang: _json_for_script(
-                {
-                    "prefix": prefix,
-                    "rules": rules,
-                    "gpc_categories": gpc,
-                    "texts": {"saved": t["saved"]},
-                }
-            )[1:]
+            lang: _json_for_script({**tail, "texts": {"saved": t["saved"]}})[1:]
             for lang, t in self._texts.items()
         }
         self._cache: dict[tuple[Any, ...], _Template] = {}
@@ -221,6 +223,20 @@ class BannerRenderer:
                 self._states.clear()
             self._states[key] = state
         return state
+
+
+def google_consent_types(config: ConsentConfig) -> dict[str, list[str]]:
+    """Google Consent Mode type -> the categories that must all be granted for "granted".
+
+    The inverse of `config.google_mapping` (category -> types), in the categories' order, so
+    banner.js can send `gtag('consent', 'update', ...)` with the same values as the server's
+    default command.
+    """
+    types: dict[str, list[str]] = {}
+    for category in config.category_names:
+        for gtype in config.google_mapping.get(category, ()):
+            types.setdefault(gtype, []).append(category)
+    return types
 
 
 def _rules_in_match_order(config: ConsentConfig) -> list[list[str]]:

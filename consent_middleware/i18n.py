@@ -34,6 +34,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Your browser sent a Global Privacy Control signal, so cookies that share your data"
             " with advertisers stay off unless you switch them on yourself."
         ),
+        # An iframe held until consent (gate_scripts=True); {category}: the category's label.
+        "placeholder": "This content is blocked until you allow {category} cookies.",
+        "placeholder_button": "Allow {category} cookies",
         "preferences_title": "Cookie preferences",
         "preferences_intro": (
             "Choose which cookies this site may use. You can change your choice at any time."
@@ -74,6 +77,10 @@ TEXTS: dict[str, dict[str, str]] = {
             " передають ваші дані рекламодавцям, залишаються вимкненими, доки ви самі їх"
             " не ввімкнете."
         ),
+        "placeholder": (
+            "Цей вміст заблоковано, доки ви не дозволите файли cookie категорії «{category}»."
+        ),
+        "placeholder_button": "Дозволити cookie категорії «{category}»",
         "preferences_title": "Налаштування файлів cookie",
         "preferences_intro": (
             "Оберіть, які файли cookie може використовувати цей сайт. Ви можете змінити свій"

@@ -7,6 +7,9 @@ import hashlib
 import html
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent_middleware.assets import load_assets
-from consent_middleware.banner import BannerRenderer, HtmlInjector, csp_nonce, safe_return_to
+from consent_middleware.banner import (
+    BannerRenderer,
+    HtmlInjector,
+    csp_nonce,
+    google_consent_types,
+    safe_return_to,
+)
 from consent_middleware.config import Category, ConsentConfig
 from consent_middleware.consent import Consent, ConsentCodec
 from consent_middleware.i18n import TEXTS, choose_language, texts_for
@@ -234,10 +243,21 @@ def test_settings_link_can_be_turned_off(codec: ConsentCodec) -> None:
     assert "consent-settings-link" not in page
 
 
+def gpc_notice(page: str) -> str:
+    match = re.search(r'<p class="consent-gpc"[^>]*>([^<]*)</p>', page)
+    assert match is not None
+    return match.group(0)
+
+
 def test_gpc_notice(renderer: BannerRenderer, codec: ConsentCodec) -> None:
-    consent = codec.make_undecided(gpc=True)
-    assert "Global Privacy Control" in renderer.snippet(consent, "en")
-    assert "Global Privacy Control" not in renderer.snippet(codec.undecided, "en")
+    shown = gpc_notice(renderer.snippet(codec.make_undecided(gpc=True), "en"))
+    assert shown.startswith('<p class="consent-gpc">') and "Global Privacy Control" in shown
+    # Always rendered, so banner.js can show it when navigator.globalPrivacyControl is set.
+    for consent in (codec.undecided, codec.decide(["marketing"])):
+        hidden = gpc_notice(renderer.snippet(consent, "en"))
+        assert hidden.startswith('<p class="consent-gpc" hidden>')
+    uk = html.unescape(gpc_notice(renderer.snippet(codec.make_undecided(gpc=True), "uk")))
+    assert TEXTS["uk"]["gpc_notice"] in uk
 
 
 def test_no_privacy_link_without_url(codec: ConsentCodec) -> None:
@@ -270,6 +290,41 @@ def test_state_json(renderer: BannerRenderer, codec: ConsentCodec) -> None:
     ]
     assert data["gpc_categories"] == ["marketing"]
     assert data["texts"] == {"saved": "Your choice has been saved."}
+    assert "gcm" not in data  # only with google_consent_mode=True
+
+
+def test_state_json_carries_the_consent_mode_mapping(codec: ConsentCodec) -> None:
+    renderer = BannerRenderer(make_config(google_consent_mode=True))
+    data = state_of(renderer.snippet(codec.undecided, "en"))
+    assert data["gcm"] == {
+        "security_storage": ["authentication"],
+        "functionality_storage": ["settings"],
+        "personalization_storage": ["settings"],
+        "analytics_storage": ["analytics"],
+        "ad_storage": ["marketing"],
+        "ad_user_data": ["marketing"],
+        "ad_personalization": ["marketing"],
+    }
+    assert list(data)[-1] == "texts"  # the visitor's state first, then the shared part
+    assert data["state"] == codec.undecided.to_state()
+
+
+def test_consent_mode_mapping_is_configurable(codec: ConsentCodec) -> None:
+    # A type named by several categories is granted only when all of them are.
+    config = make_config(
+        google_consent_mode=True,
+        google_consent_mapping={
+            "analytics": ["analytics_storage", "ad_user_data"],
+            "marketing": ["ad_storage", "ad_user_data"],
+        },
+    )
+    assert google_consent_types(config) == {
+        "analytics_storage": ["analytics"],
+        "ad_user_data": ["analytics", "marketing"],
+        "ad_storage": ["marketing"],
+    }
+    data = state_of(BannerRenderer(config).snippet(codec.decide(["analytics"]), "uk"))
+    assert data["gcm"] == google_consent_types(config)
 
 
 def test_consent_id_never_leaks_between_visitors(
@@ -426,6 +481,15 @@ def test_every_language_has_every_text() -> None:
         assert value and value != TEXTS["en"][key] or key.endswith("privacy_link")
 
 
+@pytest.mark.parametrize("language", ["en", "uk"])
+def test_placeholder_texts_name_the_category(language: str) -> None:
+    texts = texts_for(make_config(), language)
+    for key in ("placeholder", "placeholder_button"):
+        assert texts[key].count("{category}") == 1, key
+    label = texts["category.marketing.label"]
+    assert label in texts["placeholder_button"].replace("{category}", label)
+
+
 @pytest.mark.parametrize(
     ("header", "language"),
     [
@@ -534,10 +598,53 @@ def test_safe_return_to_fallback() -> None:
 # -- static files ------------------------------------------------------------------------
 
 
+REPO = Path(__file__).resolve().parents[1]
+BANNER_DIR = REPO / "static" / "banner"
+BUILD = REPO / "scripts" / "build-banner"
+BUDGET = 3072  # banner.js + banner.css, each gzipped at level 9
+
+
+def gzipped_size(body: bytes) -> int:
+    return len(gzip.compress(body, compresslevel=9))
+
+
 def test_assets_fit_in_three_kilobytes() -> None:
     assets = load_assets()
-    total = sum(len(gzip.compress(a.body, compresslevel=9)) for a in assets.values())
-    assert total <= 3072, total
+    total = sum(gzipped_size(a.body) for a in assets.values())
+    assert total <= BUDGET, total
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """banner.js and banner.css as scripts/build-banner makes them from static/banner/src/."""
+    if shutil.which("node") is None or not (REPO / "node_modules" / ".bin" / "terser").exists():
+        pytest.fail("the banner build needs node and the npm packages: run 'npm install'")
+    out = tmp_path_factory.mktemp("banner-build")
+    subprocess.run(["bash", str(BUILD), str(out)], check=True, cwd=REPO, timeout=120)
+    return {name: (out / name).read_bytes() for name in ("banner.js", "banner.css")}
+
+
+@pytest.mark.parametrize("name", ["banner.js", "banner.css"])
+def test_committed_assets_are_the_build_of_the_sources(built: dict[str, bytes], name: str) -> None:
+    committed = (BANNER_DIR / name).read_bytes()
+    assert built[name] == committed, (
+        f"static/banner/{name} is not the build of static/banner/src/{name}:"
+        " run scripts/build-banner and commit the result"
+    )
+
+
+def test_built_assets_fit_in_three_kilobytes(built: dict[str, bytes]) -> None:
+    sizes = {name: gzipped_size(body) for name, body in built.items()}
+    assert sum(sizes.values()) <= BUDGET, sizes
+    source = sum(gzipped_size((BANNER_DIR / "src" / n).read_bytes()) for n in built)
+    assert sum(sizes.values()) < source  # minified: smaller than the readable sources
+
+
+def test_built_assets_are_minified_ascii(built: dict[str, bytes]) -> None:
+    for name, body in built.items():
+        assert body.isascii(), name
+        assert body.count(b"\n") == 1 and body.endswith(b"\n"), name  # one line
+        assert b"/*" not in body, name
 
 
 def test_assets_are_stable() -> None:
@@ -563,23 +670,40 @@ def test_renderer_links_the_current_versions(renderer: BannerRenderer, codec: Co
 
 
 def test_banner_js_keeps_the_contract() -> None:
-    js = load_assets()["banner.js"].body.decode()
-    assert "form.getAttribute('action')" in js
-    code = re.sub(r"//[^\n]*", "", js)
+    source = (BANNER_DIR / "src" / "banner.js").read_text()
+    assert "form.getAttribute('action')" in source
+    code = re.sub(r"//[^\n]*", "", source)
     assert "form.action" not in code  # shadowed by the buttons named "action"
-    for needle in ("consent:change", "consentMiddleware", "data-consent-open", "'use strict'"):
-        assert needle in js
-    assert "eval(" not in js and "innerHTML" not in js
+    js = load_assets()["banner.js"].body.decode()
+    assert re.search(r"[\w$]+\.getAttribute\(\"action\"\)", js)
+    assert not re.search(r"\.action\b", js)
+    needles = (
+        "consent:change",
+        "consentMiddleware",
+        "data-consent-open",
+        "data-consent-allow",
+        "iframe[data-consent-category]",
+        "data-consent-placeholder",
+        "globalPrivacyControl",
+        '"consent","update"',
+        '"use strict"',
+    )
+    for needle in needles:
+        assert needle in js, needle
+    for text in (source, js):
+        assert "eval(" not in text and "innerHTML" not in text
 
 
-def test_banner_css_is_scoped() -> None:
-    css = load_assets()["banner.css"].body.decode()
-    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+@pytest.mark.parametrize("path", ["banner.css", "src/banner.css"])
+def test_banner_css_is_scoped(path: str) -> None:
+    text = (BANNER_DIR / path).read_text()
+    css = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     css = re.sub(r"@media[^{]*\{", "", css)
     for selector_list in re.findall(r"([^{}]+)\{", css):
         for selector in selector_list.split(","):
             assert selector.strip().startswith(("#consent-banner", ".consent-")), selector
-    assert "prefers-reduced-motion" in load_assets()["banner.css"].body.decode()
+    assert "prefers-reduced-motion" in text
+    assert ".consent-placeholder" in text
 
 
 def test_consent_type_is_what_the_renderer_takes() -> None:

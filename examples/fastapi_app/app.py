@@ -14,22 +14,28 @@ from fastapi.templating import Jinja2Templates
 
 from consent_middleware import ConsentMiddleware, get_consent
 
-from ..site import STATIC_DIR, TEMPLATES_DIR, pages
+from ..site import STATIC_DIR, TEMPLATES_DIR, pages, pageviews
 from ..site.config import make_config
 
 config = make_config()
+#: Page views, counted by the server only for visitors who granted analytics.
+views, view_events = pageviews.page_views()
 app = FastAPI(title="Integrica", docs_url=None, redoc_url=None, openapi_url=None)
 app.add_middleware(ConsentMiddleware, config=config)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+def render(
+    request: Request, template: str, status_code: int = 200, *, count: bool = True, **context: Any
+) -> Response:
     base = pages.page_context(request.url.path, request.cookies, get_consent(request))
     response = templates.TemplateResponse(
         request, template, {**base, **context}, status_code=status_code
     )
     pages.set_tracking_cookies(response.set_cookie, request.cookies)
+    if count:  # kept only if the visitor granted analytics
+        view_events.record(request, "page_view", path=request.url.path)
     return response
 
 
@@ -105,3 +111,15 @@ def _settings_context(request: Request) -> dict[str, Any]:
 def _text(value: object) -> str:
     """A form field's text; a file upload or a missing field reads as empty."""
     return value if isinstance(value, str) else ""
+
+
+@app.get("/embed/video", response_class=HTMLResponse)
+def embed_video(request: Request) -> Response:
+    """The stand-in video player that the home page embeds (held until marketing consent)."""
+    return templates.TemplateResponse(request, "embed_video.html", {})
+
+
+@app.get("/admin/views", response_class=HTMLResponse)
+def admin_views(request: Request) -> Response:
+    """Page views by day and by page. A demo: no sign-in protects it."""
+    return render(request, "admin_views.html", count=False, **pageviews.admin_context(views))

@@ -13,10 +13,12 @@ from werkzeug.wrappers import Response
 
 from consent_middleware import ConsentWSGIMiddleware, get_consent
 
-from ..site import STATIC_DIR, TEMPLATES_DIR, pages
+from ..site import STATIC_DIR, TEMPLATES_DIR, pages, pageviews
 from ..site.config import make_config
 
 config = make_config()
+#: Page views, counted by the server only for visitors who granted analytics.
+views, view_events = pageviews.page_views()
 app = Flask(
     __name__,
     template_folder=str(TEMPLATES_DIR),
@@ -26,10 +28,12 @@ app = Flask(
 app.wsgi_app = ConsentWSGIMiddleware(app.wsgi_app, config=config)  # type: ignore[method-assign]
 
 
-def render(template: str, status: int = 200, **context: Any) -> Response:
+def render(template: str, status: int = 200, *, count: bool = True, **context: Any) -> Response:
     base = pages.page_context(request.path, request.cookies, get_consent(request))
     response = app.make_response((render_template(template, **base, **context), status))
     pages.set_tracking_cookies(response.set_cookie, request.cookies)
+    if count:  # kept only if the visitor granted analytics
+        view_events.record(request, "page_view", path=request.path)
     return response
 
 
@@ -96,3 +100,15 @@ def settings() -> Response:
 
 def _settings_context() -> dict[str, Any]:
     return {"themes": pages.THEMES, "settings_allowed": get_consent(request).allows("settings")}
+
+
+@app.get("/embed/video")
+def embed_video() -> str:
+    """The stand-in video player that the home page embeds (held until marketing consent)."""
+    return render_template("embed_video.html")
+
+
+@app.get("/admin/views")
+def admin_views() -> Response:
+    """Page views by day and by page. A demo: no sign-in protects it."""
+    return render("admin_views.html", count=False, **pageviews.admin_context(views))

@@ -3,6 +3,7 @@
 Environment:
 - `CONSENT_SECRET`: signs the consent and session cookies (a development default otherwise).
 - `INTEGRICA_POLICY_VERSION`: overrides the policy version, which asks every visitor again.
+- `INTEGRICA_DB`: the SQLite file of the page-view counter (see `pageviews.py`).
 """
 
 from __future__ import annotations
@@ -35,4 +36,9 @@ def make_config() -> ConsentConfig:
         privacy_policy_url="/privacy",
         # Every page's footer has its own "Cookie settings" button (data-consent-open).
         settings_link=False,
+        # Tags and embeds marked data-consent-category are made inert in the HTML until their
+        # category is granted (the analytics tag and the home page's video need no type change).
+        gate_scripts=True,
+        # gtag('consent', 'default', ...) before any tag, and 'update' on every choice.
+        google_consent_mode=True,
     )

@@ -18,6 +18,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from .helpers import CHROMIUM_ARGS, DESKTOP, SITES, Server, start_server
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last. Playwright's sync API keeps an event loop running in the
+    main thread for as long as the session's browser lives, and `asyncio.run()` in the unit
+    tests after it would then fail ("cannot be called from a running event loop")."""
+    here = Path(__file__).resolve().parent
+    items.sort(key=lambda item: here in Path(str(item.path)).resolve().parents)
+
+
 @pytest.fixture(scope="session")
 def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")

@@ -73,11 +73,13 @@ def start_server(kind: str, log_dir: Path, env: Mapping[str, str] | None = None)
     else:
         args.insert(2, f"--listen=127.0.0.1:{port}")
     log = log_dir / f"{kind}-{port}.log"
+    # Each server counts its page views in its own file, so tests can compare its numbers.
+    database = str(log_dir / f"{kind}-{port}.db")
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, *args],
             cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "INTEGRICA_DB": database, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -145,6 +147,24 @@ def consent_state(context: BrowserContext, site: Server) -> dict[str, Any]:
     assert response.ok, response.status
     state: dict[str, Any] = response.json()
     return state
+
+
+#: Makes Chromium report Global Privacy Control to scripts, as browsers with GPC do (the
+#: `Sec-GPC: 1` header goes with `extra_http_headers`).
+GPC_SCRIPT = (
+    "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl',"
+    " {get: () => true, configurable: true});"
+)
+GPC_HEADERS: dict[str, Any] = {"extra_http_headers": {"Sec-GPC": "1"}}
+
+
+def data_layer(page: Page) -> list[Any]:
+    """`window.dataLayer`, with gtag's `arguments` entries as lists."""
+    entries: list[Any] = page.evaluate(
+        """() => (window.dataLayer || []).map(e =>
+            e && typeof e === 'object' && !Array.isArray(e) && 'length' in e ? Array.from(e) : e)"""
+    )
+    return entries
 
 
 def banner_has_focus(page: Page) -> bool:

@@ -1,0 +1,147 @@
+/* consent-middleware banner: fetch for the form, gated scripts and iframes, Google Consent
+   Mode updates, cookie clean-up. This is the readable source: scripts/build-banner minifies it
+   into static/banner/banner.js, which is what the middleware serves. */
+(() => {
+'use strict';
+if (window.consentMiddleware) return;
+const d = document, B = d.getElementById('consent-banner');
+const $ = (s, r) => [...(r || d).querySelectorAll(s)];
+const form = B && B.querySelector('form'), inline = B && B.matches('.consent-inline');
+let cfg = {}, opener, last;
+try { cfg = JSON.parse(d.getElementById('consent-state').textContent); } catch (e) {}
+let state = cfg.state || {categories: {}};
+const get = () => JSON.parse(JSON.stringify(state));
+const allows = n => state.categories[n] === true;
+// "a b": every category named must be granted; an empty value names nothing grantable.
+const names = v => (v || '').split(/\s+/).filter(Boolean);
+const allowsAll = v => names(v).length > 0 && names(v).every(allows);
+const hit = (e, s) => e.target.closest && e.target.closest(s);
+const sync = () => {
+  $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
+  $('[data-consent-close],.consent-settings-link').forEach(e => { e.hidden = !state.decided; });
+};
+const open = o => {
+  if (!B) return;
+  if (B.hidden) opener = o || d.activeElement;
+  sync();
+  B.hidden = false;
+  B.querySelector('details').open = true;
+  d.getElementById('consent-banner-title').focus();
+};
+const close = () => {
+  if (!B || inline) return;
+  const had = B.contains(d.activeElement), o = opener;
+  B.hidden = true;
+  opener = null;
+  if (had) o && o.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
+};
+// Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True).
+const run = () => $('script[type="text/plain"][data-consent-category]').forEach(s => {
+  if (!allowsAll(s.dataset.consentCategory)) return;
+  const n = d.createElement('script');
+  for (const a of s.attributes) if (a.name != 'type') n.setAttribute(a.name, a.value);
+  if (s.dataset.consentType) n.type = s.dataset.consentType;
+  n.nonce = s.nonce;
+  n.async = s.async;
+  n.text = s.text;
+  s.replaceWith(n);
+});
+// Iframes held with data-consent-src (or -srcdoc) and hidden, after their placeholder.
+const frames = () => $('iframe[data-consent-category]').forEach(f => {
+  if (!allowsAll(f.dataset.consentCategory)) return;
+  const p = f.previousElementSibling, had = p && p.contains(d.activeElement);
+  for (const a of ['srcdoc', 'src']) {
+    const v = f.getAttribute('data-consent-' + a);
+    if (v != null) {
+      f.removeAttribute('data-consent-' + a);
+      f.setAttribute(a, v);
+      f.hidden = false;
+    }
+  }
+  if (p && p.matches('[data-consent-placeholder]')) {
+    p.remove();
+    if (had) f.focus(); // the button that had the focus is gone: the frame takes it
+  }
+});
+// Google Consent Mode v2: cfg.gcm maps each consent type to the categories it needs.
+const gcm = () => {
+  if (!cfg.gcm) return;
+  const u = {};
+  for (const t in cfg.gcm) u[t] = cfg.gcm[t].every(allows) ? 'granted' : 'denied';
+  (window.gtag || function () { (window.dataLayer = window.dataLayer || []).push(arguments); })(
+    'consent', 'update', u);
+};
+const glob = p => RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*')
+  .replace(/\?/g, '.').replace(/\[!/g, '[^') + '$');
+const purge = () => {
+  const rules = (cfg.rules || []).map(r => [glob(r[0]), r[1]]), h = location.hostname.split('.');
+  d.cookie.split(';').forEach(c => {
+    const n = c.split('=')[0].trim(), r = rules.find(r => r[0].test(n));
+    if (!n || !r || allows(r[1])) return;
+    const x = n + '=; Max-Age=0; path=/';
+    d.cookie = x;
+    for (let i = 0; i < h.length - 1; i++) d.cookie = x + '; domain=' + h.slice(i).join('.');
+  });
+};
+const apply = s => {
+  state = s;
+  sync();
+  close();
+  gcm();
+  run();
+  frames();
+  purge();
+  const st = d.getElementById('consent-status');
+  if (st) {
+    st.textContent = '';
+    setTimeout(() => { st.textContent = (cfg.texts || {}).saved || ''; }, 99);
+  }
+  d.dispatchEvent(new CustomEvent('consent:change', {detail: get()}));
+};
+const checked = () => $('input[name=category]:checked', form).map(i => i.value);
+// A choice by fetch; should that fail, the form posts it the old way, so it is never lost.
+const send = (action, categories) => fetch(form.getAttribute('action'), {
+  // not form.action: the buttons named "action" shadow it
+  method: 'POST',
+  credentials: 'same-origin',
+  headers: {'Content-Type': 'application/json', Accept: 'application/json'},
+  body: JSON.stringify({action, categories, gpc: !!navigator.globalPrivacyControl}),
+}).then(r => r.ok ? r.json() : Promise.reject()).then(apply, () => {
+  $('input[name=category]', form).forEach(i => { i.checked = categories.includes(i.value); });
+  form.append(Object.assign(d.createElement('input'), {type: 'hidden', name: 'action', value: action}));
+  HTMLFormElement.prototype.submit.call(form);
+});
+if (form && !inline) {
+  form.addEventListener('click', e => { last = hit(e, '[data-consent-action]') || last; });
+  form.addEventListener('submit', e => {
+    const b = e.submitter || last, action = b && b.name == 'action' ? b.value : 'save';
+    e.preventDefault();
+    send(action, checked());
+  });
+}
+d.addEventListener('click', e => {
+  const o = hit(e, '[data-consent-open]'), a = hit(e, '[data-consent-allow]');
+  if (o && B) {
+    e.preventDefault();
+    open(o);
+  } else if (a && form) {
+    // "Allow" on a placeholder: what is granted now, plus the placeholder's categories.
+    const c = Object.keys(state.categories);
+    send('save', c.filter(n => allows(n) || names(a.dataset.consentAllow).includes(n)));
+  } else if (hit(e, '[data-consent-close]')) close();
+});
+d.addEventListener('keydown', e => {
+  const o = B && hit(e, '[data-consent-open]'), k = e.key;
+  if (k == 'Escape' && state.decided && B && B.contains(e.target)) close();
+  else if (o && (k == ' ' || k == 'Enter' && !o.href) && !/^(BUTTON|INPUT|SUMMARY)$/.test(o.tagName)) {
+    e.preventDefault();
+    open(o);
+  }
+});
+// Global Privacy Control: say that it is honoured (the server does when it sees Sec-GPC).
+if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => { p.hidden = false; });
+window.consentMiddleware = {get, open: () => open(), close: () => close(), allows};
+run();
+frames();
+if (state.decided) purge();
+})();
