@@ -22,7 +22,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_COOKIE, _GPC, _DNT, _LANGUAGE, _HTMX = range(5)
+_OTHER, _COOKIE, _GPC, _DNT, _LANGUAGE, _HTMX = range(6)
+_MAX_HEADER_NAMES = 256
+_PAGE_TYPES = (b"text/html", b"application/xhtml")
 _REQUEST_HEADERS = {
     b"cookie": _COOKIE,
     b"sec-gpc": _GPC,
@@ -61,28 +63,35 @@ class ConsentMiddleware:
         self.app = app
         self.core = ConsentCore(config)
         self.config = config
+        # Request header name -> what it is to us (0: nothing). Servers send lowercase names;
+        # other spellings are looked up case-insensitively once and remembered (bounded).
+        self._header_kinds: dict[bytes, int] = dict(_REQUEST_HEADERS)
+        self._read_request = self.core.policy.read_request
+
+    def _learn_header(self, name: bytes) -> int:
+        kind = _REQUEST_HEADERS.get(name.lower(), _OTHER)
+        if len(self._header_kinds) < _MAX_HEADER_NAMES:
+            self._header_kinds[name] = kind
+        return kind
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         core = self.core
-        cookie = ""
+        cookie = b""
         gpc = dnt = htmx = False
         accept_language: str | None = None
         headers = scope.get("headers") or ()
+        kinds = self._header_kinds
         for raw_name, raw_value in headers:
-            kind = _REQUEST_HEADERS.get(raw_name)
+            kind = kinds.get(raw_name)
             if kind is None:
-                # Servers send lowercase names; anything else is compared case-insensitively.
-                if raw_name.islower():
-                    continue
-                kind = _REQUEST_HEADERS.get(raw_name.lower())
-                if kind is None:
-                    continue
+                kind = self._learn_header(raw_name)
+            if not kind:
+                continue
             if kind == _COOKIE:
-                value = raw_value.decode("latin-1")
-                cookie = f"{cookie}; {value}" if cookie else value
+                cookie = cookie + b"; " + raw_value if cookie else raw_value
             elif kind == _GPC:
                 gpc = raw_value.strip() == b"1"
             elif kind == _DNT:
@@ -91,7 +100,11 @@ class ConsentMiddleware:
                 accept_language = raw_value.decode("latin-1")
             else:
                 htmx = True
-        request = core.begin(cookie, scope.get("scheme") == "https", gpc, dnt)
+        https = scope.get("scheme") == "https"
+        try:
+            request = self._read_request(cookie, https, gpc, dnt)
+        except Exception:
+            request = core.begin(cookie, https, gpc, dnt)  # logs, and reads as undecided
         scope[CONSENT_KEY] = request.consent
         scope[CORE_KEY] = core
 
@@ -109,13 +122,12 @@ class ConsentMiddleware:
                 (b"cookie", filtered.encode("latin-1"))
             ]
 
-        method: str = scope.get("method", "GET")
         body: BodyFilter | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal body
             if message["type"] == "http.response.start":
-                body = _edit_start(core, request, message, method, htmx, accept_language, scope)
+                body = _edit_start(core, request, message, htmx, accept_language, scope)
             elif body is not None and message["type"] == "http.response.body":
                 chunk = body.feed(message.get("body", b""))
                 if not message.get("more_body", False):
@@ -151,7 +163,6 @@ def _edit_start(
     core: ConsentCore,
     request: RequestConsent,
     message: Message,
-    method: str,
     htmx: bool,
     accept_language: str | None,
     scope: Scope,
@@ -161,8 +172,10 @@ def _edit_start(
     if not isinstance(headers, list):
         headers = list(headers or ())
         message["headers"] = headers
-    set_cookies: list[bytes] = []
-    positions: list[int] = []
+    dropped: list[int] = []
+    # What leaves anyway, so as not to repeat a deletion the app sends: only if any is due.
+    kept_cookies: list[bytes] | None = [] if request.needs_response_work else None
+    verdicts = request.verdicts
     content_type = encoding = csp = None
     length: int | None = None
     for index, (raw_name, raw_value) in enumerate(headers):
@@ -174,11 +187,21 @@ def _edit_start(
             if kind is None:
                 continue
         if kind == _SET_COOKIE:
-            positions.append(index)
-            set_cookies.append(raw_value)
+            kept = verdicts.get(raw_value)
+            if kept is None:
+                try:
+                    kept = core.policy.judge_set_cookie(raw_value, request)
+                except Exception:
+                    kept = core.fail_closed(raw_value)
+            if not kept:
+                dropped.append(index)
+            elif kept_cookies is not None:
+                kept_cookies.append(raw_value)
         elif kind == _CONTENT_TYPE:
             # Only a page may need its body filtered: look no further at other types.
-            if raw_value[:21].lower().startswith((b"text/html", b"application/xhtml")):
+            if raw_value.startswith(_PAGE_TYPES) or (
+                raw_value[:1].isupper() and raw_value[:21].lower().startswith(_PAGE_TYPES)
+            ):
                 content_type = raw_value.decode("latin-1")
         elif kind == _CONTENT_ENCODING:
             encoding = raw_value.decode("latin-1")
@@ -189,17 +212,17 @@ def _edit_start(
     html = (
         content_type is not None
         and core.rewrites_html
-        and injectable(method, message.get("status", 200), content_type, encoding, htmx)
+        and injectable(
+            scope.get("method", "GET"), message.get("status", 200), content_type, encoding, htmx
+        )
     )
-    if set_cookies or request.needs_response_work:
-        keep, extra = core.judge_cookies(request, set_cookies)
-        for index in range(len(keep) - 1, -1, -1):
-            if not keep[index]:
-                position = positions[index]
-                del headers[position]
-                if length is not None and position < length:
-                    length -= 1
-        for value in extra:
+    if dropped:
+        for index in reversed(dropped):
+            del headers[index]
+            if length is not None and index < length:
+                length -= 1
+    if kept_cookies is not None:
+        for value in core.expirations(request, kept_cookies):
             headers.append((b"set-cookie", value.encode("latin-1")))
     if not html:
         return None

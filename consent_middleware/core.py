@@ -60,13 +60,15 @@ class ConsentCore:
         return None
 
     def begin(
-        self, cookie_header: str, https: bool, gpc: bool = False, dnt: bool = False
+        self, cookie_header: str | bytes, https: bool, gpc: bool = False, dnt: bool = False
     ) -> RequestConsent:
         """The request's consent. Never raises: on a bug, the visitor is undecided."""
         try:
             return self.policy.read_request(cookie_header, https, gpc, dnt)
         except Exception:
             logger.exception("consent-middleware could not read the request; treating as undecided")
+            if isinstance(cookie_header, bytes):
+                cookie_header = cookie_header.decode("latin-1")
             return RequestConsent(self.policy.codec.undecided, cookie_header, False, https)
 
     def judge_cookies(
@@ -77,17 +79,22 @@ class ConsentCore:
         Fails closed: if anything goes wrong, only required categories' cookies stay.
         """
         try:
-            policy = self.policy
-            keep = policy.filter_set_cookies(set_cookies, request.consent) if set_cookies else []
-            if not request.needs_response_work:
-                return keep, []
-            kept = [value for value, ok in zip(set_cookies, keep, strict=True) if ok]
-            return keep, policy.expirations(request, app_set_cookies=kept)
+            keep = self.policy.filter_set_cookies(set_cookies, request)
         except Exception:
-            logger.exception(
-                "consent-middleware failed on a response; dropping its optional cookies"
-            )
-            return [self._required(value) for value in set_cookies], []
+            keep = [self.fail_closed(value) for value in set_cookies]
+        if not request.needs_response_work:
+            return keep, []
+        return keep, self.expirations(
+            request, [v for v, ok in zip(set_cookies, keep, strict=True) if ok]
+        )
+
+    def expirations(self, request: RequestConsent, kept: Sequence[str | bytes]) -> list[str]:
+        """Deletions of the refused cookies the request carries; none if that fails."""
+        try:
+            return self.policy.expirations(request, app_set_cookies=kept)
+        except Exception:
+            logger.exception("consent-middleware could not expire refused cookies")
+            return []
 
     def page_filter(
         self,
@@ -140,8 +147,9 @@ class ConsentCore:
         )
         return rewriter, rewriter.added_length if rewriter.length_is_predictable else None
 
-    def _required(self, set_cookie: str | bytes) -> bool:
-        """Fail-closed fallback: keep only cookies of required categories."""
+    def fail_closed(self, set_cookie: str | bytes) -> bool:
+        """After a failure judging a Set-Cookie: keep it only if a required category's."""
+        logger.exception("consent-middleware failed on a Set-Cookie; keeping only required ones")
         try:
             if isinstance(set_cookie, bytes):
                 set_cookie = set_cookie.decode("latin-1")

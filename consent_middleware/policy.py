@@ -9,8 +9,9 @@ This is the hot path of every request, so each decision that depends only on a s
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .cache import BoundedCache
@@ -31,6 +32,7 @@ logger = logging.getLogger("consent_middleware")
 
 _MAX_REMEMBERED = 2048
 _MAX_PLACES_PER_COOKIE = 8
+_MAX_VERDICT_TABLES = 64
 _UNKNOWN = "\x00unknown"  # the category of a name that no rule matches, under "block"
 
 
@@ -46,6 +48,8 @@ class RequestConsent:
         "refused",
         "filtered_cookie_header",
         "needs_response_work",
+        "verdicts",
+        "valid_until",
     )
 
     def __init__(
@@ -56,6 +60,8 @@ class RequestConsent:
         https: bool,
         refused: tuple[str, ...] = (),
         filtered_cookie_header: str | None = None,
+        verdicts: BoundedCache[str | bytes, bool] | None = None,
+        max_age: int = 0,
     ) -> None:
         self.consent = consent
         #: The Cookie header as the browser sent it ("" for none).
@@ -69,6 +75,14 @@ class RequestConsent:
         self.filtered_cookie_header = filtered_cookie_header
         #: The response must get deletions even if the app sets no cookie.
         self.needs_response_work = bool(refused) or stale_consent_cookie
+        #: Until when (epoch seconds) this reading holds: a decided consent expires.
+        ts = consent.decided_ts
+        self.valid_until = math.inf if ts is None else ts + max_age
+        #: Set-Cookie value -> may it leave, under this consent's categories (shared by all
+        #: requests whose consent grants the same categories). Empty when not shared.
+        self.verdicts: BoundedCache[str | bytes, bool] = (
+            verdicts if verdicts is not None else BoundedCache(0)
+        )
 
 
 @dataclass(slots=True)
@@ -79,6 +93,16 @@ class _SetCookieInfo:
     category: str | None
     #: None for the consent cookie, which the app may not set nor delete.
     attributes: _Attributes | None
+
+    @property
+    def expires_matters(self) -> bool:
+        """Whether the passing of time can make this value a deletion."""
+        attributes = self.attributes
+        return (
+            attributes is not None
+            and attributes.max_age is None
+            and (attributes.expires_ts is not None)
+        )
 
 
 @dataclass(slots=True)
@@ -111,13 +135,15 @@ class ConsentPolicy:
         self._filter_requests = config.filter_request_cookies
         self._max_age = config.max_age_seconds
         self._optional = frozenset(config.optional_categories)
-        size = max(config.cache_size, 0)
+        size = self._cache_size = max(config.cache_size, 0)
         # Cookie header (+ signals) -> request decision; cookie name -> category.
-        self._requests: BoundedCache[str, RequestConsent] = BoundedCache(size)
+        self._requests: BoundedCache[str | bytes, RequestConsent] = BoundedCache(size)
         self._categories: dict[str, str | None] = {}
         # Set-Cookie attributes string -> parsed attributes; whole value -> judgement.
         self._attributes: BoundedCache[str, _Attributes] = BoundedCache(size)
         self._set_cookies: BoundedCache[str | bytes, _SetCookieInfo] = BoundedCache(size)
+        # Granted categories -> Set-Cookie verdicts (see RequestConsent.verdicts).
+        self._verdict_tables: dict[frozenset[str], BoundedCache[str | bytes, bool]] = {}
         # Where the app set each cookie (path, domain): learned from its own Set-Cookie
         # headers, so that an expiry hits the cookie the browser really holds.
         self._places: dict[str, tuple[tuple[str, str | None], ...]] = {}
@@ -172,26 +198,35 @@ class ConsentPolicy:
     # -- request side ------------------------------------------------------------------
 
     def read_request(
-        self, cookie_header: str, https: bool, gpc: bool = False, dnt: bool = False
+        self, cookie_header: str | bytes, https: bool, gpc: bool = False, dnt: bool = False
     ) -> RequestConsent:
-        """The consent a request carries; bad cookies are simply undecided."""
-        # NUL never occurs in a real Cookie header, so the signals cannot collide with one.
-        key = f"\x00{gpc:d}{dnt:d}{cookie_header}" if gpc or dnt else cookie_header
-        cached: RequestConsent | None = self._requests.get(key)
-        if cached is not None:
-            decided_ts = cached.consent.decided_ts
-            if decided_ts is None or time.time() - decided_ts < self._max_age:
-                if cached.https == https:
-                    return cached
-                return RequestConsent(
-                    cached.consent,
-                    cookie_header,
-                    cached.stale_consent_cookie,
-                    https,
-                    cached.refused,
-                    cached.filtered_cookie_header,
-                )
-        request = self._read_request(cookie_header, https, gpc, dnt)
+        """The consent a request carries; bad cookies are simply undecided.
+
+        `cookie_header` may be the raw latin-1 bytes of an ASGI header.
+        """
+        key = cookie_header
+        if gpc or dnt:
+            # NUL never occurs in a real Cookie header: the signals cannot collide with one.
+            flags = f"\x00{gpc:d}{dnt:d}"
+            key = flags.encode() + key if isinstance(key, bytes) else flags + key
+        cached = self._requests.get(key)
+        if cached is not None and cached.valid_until > time.time():
+            if cached.https == https:
+                return cached
+            return RequestConsent(
+                cached.consent,
+                cached.cookie_header,
+                cached.stale_consent_cookie,
+                https,
+                cached.refused,
+                cached.filtered_cookie_header,
+                cached.verdicts,
+                self._max_age,
+            )
+        text = (
+            cookie_header.decode("latin-1") if isinstance(cookie_header, bytes) else cookie_header
+        )
+        request = self._read_request(text, https, gpc, dnt)
         self._requests.put(key, request)
         return request
 
@@ -216,7 +251,20 @@ class ConsentPolicy:
                 for name, value in parse_cookie_header(cookie_header)
                 if name not in hidden
             )
-        return RequestConsent(consent, cookie_header, stale, https, refused, filtered)
+        verdicts = self.verdicts_for(consent)
+        return RequestConsent(
+            consent, cookie_header, stale, https, refused, filtered, verdicts, self._max_age
+        )
+
+    def verdicts_for(self, consent: Consent) -> BoundedCache[str | bytes, bool]:
+        """The table of Set-Cookie verdicts for consents granting these categories."""
+        granted = frozenset(name for name, ok in consent.categories.items() if ok)
+        table = self._verdict_tables.get(granted)
+        if table is None:
+            table = BoundedCache(self._cache_size, 1024)
+            if len(self._verdict_tables) < _MAX_VERDICT_TABLES:
+                self._verdict_tables[granted] = table
+        return table
 
     def filter_request_cookies(self, request: RequestConsent) -> str | None:
         """The Cookie header without refused categories' cookies, or None when unchanged.
@@ -227,32 +275,44 @@ class ConsentPolicy:
 
     # -- response side -----------------------------------------------------------------
 
-    def filter_set_cookies(self, values: Sequence[str | bytes], consent: Consent) -> list[bool]:
-        """Which of the app's Set-Cookie values may leave (True) and which are removed.
+    def filter_set_cookies(
+        self, values: Sequence[str | bytes], request: RequestConsent
+    ) -> list[bool]:
+        """Which of the app's Set-Cookie values may leave (True) and which are removed."""
+        verdicts = request.verdicts
+        judge = self.judge_set_cookie
+        return [
+            verdict if (verdict := verdicts.get(value)) is not None else judge(value, request)
+            for value in values
+        ]
+
+    def judge_set_cookie(self, value: str | bytes, request: RequestConsent) -> bool:
+        """Whether one Set-Cookie value may leave; remembered in `request.verdicts` when the
+        answer cannot change with time (an Expires date can turn a cookie into a deletion)."""
+        keep = self.keeps_set_cookie(value, request.consent.categories)
+        info = self._set_cookies.get(value)
+        if info is not None and (keep or not info.expires_matters):
+            request.verdicts.put(value, keep)
+        return keep
+
+    def keeps_set_cookie(self, value: str | bytes, categories: Mapping[str, bool]) -> bool:
+        """Whether one Set-Cookie value may leave, given the consent's `categories`.
 
         Values may be `str` or the raw latin-1 `bytes` of ASGI headers. A deletion (the
         app's own logout or clean-up) always leaves.
         """
-        keep: list[bool] = []
-        categories = consent.categories
-        now = 0.0
-        for value in values:
-            info = self._set_cookies.get(value)
-            if info is None:
-                info = self._judge_new(value)
-            category = info.category
-            if category == ALWAYS or (category is not None and categories.get(category, False)):
-                keep.append(True)
-                continue
-            if info.attributes is not None:
-                now = now or time.time()
-                if info.attributes.deletes(now):
-                    keep.append(True)
-                    continue
-            if category is None:
-                self._log_unknown(info.name)
-            keep.append(False)
-        return keep
+        info = self._set_cookies.get(value)
+        if info is None:
+            info = self._judge_new(value)
+        category = info.category
+        if category is None:
+            if info.attributes is not None and info.attributes.deletes(time.time()):
+                return True
+            self._log_unknown(info.name)
+            return False
+        if category == ALWAYS or categories.get(category, False):
+            return True
+        return info.attributes is not None and info.attributes.deletes(time.time())
 
     def _judge_new(self, value: str | bytes) -> _SetCookieInfo:
         """Name, category and attributes of a Set-Cookie value seen for the first time."""

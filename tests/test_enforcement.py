@@ -289,7 +289,7 @@ def test_fails_closed(
     def broken(*args: object) -> None:
         raise RuntimeError("bug in the policy")
 
-    monkeypatch.setattr(site.middleware.core.policy, "filter_set_cookies", broken)
+    monkeypatch.setattr(site.middleware.core.policy, "keeps_set_cookie", broken)
     with caplog.at_level("ERROR", logger="consent_middleware"):
         response = site.get("/", cookie=accepted)
     assert response.status_code == 200
