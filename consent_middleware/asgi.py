@@ -213,7 +213,7 @@ def _edit_start(
         content_type is not None
         and core.rewrites_html
         and injectable(
-            scope.get("method", "GET"), message.get("status", 200), content_type, encoding, htmx
+            scope.get("method", "GET"), message.get("status", 200), content_type, encoding
         )
     )
     if dropped:
@@ -232,7 +232,7 @@ def _edit_start(
     if query:
         return_to += "?" + query.decode("latin-1")
     body, added = core.page_filter(
-        request, accept_language=accept_language, csp=csp, return_to=return_to
+        request, accept_language=accept_language, csp=csp, return_to=return_to, partial=htmx
     )
     if body is None or length is None:
         return body

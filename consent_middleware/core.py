@@ -103,24 +103,33 @@ class ConsentCore:
         accept_language: str | None = None,
         csp: str | None = None,
         return_to: str = "/",
+        partial: bool = False,
     ) -> tuple[BodyFilter | None, int | None]:
         """The filter an HTML page streams through (banner, gating, consent mode), and how
-        many bytes it adds (None when unknown). On failure the page goes out untouched."""
+        many bytes it adds (None when unknown). On failure the page goes out untouched.
+
+        A `partial` (an HTMX swap, `HX-Request`) gets no banner and no consent-mode default,
+        but its scripts and iframes are gated all the same: htmx runs swapped-in scripts."""
         try:
-            return self._body_filter(request, accept_language, csp, return_to)
+            return self._body_filter(request, accept_language, csp, return_to, partial)
         except Exception:
             logger.exception("consent-middleware could not prepare the page; leaving it as is")
             return None, 0
 
     def _body_filter(
-        self, request: RequestConsent, accept_language: str | None, csp: str | None, return_to: str
+        self,
+        request: RequestConsent,
+        accept_language: str | None,
+        csp: str | None,
+        return_to: str,
+        partial: bool,
     ) -> tuple[BodyFilter | None, int | None]:
         config = self.config
         consent = request.consent
         nonce = csp_nonce(csp)
         language = choose_language(config, accept_language)
         snippet = b""
-        if config.inject_banner:
+        if config.inject_banner and not partial:
             snippet = self.renderer.snippet(
                 consent, language, nonce=nonce, return_to=return_to
             ).encode("utf-8")
@@ -129,7 +138,7 @@ class ConsentCore:
         if not gate and not config.google_consent_mode:
             return (HtmlInjector(snippet), len(snippet)) if snippet else (None, 0)
         head = b""
-        if config.google_consent_mode:
+        if config.google_consent_mode and not partial:
             head = consent_mode_default(consent, config.google_mapping, nonce=nonce)
         texts = texts_for(config, language)
         labels = {
@@ -144,6 +153,7 @@ class ConsentCore:
             placeholder_text=texts["placeholder"],
             placeholder_button=texts["placeholder_button"],
             category_labels=labels,
+            language=language,
         )
         return rewriter, rewriter.added_length if rewriter.length_is_predictable else None
 
@@ -160,10 +170,10 @@ class ConsentCore:
 
 
 def injectable(
-    method: str, status: int, content_type: str | None, content_encoding: str | None, htmx: bool
+    method: str, status: int, content_type: str | None, content_encoding: str | None
 ) -> bool:
     """Whether a response is an HTML page whose body may be streamed through a filter."""
-    if method == "HEAD" or htmx or status < 200 or status in (204, 304) or 300 <= status < 400:
+    if method == "HEAD" or status < 200 or status in (204, 304) or 300 <= status < 400:
         return False
     if content_encoding and content_encoding.strip().lower() != "identity":
         return False

@@ -293,6 +293,7 @@ class HtmlRewriter:
         "_emitted",
         "_finished",
         "_failed",
+        "_lang",
     )
 
     def __init__(
@@ -305,8 +306,11 @@ class HtmlRewriter:
         placeholder_text: str = "This content is blocked until you allow {category} cookies.",
         placeholder_button: str = "Allow {category} cookies",
         category_labels: Mapping[str, str] | None = None,
+        language: str | None = None,
     ) -> None:
         self._granted = frozenset(granted)
+        # The placeholder speaks the banner's language, which may not be the page's.
+        self._lang = b' lang="' + _escape(language) + b'"' if language else b""
         self._gate = bool(gate)
         self._head = bytes(head_snippet)
         self._body = bytes(body_snippet)
@@ -642,7 +646,9 @@ class HtmlRewriter:
         return (
             b'<div class="consent-placeholder" data-consent-placeholder="'
             + _escape(names)
-            + b'"><p>'
+            + b'"'
+            + self._lang
+            + b"><p>"
             + _escape(text)
             + b'</p><button type="button" data-consent-allow="'
             + _escape(names)

@@ -174,7 +174,7 @@ def _edit_headers(
             code = int(status.split(" ", 1)[0])
         except ValueError:
             code = 200
-        html = injectable(method, code, content_type, encoding, htmx)
+        html = injectable(method, code, content_type, encoding)
     if not set_cookies and not html and not request.needs_response_work:
         return headers, None
     keep, extra = core.judge_cookies(request, set_cookies)
@@ -189,6 +189,7 @@ def _edit_headers(
             accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
             csp=csp,
             return_to=return_to,
+            partial=htmx,
         )
     new_headers: list[tuple[str, str]] = []
     cookie_index = 0

@@ -112,3 +112,22 @@ def test_consent_mode_carries_the_csp_nonce(make_site: Callable[..., Site]) -> N
     assert 'src="/consent/banner.js?v=' in page
     banner_script = re.search(r'<script[^>]*src="/consent/banner.js[^>]*>', page)
     assert banner_script and 'nonce="r4nd0m"' in banner_script.group(0)
+
+
+def test_htmx_partials_get_no_banner_but_are_gated(make_site: Callable[..., Site]) -> None:
+    site = page_site(make_site, gate_scripts=True, google_consent_mode=True)
+    response = site.get("/", headers={"hx-request": "true"})
+    page = response.text
+    assert 'id="consent-banner"' not in page
+    assert "gtag('consent','default'" not in page
+    tag = re.search(r'<script[^>]*src="/a.js"[^>]*>', page)
+    assert tag and 'type="text/plain"' in tag.group(0)
+    plain = page_site(make_site).get("/", headers={"hx-request": "true"})
+    assert plain.content == PAGE  # nothing to gate: the partial passes untouched
+
+
+def test_placeholder_speaks_the_banner_language(make_site: Callable[..., Site]) -> None:
+    site = page_site(make_site, gate_scripts=True)
+    page = site.get("/", headers={"accept-language": "uk"}).text
+    placeholder = re.search(r'<div class="consent-placeholder"[^>]*>', page)
+    assert placeholder and 'lang="uk"' in placeholder.group(0)

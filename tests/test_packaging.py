@@ -1,0 +1,102 @@
+"""The wheel carries what an installed package needs: the banner files, the templates,
+py.typed, and the command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("consent_middleware-*.whl")
+    return built
+
+
+def test_wheel_contents(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "consent_middleware/static/banner/banner.js",
+        "consent_middleware/static/banner/banner.css",
+        "consent_middleware/templates/banner.html",
+        "consent_middleware/templates/preferences.html",
+        "consent_middleware/py.typed",
+    ):
+        assert needed in names
+    assert not any("/src/" in name for name in names)  # the build's sources stay home
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "consent-middleware = consent_middleware.cli:main" in text
+
+
+def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    script = (
+        "import consent_middleware, consent_middleware.assets as a;"
+        "from consent_middleware import ConsentConfig;"
+        "from consent_middleware.banner import BannerRenderer;"
+        "from consent_middleware.consent import ConsentCodec;"
+        "c = ConsentConfig(secret_key='s');"
+        "html = BannerRenderer(c).snippet(ConsentCodec(c).undecided, 'en');"
+        "print(consent_middleware.__file__);"
+        "print(sorted(a.load_assets()));"
+        "print('consent-banner' in html)"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(target)!r}); "
+            + "sys.path.extend("
+            + repr([p for p in sys.path if "site-packages" in p])
+            + "); "
+            + script,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    file_line, assets_line, banner_line = result.stdout.splitlines()
+    assert file_line.startswith(str(target))
+    assert assets_line == "['banner.css', 'banner.js']"
+    assert banner_line == "True"
