@@ -67,6 +67,7 @@ class ConsentMiddleware:
         # other spellings are looked up case-insensitively once and remembered (bounded).
         self._header_kinds: dict[bytes, int] = dict(_REQUEST_HEADERS)
         self._read_request = self.core.policy.read_request
+        self._prefix = config.path_prefix
 
     def _learn_header(self, name: bytes) -> int:
         kind = _REQUEST_HEADERS.get(name.lower(), _OTHER)
@@ -109,7 +110,7 @@ class ConsentMiddleware:
         scope[CORE_KEY] = core
 
         path: str = scope.get("path", "")
-        if path.startswith(core.prefix):
+        if path.startswith(self._prefix):
             subpath = core.api_subpath(path)
             if subpath is not None:
                 await self._answer_api(scope, receive, send, subpath, request)
@@ -172,7 +173,7 @@ def _edit_start(
     if not isinstance(headers, list):
         headers = list(headers or ())
         message["headers"] = headers
-    dropped: list[int] = []
+    dropped: list[int] | None = None
     # What leaves anyway, so as not to repeat a deletion the app sends: only if any is due.
     kept_cookies: list[bytes] | None = [] if request.needs_response_work else None
     verdicts = request.verdicts
@@ -189,12 +190,12 @@ def _edit_start(
         if kind == _SET_COOKIE:
             kept = verdicts.get(raw_value)
             if kept is None:
-                try:
-                    kept = core.policy.judge_set_cookie(raw_value, request)
-                except Exception:
-                    kept = core.fail_closed(raw_value)
+                kept = core.keeps(raw_value, request)
             if not kept:
-                dropped.append(index)
+                if dropped is None:
+                    dropped = [index]
+                else:
+                    dropped.append(index)
             elif kept_cookies is not None:
                 kept_cookies.append(raw_value)
         elif kind == _CONTENT_TYPE:

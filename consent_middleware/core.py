@@ -71,22 +71,16 @@ class ConsentCore:
                 cookie_header = cookie_header.decode("latin-1")
             return RequestConsent(self.policy.codec.undecided, cookie_header, False, https)
 
-    def judge_cookies(
-        self, request: RequestConsent, set_cookies: Sequence[str | bytes]
-    ) -> tuple[list[bool], list[str]]:
-        """Which of a response's Set-Cookie values leave, and which deletions to add.
-
-        Fails closed: if anything goes wrong, only required categories' cookies stay.
-        """
-        try:
-            keep = self.policy.filter_set_cookies(set_cookies, request)
-        except Exception:
-            keep = [self.fail_closed(value) for value in set_cookies]
-        if not request.needs_response_work:
-            return keep, []
-        return keep, self.expirations(
-            request, [v for v, ok in zip(set_cookies, keep, strict=True) if ok]
-        )
+    def keeps(self, set_cookie: str | bytes, request: RequestConsent) -> bool:
+        """Whether one of the app's Set-Cookie values may leave. Fails closed: on a bug,
+        only required categories' cookies stay."""
+        kept = request.verdicts.get(set_cookie)
+        if kept is None:
+            try:
+                kept = self.policy.judge_set_cookie(set_cookie, request)
+            except Exception:
+                kept = self.fail_closed(set_cookie)
+        return kept
 
     def expirations(self, request: RequestConsent, kept: Sequence[str | bytes]) -> list[str]:
         """Deletions of the refused cookies the request carries; none if that fails."""

@@ -23,7 +23,7 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIEnviron = dict[str, Any]
 WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
 
-_SET_COOKIE, _CONTENT_TYPE, _CONTENT_ENCODING, _CSP = range(4)
+_SET_COOKIE, _CONTENT_TYPE, _CONTENT_ENCODING, _CSP, _CONTENT_LENGTH = range(5)
 _RESPONSE_HEADERS = {
     "set-cookie": _SET_COOKIE,
     "Set-Cookie": _SET_COOKIE,
@@ -33,6 +33,8 @@ _RESPONSE_HEADERS = {
     "Content-Encoding": _CONTENT_ENCODING,
     "content-security-policy": _CSP,
     "Content-Security-Policy": _CSP,
+    "content-length": _CONTENT_LENGTH,
+    "Content-Length": _CONTENT_LENGTH,
 }
 
 _API_ENVIRON = {
@@ -152,22 +154,38 @@ def _edit_headers(
     method: str,
     htmx: bool,
 ) -> tuple[list[tuple[str, str]], BodyFilter | None]:
-    set_cookies: list[str] = []
+    """The headers to send (the app's own list when nothing changes), and the body filter."""
+    dropped: set[int] | None = None
+    # What leaves anyway, so as not to repeat a deletion the app sends: only if any is due.
+    kept_cookies: list[str] | None = [] if request.needs_response_work else None
+    verdicts = request.verdicts
     content_type = encoding = csp = None
-    for name, value in headers:
+    length: int | None = None
+    for index, (name, value) in enumerate(headers):
         kind = _RESPONSE_HEADERS.get(name)
         if kind is None:
             kind = _RESPONSE_HEADERS.get(name.lower())
             if kind is None:
                 continue
         if kind == _SET_COOKIE:
-            set_cookies.append(value)
+            kept = verdicts.get(value)
+            if kept is None:
+                kept = core.keeps(value, request)
+            if not kept:
+                if dropped is None:
+                    dropped = {index}
+                else:
+                    dropped.add(index)
+            elif kept_cookies is not None:
+                kept_cookies.append(value)
         elif kind == _CONTENT_TYPE:
             content_type = value
         elif kind == _CONTENT_ENCODING:
             encoding = value
         elif kind == _CSP:
             csp = value
+        else:
+            length = index
     html = False
     if content_type is not None and core.rewrites_html:
         try:
@@ -175,9 +193,9 @@ def _edit_headers(
         except ValueError:
             code = 200
         html = injectable(method, code, content_type, encoding)
-    if not set_cookies and not html and not request.needs_response_work:
+    extra = core.expirations(request, kept_cookies) if kept_cookies is not None else []
+    if dropped is None and not extra and not html:
         return headers, None
-    keep, extra = core.judge_cookies(request, set_cookies)
     body: BodyFilter | None = None
     added: int | None = 0
     if html:
@@ -192,14 +210,10 @@ def _edit_headers(
             partial=htmx,
         )
     new_headers: list[tuple[str, str]] = []
-    cookie_index = 0
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "set-cookie":
-            cookie_index += 1
-            if not keep[cookie_index - 1]:
-                continue
-        elif lowered == "content-length" and body is not None:
+    for index, (name, value) in enumerate(headers):
+        if dropped is not None and index in dropped:
+            continue
+        if index == length and body is not None:
             if added is None:
                 continue  # unknown length: the server streams it
             try:
