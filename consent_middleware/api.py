@@ -170,7 +170,7 @@ class ConsentAPI:
     def _parse_json(self, body: bytes) -> tuple[str, tuple[str, ...], bool]:
         try:
             data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ApiError(400, "malformed_choice", "the body must be a JSON object")

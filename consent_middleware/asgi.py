@@ -25,6 +25,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _OTHER, _COOKIE, _GPC, _DNT, _LANGUAGE, _HTMX = range(6)
 _MAX_HEADER_NAMES = 256
 _PAGE_TYPES = (b"text/html", b"application/xhtml")
+_FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _REQUEST_HEADERS = {
     b"cookie": _COOKIE,
     b"sec-gpc": _GPC,
@@ -116,6 +117,12 @@ class ConsentMiddleware:
                 await self._answer_api(scope, receive, send, subpath, request)
                 return
 
+        extensions = scope.get("extensions")
+        if extensions and core.rewrites_html and not _FILE_SENDS.isdisjoint(extensions):
+            # A page sent from a file would bypass the banner and gating that its corrected
+            # Content-Length counts on: let the app send its body as ordinary messages.
+            scope = dict(scope)
+            scope["extensions"] = {k: v for k, v in extensions.items() if k not in _FILE_SENDS}
         filtered = request.filtered_cookie_header
         if filtered is not None:
             scope = dict(scope)

@@ -33,6 +33,7 @@ logger = logging.getLogger("consent_middleware")
 _MAX_REMEMBERED = 2048
 _MAX_PLACES_PER_COOKIE = 8
 _MAX_VERDICT_TABLES = 64
+_MAX_EXPIRED_PER_RESPONSE = 64
 _UNKNOWN = "\x00unknown"  # the category of a name that no rule matches, under "block"
 
 
@@ -193,7 +194,9 @@ class ConsentPolicy:
             for name, _ in parse_cookie_header(cookie_header)
             if self._refused_carried(name, consent)
         )
-        return tuple(names)
+        # A browser holds at most a few hundred cookies per site; a request claiming more
+        # must not make every response carry thousands of deletions.
+        return tuple(names)[:_MAX_EXPIRED_PER_RESPONSE]
 
     # -- request side ------------------------------------------------------------------
 

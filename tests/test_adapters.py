@@ -343,3 +343,19 @@ def test_starlette_app_and_websocket() -> None:
         assert names(response) == ["session"] and response.text == "False"
         with client.websocket_connect("/ws") as ws:
             assert ws.receive_text() == "hi"
+
+
+def test_file_send_extensions_are_hidden_from_the_app_when_pages_are_rewritten() -> None:
+    seen: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(dict(scope.get("extensions", {})))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    scope = http_scope()
+    scope["extensions"] = {"http.response.pathsend": {}, "http.response.trailers": {}}
+    run_asgi(ConsentMiddleware(app, config=make_config()), scope)
+    assert seen[-1] == {"http.response.trailers": {}}
+    run_asgi(ConsentMiddleware(app, config=make_config(inject_banner=False)), scope)
+    assert "http.response.pathsend" in seen[-1]

@@ -307,3 +307,10 @@ def test_endpoint_is_never_a_500_for_hostile_headers(site: Site) -> None:
     response = site.request("POST", "/consent", content=b'{"action":"accept_all"}', headers=hostile)
     assert 400 <= response.status_code < 500
     json.loads(response.text)
+
+
+def test_deeply_nested_json_is_a_400(site: Site) -> None:
+    body = b'{"action": ' + b"[" * 1500 + b"]" * 1500 + b"}"
+    response = site.request("POST", "/consent", content=body, headers=JSON)
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_json"

@@ -296,3 +296,10 @@ def test_fails_closed(
     assert "hello" in response.text
     assert cookie_names(response) == ["session"]
     assert any("bug in the policy" in (r.exc_text or "") for r in caplog.records)
+
+
+def test_deletions_per_response_are_bounded(make_site: Callable[..., Site]) -> None:
+    site = make_site(AppSpec())
+    many = "; ".join(f"_ga{i}=1" for i in range(500))
+    response = site.get("/", cookie=many)
+    assert 0 < len(deleted_names(response)) <= 64
