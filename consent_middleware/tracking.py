@@ -16,12 +16,22 @@ from typing import Any
 
 from .request import get_consent
 
-__all__ = ["Event", "ServerEvents", "allowed"]
+__all__ = ["Event", "ServerEvents", "allowed", "is_consent_refresh"]
 
 
 def allowed(request: Any, category: str = "analytics") -> bool:
     """Whether the visitor of `request` granted `category` (False when undecided)."""
     return get_consent(request).allows(category)
+
+
+def is_consent_refresh(request: Any) -> bool:
+    """Whether this is banner.js asking for the page again after a choice, so that the
+    server sets the cookies just allowed. Count it as no page view."""
+    scope = request if isinstance(request, Mapping) else getattr(request, "scope", None)
+    if isinstance(scope, Mapping) and "headers" in scope and "type" in scope:
+        return any(name.lower() == b"x-consent-refresh" for name, _ in scope["headers"])
+    environ = request if isinstance(request, Mapping) else getattr(request, "environ", {})
+    return "HTTP_X_CONSENT_REFRESH" in environ
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,11 @@ class ServerEvents:
         self.category = category
 
     def record(self, request: Any, name: str, **properties: Any) -> bool:
-        """Hand the event to the sink if the visitor allows it; say whether it was kept."""
-        if not allowed(request, self.category):
+        """Hand the event to the sink if the visitor allows it; say whether it was kept.
+
+        The banner's background refresh after a choice (`X-Consent-Refresh`) is not a visit
+        and records nothing."""
+        if not allowed(request, self.category) or is_consent_refresh(request):
             return False
         self.sink(Event(name, datetime.now(timezone.utc), self.category, dict(properties)))
         return True

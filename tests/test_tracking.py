@@ -43,3 +43,17 @@ def test_allowed_needs_the_middleware() -> None:
 def test_sink_must_be_callable() -> None:
     with pytest.raises(ValueError, match="sink"):
         ServerEvents("not callable")  # type: ignore[arg-type]
+
+
+def test_banner_refresh_is_not_a_visit() -> None:
+    kept: list[Event] = []
+    views = ServerEvents(kept.append)
+    wsgi = {**environ(analytics=True), "HTTP_X_CONSENT_REFRESH": "1"}
+    asgi = {
+        **environ(analytics=True),
+        "type": "http",
+        "headers": [(b"x-consent-refresh", b"1")],
+    }
+    assert not views.record(wsgi, "page_view")
+    assert not views.record(asgi, "page_view")
+    assert kept == []

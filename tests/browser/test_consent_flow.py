@@ -62,12 +62,16 @@ def test_accept_all_runs_gated_script_without_reload(
 ) -> None:
     page.goto(site.url + "/")
     page.evaluate("window.sameDocument = true")
-    choose(page, "accept_all")
+    with page.expect_response(lambda r: r.request.header_value("x-consent-refresh") == "1"):
+        choose(page, "accept_all")
     page.wait_for_function("document.cookie.includes('_ga_js=')")
     assert page.evaluate("window.sameDocument") is True
     assert page.evaluate("performance.getEntriesByType('navigation')[0].type") == "navigate"
-    # The choice went by fetch: the server's own cookies come with the next page.
-    assert cookie_names(context) == {"consent", "_ga_js"}
+    # No reload: banner.js asked for the page again in the background, and the server's
+    # own cookies, HttpOnly ones included, came with that answer.
+    cookies = jar(context)
+    assert {"consent", "_ga_js", "_ga", "_fbp"} <= set(cookies)
+    assert cookies["_ga"]["httpOnly"] and cookies["_fbp"]["httpOnly"]
 
     page.goto(site.url + "/contacts")
     expect(banner(page)).to_be_hidden()

@@ -84,6 +84,7 @@ const purge = () => {
   });
 };
 const apply = s => {
+  const more = Object.keys(s.categories).some(n => s.categories[n] && !allows(n));
   state = s;
   sync();
   close();
@@ -97,6 +98,9 @@ const apply = s => {
     setTimeout(() => { st.textContent = (cfg.texts || {}).saved || ''; }, 99);
   }
   d.dispatchEvent(new CustomEvent('consent:change', {detail: get()}));
+  // The server sets the cookies just allowed (HttpOnly ones too) on its next answer: ask for
+  // this page again in the background, so they are set without a reload.
+  if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).catch(e => e);
 };
 const checked = () => $('input[name=category]:checked', form).map(i => i.value);
 // A choice by fetch; should that fail, the form posts it the old way, so it is never lost.
