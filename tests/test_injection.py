@@ -1,0 +1,127 @@
+"""Which responses get the banner, how their headers change, and the banner's own files,
+over both adapters."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+
+import pytest
+
+from consent_middleware.assets import load_assets
+
+from .conftest import AppSpec, Site
+
+PAGE = b"<!doctype html><html><head><title>t</title></head><body><p>hi</p></body></html>"
+
+
+def html_site(make_site: Callable[..., Site], **spec: object) -> Site:
+    return make_site(AppSpec(body=PAGE, **spec))  # type: ignore[arg-type]
+
+
+def test_page_gets_the_banner_with_an_exact_length(make_site: Callable[..., Site]) -> None:
+    response = html_site(make_site).get("/")
+    page = response.content
+    assert page.count(b'id="consent-banner"') == 1
+    assert page.index(b'id="consent-banner"') < page.index(b"</body>")
+    assert page.startswith(PAGE.split(b"</body>")[0])
+    assert int(response.headers["content-length"]) == len(page)
+    assert response.headers["vary"] == "Cookie"
+
+
+def test_existing_vary_is_extended(make_site: Callable[..., Site]) -> None:
+    site = html_site(make_site, extra_headers=[("Vary", "Accept-Encoding")])
+    assert site.get("/").headers["vary"] == "Accept-Encoding, Cookie"
+
+
+def test_uppercase_content_type_still_counts(make_site: Callable[..., Site]) -> None:
+    site = html_site(make_site, content_type="TEXT/HTML; Charset=UTF-8")
+    assert b'id="consent-banner"' in site.get("/").content
+
+
+@pytest.mark.parametrize(
+    ("spec", "method", "headers"),
+    [
+        pytest.param({}, "HEAD", {}, id="head"),
+        pytest.param({"status": 204, "body": b""}, "GET", {}, id="204"),
+        pytest.param({"status": 304, "body": b""}, "GET", {}, id="304"),
+        pytest.param({"status": 302}, "GET", {}, id="redirect"),
+        pytest.param({"content_type": "application/json"}, "GET", {}, id="json"),
+        pytest.param({"content_type": "text/plain"}, "GET", {}, id="text"),
+        pytest.param(
+            {"extra_headers": [("Content-Encoding", "gzip")], "body": gzip.compress(PAGE)},
+            "GET",
+            {},
+            id="compressed",
+        ),
+        pytest.param({}, "GET", {"hx-request": "true"}, id="htmx-partial"),
+    ],
+)
+def test_responses_left_alone(
+    make_site: Callable[..., Site],
+    spec: dict[str, object],
+    method: str,
+    headers: dict[str, str],
+) -> None:
+    site = make_site(AppSpec(**{"body": PAGE, **spec}))  # type: ignore[arg-type]
+    response = site.request(method, "/", headers=headers)
+    if method != "HEAD" and site.spec.status not in (204, 304):
+        # The client decodes a gzip body: compare what the app meant.
+        assert response.content in (site.spec.body, PAGE)
+    assert b"consent-banner" not in response.content
+    assert response.headers.get("content-length") == str(len(site.spec.body))
+
+
+def test_error_pages_get_the_banner_too(make_site: Callable[..., Site]) -> None:
+    response = html_site(make_site, status=404).get("/missing")
+    assert response.status_code == 404
+    assert b'id="consent-banner"' in response.content
+
+
+def test_decided_visitor_gets_it_hidden(make_site: Callable[..., Site]) -> None:
+    site = html_site(make_site)
+    cookie = site.consent_cookie({"action": "reject_all"})
+    page = site.get("/", cookie=cookie).text
+    section = page[page.index('<section id="consent-banner"') :].split(">", 1)[0]
+    assert " hidden" in section
+    assert "data-consent-open" in page
+
+
+def test_injection_can_be_turned_off(make_site: Callable[..., Site]) -> None:
+    site = make_site(AppSpec(body=PAGE), inject_banner=False)
+    response = site.get("/")
+    assert response.content == PAGE
+    assert "vary" not in response.headers
+
+
+# -- the banner's files ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["banner.js", "banner.css"])
+def test_static_files(site: Site, name: str) -> None:
+    asset = load_assets()[name]
+    plain = site.get(f"/consent/{name}", headers={"accept-encoding": "identity"})
+    assert plain.status_code == 200
+    assert plain.content == asset.body
+    assert plain.headers["content-type"] == asset.content_type
+    assert plain.headers["etag"] == asset.etag
+    assert plain.headers["cache-control"] == "public, max-age=300"
+    assert plain.headers["x-content-type-options"] == "nosniff"
+
+    versioned = site.get(f"/consent/{name}?v={asset.version}", headers={"accept-encoding": "gzip"})
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert versioned.headers["content-encoding"] == "gzip"
+    assert versioned.content == asset.body  # the client decoded the gzip body
+
+    again = site.get(f"/consent/{name}", headers={"if-none-match": asset.etag})
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_preferences_page(site: Site) -> None:
+    response = site.get("/consent/preferences?return_to=/deals")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert 'name="return_to" value="/deals"' in response.text
+    assert response.text.count('id="consent-banner"') == 1  # not injected a second time
