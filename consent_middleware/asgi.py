@@ -1,7 +1,7 @@
 """The ASGI adapter: a pure ASGI middleware (no BaseHTTPMiddleware) over `ConsentCore`.
 
 It edits only the `http.response.start` message's header list and streams every body
-message on as it comes (through the banner injector for undecided visitors' pages).
+message on as it comes (through the page filter, banner and gating, for HTML pages).
 """
 
 from __future__ import annotations

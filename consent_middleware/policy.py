@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .cache import BoundedCache
@@ -168,13 +168,6 @@ class ConsentPolicy:
             self._categories[name] = category
         return category
 
-    def allowed(self, name: str, consent: Consent) -> bool:
-        """May a cookie of this name be set (or kept) under `consent`?"""
-        category = self.category_of(name)
-        if category is None:
-            return False
-        return category == ALWAYS or consent.categories.get(category, False)
-
     def _refused_carried(self, name: str, consent: Consent) -> bool:
         """A cookie the request carries that the visitor's choice refuses. Cookies that
         match no rule are left alone: the site never said what they are."""
@@ -194,9 +187,7 @@ class ConsentPolicy:
             for name, _ in parse_cookie_header(cookie_header)
             if self._refused_carried(name, consent)
         )
-        # A browser holds at most a few hundred cookies per site; a request claiming more
-        # must not make every response carry thousands of deletions.
-        return tuple(names)[:_MAX_EXPIRED_PER_RESPONSE]
+        return tuple(names)
 
     # -- request side ------------------------------------------------------------------
 
@@ -269,25 +260,7 @@ class ConsentPolicy:
                 self._verdict_tables[granted] = table
         return table
 
-    def filter_request_cookies(self, request: RequestConsent) -> str | None:
-        """The Cookie header without refused categories' cookies, or None when unchanged.
-
-        The consent cookie, required categories and cookies that match no rule always pass.
-        """
-        return request.filtered_cookie_header
-
     # -- response side -----------------------------------------------------------------
-
-    def filter_set_cookies(
-        self, values: Sequence[str | bytes], request: RequestConsent
-    ) -> list[bool]:
-        """Which of the app's Set-Cookie values may leave (True) and which are removed."""
-        verdicts = request.verdicts
-        judge = self.judge_set_cookie
-        return [
-            verdict if (verdict := verdicts.get(value)) is not None else judge(value, request)
-            for value in values
-        ]
 
     def judge_set_cookie(self, value: str | bytes, request: RequestConsent) -> bool:
         """Whether one Set-Cookie value may leave; remembered in `request.verdicts` when the
@@ -368,6 +341,9 @@ class ConsentPolicy:
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
         names = request.refused if refused is None else tuple(refused)
+        # A browser holds at most a few hundred cookies per site; a request claiming more
+        # must not make every response carry thousands of deletions.
+        names = names[:_MAX_EXPIRED_PER_RESPONSE]
         if not names:
             return out
         already = {

@@ -144,3 +144,10 @@ def test_script_set_cookie_is_expired_on_the_next_response(make_site: Callable[.
     rejected = site.consent_cookie({"action": "reject_all"})
     response = site.get("/", cookie=f"_ga=GA1.1.js; _ga_ABC=1; {rejected}")
     assert sorted(deleted_names(response)) == ["_ga", "_ga_ABC"]
+
+
+def test_app_never_reads_refused_cookies_however_many(make_site: Callable[..., Site]) -> None:
+    site = make_site(AppSpec())
+    many = "; ".join(f"_ga{i}=1" for i in range(300))
+    site.get("/", cookie=f"session=1; {many}")
+    assert site.spec.seen[-1]["cookie"] == "session=1"
