@@ -233,6 +233,15 @@ class ConsentPolicy:
             else None
         )
         consent = self.codec.decode(raw)
+        if raw is not None and not consent.decided:
+            # Several consent cookies (one tossed in from a sibling subdomain, say): the
+            # first one that verifies counts; a forged one must not hide the real choice.
+            for name, value in parse_cookie_header(cookie_header):
+                if name == self._cookie_name and value != raw:
+                    candidate = self.codec.decode(value)
+                    if candidate.decided:
+                        consent = candidate
+                        break
         if (gpc and self._honor_gpc) or (dnt and self._honor_dnt):
             consent = consent.with_gpc(self._gpc_categories)
         stale = raw is not None and not consent.decided

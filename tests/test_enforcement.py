@@ -303,3 +303,12 @@ def test_deletions_per_response_are_bounded(make_site: Callable[..., Site]) -> N
     many = "; ".join(f"_ga{i}=1" for i in range(500))
     response = site.get("/", cookie=many)
     assert 0 < len(deleted_names(response)) <= 64
+
+
+def test_a_forged_consent_cookie_cannot_hide_the_real_one(make_site: Callable[..., Site]) -> None:
+    site = make_site(spec())
+    real = site.consent_cookie({"action": "save", "categories": ["analytics"]})
+    forged = signed({"secret_key": "attacker"}, ["analytics", "marketing"])
+    response = site.get("/", cookie=f"{forged}; {real}")
+    assert cookie_names(response) == ["session", "_ga"]
+    assert "consent" not in deleted_names(response)
