@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .assets import StaticAsset, load_assets
 from .banner import BannerRenderer, safe_return_to
@@ -116,6 +116,10 @@ class ConsentAPI:
             action, categories, return_to = self._parse_form(req.body)
             if return_to is None:
                 return_to = self._referer_path(req)
+            if action == "customize":
+                # The banner's Customize button without JavaScript: the full choice page.
+                query = urlencode({"return_to": safe_return_to(return_to)})
+                return _redirect(f"{self.config.path_prefix}/preferences?{query}")
             return self._decide(req, action, categories, gpc=False, form=True, return_to=return_to)
         raise ApiError(
             415,
@@ -156,12 +160,7 @@ class ConsentAPI:
             fresh, self.policy.refused_carried(cookie_header, consent)
         )
         if form:
-            headers = [
-                ("location", safe_return_to(return_to)),
-                ("cache-control", "no-store"),
-                ("content-length", "0"),
-            ]
-            response = ApiResponse(303, headers)
+            response = _redirect(safe_return_to(return_to))
         else:
             response = self._state(req, consent, "POST")
         response.headers.extend(("set-cookie", value) for value in cookies)
@@ -202,6 +201,8 @@ class ConsentAPI:
             raise ApiError(400, "malformed_choice", "the form sends more than one 'action'")
         categories = [value for key, value in fields if key == "category"]
         return_to = next((value for key, value in fields if key == "return_to"), None)
+        if actions == ["customize"]:
+            return "customize", (), return_to
         action = self._check_choice(actions[0] if actions else None, categories)
         return action, self._check_categories(categories), return_to
 
@@ -333,6 +334,12 @@ def error_response(status: int, code: str, detail: str) -> ApiResponse:
         ("content-length", str(len(body))),
     ]
     return ApiResponse(status, headers, body)
+
+
+def _redirect(location: str) -> ApiResponse:
+    """303 See Other: after a form post, the browser GETs `location` (always same-site)."""
+    headers = [("location", location), ("cache-control", "no-store"), ("content-length", "0")]
+    return ApiResponse(303, headers)
 
 
 def _method_not_allowed(allow: str) -> ApiResponse:

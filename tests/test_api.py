@@ -314,3 +314,19 @@ def test_deeply_nested_json_is_a_400(site: Site) -> None:
     response = site.request("POST", "/consent", content=body, headers=JSON)
     assert response.status_code == 400
     assert response.json()["error"] == "malformed_json"
+
+
+def test_customize_without_javascript_goes_to_the_preferences_page(site: Site) -> None:
+    response = site.request(
+        "POST",
+        "/consent",
+        content=form({"action": "customize", "return_to": "/deals?x=1"}),
+        headers=FORM,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/consent/preferences?return_to=%2Fdeals%3Fx%3D1"
+    assert response.headers.get_list("set-cookie") == []
+    page = site.get(response.headers["location"])
+    assert 'name="return_to" value="/deals?x=1"' in page.text
+    # Only a form may ask for it: it is no choice.
+    assert site.choose({"action": "customize"}).status_code == 400

@@ -404,7 +404,8 @@ def test_preferences_page(renderer: BannerRenderer, codec: ConsentCodec) -> None
     assert "2023-11-14 22:13 UTC" in page
     assert "hidden" not in section_tag(page)
     assert "consent-inline" in section_tag(page)
-    assert '<details class="consent-customize" open>' in page
+    assert '<div class="consent-customize" id="consent-choices">' in page  # open, not hidden
+    assert "data-consent-customize" not in page  # the choices are the page: no button
     assert " checked" in input_tag(page, "settings")
     assert " checked" not in input_tag(page, "analytics")
     assert '<a href="/back?to=1">Back to the site</a>' in page
@@ -710,3 +711,13 @@ def test_consent_type_is_what_the_renderer_takes() -> None:
     consent = Consent({"authentication": True, "analytics": True}, decided=True)
     page = BannerRenderer(make_config()).render_banner(consent, "en")
     assert " checked" in input_tag(page, "analytics")
+
+
+def test_customize_is_a_real_button(renderer: BannerRenderer, codec: ConsentCodec) -> None:
+    html = renderer.snippet(codec.undecided, "en")
+    button = re.search(r"<button[^>]*data-consent-customize[^>]*>", html)
+    assert button is not None
+    tag = button.group(0)
+    assert 'type="submit"' in tag and 'name="action"' in tag and 'value="customize"' in tag
+    assert 'aria-expanded="false"' in tag and 'aria-controls="consent-choices"' in tag
+    assert '<div class="consent-customize" id="consent-choices" hidden>' in html

@@ -41,7 +41,7 @@ def test_cookie_settings_reopens_the_banner_with_the_current_choice(
     site: Server, page: Page
 ) -> None:
     page.goto(site.url + "/")
-    banner(page).locator("summary").click()
+    banner(page).locator("[data-consent-customize]").click()
     page.locator("#consent-cat-analytics").check()
     choose(page, "save")
 

@@ -136,3 +136,26 @@ def test_the_whole_flow_without_javascript(
     page.get_by_role("link", name="Deals").first.click()
     page.wait_for_url(site.url + "/deals")
     expect(banner(page)).to_be_hidden()
+
+
+def test_customize_without_javascript(
+    site: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    context = new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(site.url + "/deals")
+    page.get_by_role("button", name="Customize").click()
+    page.wait_for_url(site.url + "/consent/preferences?return_to=%2Fdeals")
+    page.locator("#consent-cat-analytics").check()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        action_button(page, "save").click()
+    assert answer.value.status == 303
+    page.wait_for_url(site.url + "/deals")
+    assert consent_state(context, site)["categories"] == {
+        "authentication": True,
+        "settings": False,
+        "analytics": True,
+        "marketing": False,
+    }
+    names = cookie_names(context)
+    assert "_ga" in names and "_fbp" not in names

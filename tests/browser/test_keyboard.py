@@ -27,9 +27,12 @@ def test_customize_with_the_keyboard(site: Server, context: BrowserContext, page
     page.goto(site.url + "/")
     analytics = page.locator("#consent-cat-analytics")
     expect(analytics).to_be_hidden()
-    tab_to(page, "#consent-banner summary")
+    customize = page.locator("#consent-banner [data-consent-customize]")
+    expect(customize).to_have_attribute("aria-expanded", "false")
+    tab_to(page, "#consent-banner [data-consent-customize]")
     page.keyboard.press("Enter")
     expect(analytics).to_be_visible()
+    expect(customize).to_have_attribute("aria-expanded", "true")
     expect(analytics).not_to_be_checked()
 
     tab_to(page, "#consent-cat-analytics")

@@ -232,7 +232,7 @@ def test_iframe_loads_after_accept_all_without_reload(site: Server, page: Page) 
 def test_iframe_stays_held_when_marketing_is_refused(site: Server, page: Page) -> None:
     paths = requested(page)
     page.goto(site.url + "/")
-    banner(page).locator("summary").click()
+    banner(page).locator("[data-consent-customize]").click()
     page.locator("#consent-cat-analytics").check()
     choose(page, "save")
     page.goto(site.url + "/")
@@ -262,7 +262,7 @@ def test_data_layer_has_the_default_before_any_tag_and_the_update_after_the_choi
     assert not page_views(entries) and not consent_calls(entries, "update")
 
     # Analytics only, in Customize.
-    banner(page).locator("summary").click()
+    banner(page).locator("[data-consent-customize]").click()
     page.locator("#consent-cat-analytics").check()
     choose(page, "save")
     page.wait_for_function("window.integricaAnalytics === 1")

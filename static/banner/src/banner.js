@@ -20,12 +20,17 @@ const sync = () => {
   $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
   $('[data-consent-close],.consent-settings-link').forEach(e => { e.hidden = !state.decided; });
 };
+// Customize: show (or hide) the choices; aria-expanded on its button says which.
+const choices = v => {
+  $('#consent-choices', B).forEach(c => { c.hidden = !v; });
+  $('[data-consent-customize]', B).forEach(b => b.setAttribute('aria-expanded', v));
+};
 const open = o => {
   if (!B) return;
   if (B.hidden) opener = o || d.activeElement;
   sync();
   B.hidden = false;
-  B.querySelector('details').open = true;
+  choices(true);
   d.getElementById('consent-banner-title').focus();
 };
 const close = () => {
@@ -116,11 +121,12 @@ const send = (action, categories) => fetch(form.getAttribute('action'), {
   HTMLFormElement.prototype.submit.call(form);
 });
 if (form && !inline) {
-  form.addEventListener('click', e => { last = hit(e, '[data-consent-action]') || last; });
+  form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
   form.addEventListener('submit', e => {
     const b = e.submitter || last, action = b && b.name == 'action' ? b.value : 'save';
     e.preventDefault();
-    send(action, checked());
+    if (action == 'customize') choices(b.getAttribute('aria-expanded') != 'true');
+    else send(action, checked());
   });
 }
 d.addEventListener('click', e => {
