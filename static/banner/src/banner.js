@@ -151,6 +151,10 @@ d.addEventListener('keydown', e => {
 // Global Privacy Control: say that it is honoured (the server does when it sees Sec-GPC).
 if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => { p.hidden = false; });
 window.consentMiddleware = {get, open: () => open(), close: () => close(), allows};
+// Shown on arrival: take the focus to its heading, unless the page gave it to something.
+if (B && !B.hidden && !inline && d.activeElement == d.body) {
+  d.getElementById('consent-banner-title').focus({preventScroll: true});
+}
 run();
 frames();
 if (state.decided) purge();
