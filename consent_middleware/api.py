@@ -91,7 +91,7 @@ class ConsentAPI:
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET, HEAD")
             return self._asset(req, asset, method)
-        raise ApiError(404, "not_found", f"no consent endpoint at {sub!r}")
+        raise ApiError(404, "not_found", f"no consent endpoint at {sub[:80]!r}")
 
     # -- state and choices -------------------------------------------------------------
 
