@@ -81,10 +81,13 @@ class ConsentWSGIMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         htmx = "HTTP_HX_REQUEST" in environ
         body_filter: list[BodyFilter] = []
+        started = False
 
         def wrapped_start(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
+            nonlocal started
+            started = True
             new_headers, made = _edit_headers(core, request, environ, status, headers, method, htmx)
             body_filter[:] = [made] if made is not None else []
             write = start_response(status, new_headers, exc_info)
@@ -97,9 +100,11 @@ class ConsentWSGIMiddleware:
             return write_injected
 
         body = self.app(environ, wrapped_start)
-        if not body_filter:
-            return body
-        return _FilteredBody(body, body_filter[0])
+        if started or body_filter:
+            return _FilteredBody(body, body_filter) if body_filter else body
+        # A generator app calls start_response at its first step, after this returns:
+        # whether its page needs the filter is known only then.
+        return _FilteredBody(body, body_filter)
 
     def _answer_api(
         self,
@@ -124,20 +129,23 @@ class ConsentWSGIMiddleware:
 
 
 class _FilteredBody:
-    """The app's body streamed through a filter; `close()` reaches the app's iterable."""
+    """The app's body streamed through the page filter that `start_response` chose (if any,
+    by the first chunk); `close()` reaches the app's iterable."""
 
-    def __init__(self, body: Iterable[bytes], injector: BodyFilter) -> None:
+    def __init__(self, body: Iterable[bytes], chosen: list[BodyFilter]) -> None:
         self._body = body
-        self._injector = injector
+        self._chosen = chosen
 
     def __iter__(self) -> Iterator[bytes]:
+        chosen = self._chosen
         for chunk in self._body:
-            out = self._injector.feed(chunk)
+            out = chosen[0].feed(chunk) if chosen else chunk
             if out:
                 yield out
-        tail = self._injector.finish()
-        if tail:
-            yield tail
+        if chosen:
+            tail = chosen[0].finish()
+            if tail:
+                yield tail
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)

@@ -359,3 +359,50 @@ def test_file_send_extensions_are_hidden_from_the_app_when_pages_are_rewritten()
     assert seen[-1] == {"http.response.trailers": {}}
     run_asgi(ConsentMiddleware(app, config=make_config(inject_banner=False)), scope)
     assert "http.response.pathsend" in seen[-1]
+
+
+def test_wsgi_generator_app_that_starts_lazily_still_gets_the_banner() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        page = b"<html><body><p>lazy</p></body></html>"
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/html"),
+                ("Content-Length", str(len(page))),
+                ("Set-Cookie", "_ga=1"),
+            ],
+        )
+        yield page
+
+    wrapped = wsgiref.validate.validator(ConsentWSGIMiddleware(app, config=make_config()))
+    captured: list[Any] = []
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+        captured[:] = [status, headers]
+        return lambda data: None
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    result = wrapped(environ, start_response)
+    try:
+        page = b"".join(result)
+    finally:
+        result.close()
+    headers = dict(captured[1])
+    assert page.count(b'id="consent-banner"') == 1
+    assert int(headers["Content-Length"]) == len(page)
+    assert "Set-Cookie" not in headers
