@@ -70,6 +70,12 @@ class ConsentMiddleware:
         self._read_request = self.core.policy.read_request
         self._prefix = config.path_prefix
 
+    def _read_websocket(self, scope: Scope) -> None:
+        headers = list(scope.get("headers") or ())
+        cookie = b"; ".join(v for n, v in headers if n.lower() == b"cookie")
+        gpc = any(n.lower() == b"sec-gpc" and v.strip() == b"1" for n, v in headers)
+        scope[CONSENT_KEY] = self.core.begin(cookie, scope.get("scheme") == "wss", gpc).consent
+
     def _learn_header(self, name: bytes) -> int:
         kind = _REQUEST_HEADERS.get(name.lower(), _OTHER)
         if len(self._header_kinds) < _MAX_HEADER_NAMES:
@@ -78,6 +84,9 @@ class ConsentMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                # Passed through untouched, but `get_consent(websocket)` works there too.
+                self._read_websocket(scope)
             await self.app(scope, receive, send)
             return
         core = self.core

@@ -69,7 +69,8 @@ def test_asgi_non_http_scopes_pass_through() -> None:
 
     async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
         seen.append(scope["type"])
-        assert "consent_middleware.consent" not in scope
+        # A websocket learns the visitor's consent too; lifespan has no visitor.
+        assert ("consent_middleware.consent" in scope) == (scope["type"] == "websocket")
 
     app = ConsentMiddleware(inner, config=make_config())
 
@@ -272,7 +273,7 @@ def starlette_app() -> Starlette:
 
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
-        await websocket.send_text("hi")
+        await websocket.send_text(f"hi {get_consent(websocket).decided}")
         await websocket.close()
 
     app = Starlette(routes=[Route("/", home), WebSocketRoute("/ws", ws)])
@@ -342,7 +343,7 @@ def test_starlette_app_and_websocket() -> None:
         response = client.get("/")
         assert names(response) == ["session"] and response.text == "False"
         with client.websocket_connect("/ws") as ws:
-            assert ws.receive_text() == "hi"
+            assert ws.receive_text() == "hi False"
 
 
 def test_file_send_extensions_are_hidden_from_the_app_when_pages_are_rewritten() -> None:
