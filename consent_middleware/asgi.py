@@ -69,6 +69,7 @@ class ConsentMiddleware:
         self._header_kinds: dict[bytes, int] = dict(_REQUEST_HEADERS)
         self._read_request = self.core.policy.read_request
         self._prefix = config.path_prefix
+        self._place_yourself = not config.inject_banner
 
     def _read_websocket(self, scope: Scope) -> None:
         headers = list(scope.get("headers") or ())
@@ -92,7 +93,7 @@ class ConsentMiddleware:
         core = self.core
         cookie = b""
         gpc = dnt = htmx = False
-        accept_language: str | None = None
+        accept_language: bytes | None = None
         headers = scope.get("headers") or ()
         kinds = self._header_kinds
         for raw_name, raw_value in headers:
@@ -108,7 +109,7 @@ class ConsentMiddleware:
             elif kind == _DNT:
                 dnt = raw_value.strip() == b"1"
             elif kind == _LANGUAGE:
-                accept_language = raw_value.decode("latin-1")
+                accept_language = raw_value  # decoded only if a page needs it
             else:
                 htmx = True
         https = scope.get("scheme") == "https"
@@ -117,7 +118,8 @@ class ConsentMiddleware:
         except Exception:
             request = core.begin(cookie, https, gpc, dnt)  # logs, and reads as undecided
         scope[CONSENT_KEY] = request.consent
-        scope[CORE_KEY] = core
+        if self._place_yourself:
+            scope[CORE_KEY] = core  # for consent_banner(request) in the app's templates
 
         path: str = scope.get("path", "")
         if path.startswith(self._prefix):
@@ -181,7 +183,7 @@ def _edit_start(
     request: RequestConsent,
     message: Message,
     htmx: bool,
-    accept_language: str | None,
+    accept_language: bytes | None,
     scope: Scope,
 ) -> BodyFilter | None:
     """Filter the Set-Cookie headers of a start message in place; maybe set up the body."""
@@ -248,8 +250,9 @@ def _edit_start(
     query = scope.get("query_string", b"")
     if query:
         return_to += "?" + query.decode("latin-1")
+    language = accept_language.decode("latin-1") if accept_language is not None else None
     body, added = core.page_filter(
-        request, accept_language=accept_language, csp=csp, return_to=return_to, partial=htmx
+        request, accept_language=language, csp=csp, return_to=return_to, partial=htmx
     )
     if body is None or length is None:
         return body

@@ -32,7 +32,10 @@ def consent_banner(request: Any, *, nonce: str | None = None) -> Markup:
     )
     core = carrier.get(CORE_KEY)
     if not isinstance(core, ConsentCore):
-        raise LookupError("this request did not pass through the consent middleware")
+        raise LookupError(
+            "consent_banner() needs the consent middleware with inject_banner=False "
+            "(with injection on, the middleware places the banner itself)"
+        )
     if "headers" in carrier:  # an ASGI scope
         headers = {k.lower(): v for k, v in carrier["headers"]}
         accept_language = headers.get(b"accept-language", b"").decode("latin-1") or None

@@ -57,6 +57,7 @@ class ConsentWSGIMiddleware:
         self.app = app
         self.core = ConsentCore(config)
         self.config = config
+        self._place_yourself = not config.inject_banner
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         core = self.core
@@ -68,7 +69,8 @@ class ConsentWSGIMiddleware:
             environ.get("HTTP_DNT", "").strip() == "1",
         )
         environ[CONSENT_KEY] = request.consent
-        environ[CORE_KEY] = core
+        if self._place_yourself:
+            environ[CORE_KEY] = core  # for consent_banner(request) in the app's templates
 
         subpath = core.api_subpath(environ.get("PATH_INFO", ""))
         if subpath is not None:

@@ -59,3 +59,19 @@ def test_flask_places_the_banner_itself() -> None:
 def test_without_the_middleware_it_says_so() -> None:
     with pytest.raises(LookupError):
         consent_banner({})
+
+
+def test_with_injection_on_it_says_so() -> None:
+    app = Flask(__name__)
+    app.jinja_env.globals["consent_banner"] = consent_banner
+
+    @app.get("/")
+    def home() -> str:
+        return render_template_string(PAGE, request=flask_request)
+
+    app.wsgi_app = ConsentWSGIMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, config=make_config()
+    )
+    app.testing = True
+    with pytest.raises(LookupError, match="inject_banner=False"):
+        app.test_client().get("/")
