@@ -219,7 +219,7 @@ def _edit_start(
         elif kind == _CONTENT_TYPE:
             # Only a page may need its body filtered: look no further at other types.
             if raw_value.startswith(_PAGE_TYPES) or (
-                raw_value[:1].isupper() and raw_value[:21].lower().startswith(_PAGE_TYPES)
+                raw_value[:1] in (b"T", b"A") and raw_value[:21].lower().startswith(_PAGE_TYPES)
             ):
                 content_type = raw_value.decode("latin-1")
         elif kind == _CONTENT_ENCODING:
