@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from time import time as _now
 
 from .cache import BoundedCache
 from .config import ALWAYS, ConsentConfig
@@ -204,7 +205,7 @@ class ConsentPolicy:
             flags = f"\x00{gpc:d}{dnt:d}"
             key = flags.encode() + key if isinstance(key, bytes) else flags + key
         cached = self._requests.get(key)
-        if cached is not None and cached.valid_until > time.time():
+        if cached is not None and cached.valid_until > _now():
             if cached.https == https:
                 return cached
             return RequestConsent(
