@@ -1,4 +1,4 @@
-"""The ASGI adapter: a pure ASGI middleware (no BaseHTTPMiddleware) over `ConsentCore`.
+"""The ASGI adapter: a pure ASGI middleware over `ConsentCore`, with no middleware base class.
 
 It edits only the `http.response.start` message's header list and streams every body
 message on as it comes (through the page filter, banner and gating, for HTML pages).

@@ -2,9 +2,9 @@
 
 The middleware decides by cookie *name*, so every name here is the one a browser stores (RFC
 6265bis section 5.6) or a server reads back, never the one a lenient parser guesses:
-`http.cookies.SimpleCookie` loses or misreads names on tabs, quotes, commas and unknown flags,
-which would let a cookie slip past the filter. Header values arrive as latin-1 decoded `str`
-(ASGI, WSGI); no parser here raises, whatever the input.
+the standard library's `http.cookies` parser loses or misreads names on tabs, quotes, commas
+and unknown flags, which would let a cookie slip past the filter. Header values arrive as
+latin-1 decoded `str` (ASGI, WSGI); no parser here raises, whatever the input.
 """
 
 from __future__ import annotations

@@ -46,8 +46,9 @@ def http_scope(path: str = "/", cookie: str | None = None, method: str = "GET") 
     }
 
 
-def wsgi_call(app: Any, path: str = "/", cookie: str | None = None) -> tuple[str, list[Any], Any]:
-    environ: dict[str, Any] = {
+def wsgi_environ(path: str = "/") -> dict[str, Any]:
+    """A complete GET environ, as `wsgiref.validate` wants it."""
+    return {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
         "PATH_INFO": path,
@@ -63,6 +64,10 @@ def wsgi_call(app: Any, path: str = "/", cookie: str | None = None) -> tuple[str
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
+
+
+def wsgi_call(app: Any, path: str = "/", cookie: str | None = None) -> tuple[str, list[Any], Any]:
+    environ = wsgi_environ(path)
     if cookie:
         environ["HTTP_COOKIE"] = cookie
     captured: list[Any] = []

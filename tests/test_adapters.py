@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 from consent_middleware import ConsentMiddleware, ConsentWSGIMiddleware, get_consent
 
 from .conftest import make_config
-from .raw import http_scope, run_asgi, wsgi_call
+from .raw import http_scope, run_asgi, wsgi_call, wsgi_environ
 
 
 def chunked_app(chunks: list[bytes], content_type: bytes, set_cookies: list[bytes]) -> Any:
@@ -382,28 +382,14 @@ def test_wsgi_generator_app_that_starts_lazily_still_gets_the_banner() -> None:
         captured[:] = [status, headers]
         return lambda data: None
 
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    result = wrapped(environ, start_response)
+    result = wrapped(wsgi_environ(), start_response)
+    assert captured == []  # the generator has not started its response yet
     try:
         page = b"".join(result)
     finally:
         result.close()
-    headers = dict(captured[1])
+    raw_headers = captured[1]
+    headers = dict(raw_headers)
     assert page.count(b'id="consent-banner"') == 1
     assert int(headers["Content-Length"]) == len(page)
     assert "Set-Cookie" not in headers
