@@ -168,7 +168,6 @@ def _edit_headers(
     dropped: set[int] | None = None
     # What leaves anyway, so as not to repeat a deletion the app sends: only if any is due.
     kept_cookies: list[str] | None = [] if request.needs_response_work else None
-    verdicts = request.verdicts
     content_type = encoding = csp = None
     length: int | None = None
     for index, (name, value) in enumerate(headers):
@@ -178,10 +177,7 @@ def _edit_headers(
             if kind is None:
                 continue
         if kind == _SET_COOKIE:
-            kept = verdicts.get(value)
-            if kept is None:
-                kept = core.keeps(value, request)
-            if not kept:
+            if not core.keeps(value, request):
                 if dropped is None:
                     dropped = {index}
                 else:

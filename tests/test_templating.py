@@ -40,7 +40,8 @@ def test_starlette_places_the_banner_itself() -> None:
     assert 'lang="uk"' in page or "Прийняти" in page
 
 
-def test_flask_places_the_banner_itself() -> None:
+def flask_app(**config: Any) -> Flask:
+    """A Flask page that calls consent_banner(request) itself."""
     app = Flask(__name__)
     app.jinja_env.globals["consent_banner"] = consent_banner
 
@@ -49,8 +50,13 @@ def test_flask_places_the_banner_itself() -> None:
         return render_template_string(PAGE, request=flask_request)
 
     app.wsgi_app = ConsentWSGIMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, config=make_config(inject_banner=False)
+        app.wsgi_app, config=make_config(**config)
     )
+    return app
+
+
+def test_flask_places_the_banner_itself() -> None:
+    app = flask_app(inject_banner=False)
     client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t")
     page = client.get("/").text
     assert page.count('id="consent-banner"') == 1
@@ -62,16 +68,7 @@ def test_without_the_middleware_it_says_so() -> None:
 
 
 def test_with_injection_on_it_says_so() -> None:
-    app = Flask(__name__)
-    app.jinja_env.globals["consent_banner"] = consent_banner
-
-    @app.get("/")
-    def home() -> str:
-        return render_template_string(PAGE, request=flask_request)
-
-    app.wsgi_app = ConsentWSGIMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, config=make_config()
-    )
+    app = flask_app()
     app.testing = True
     with pytest.raises(LookupError, match="inject_banner=False"):
         app.test_client().get("/")
