@@ -1,121 +1,75 @@
-"""The `consent-middleware` command.
+"""The `consent-middleware` command (click): one group, one small module per command family.
 
-    consent-middleware check-config examples.fastapi_app.app:config
+    consent-middleware check-config examples.fastapi_app.app:app
+    consent-middleware --version
 
-Exit status: 0 when all is well, 1 when the check found problems, 2 on a usage error
-(a module or attribute that cannot be loaded, or an invalid configuration).
+Exit status: 0 when all is well, 1 when a check found problems, 2 on a usage error (a
+module or attribute that cannot be loaded, an invalid configuration, a bad option).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any
 
-from .config import ConsentConfig
+import click
+
+from . import __version__
+from .checks import check_config, describe
+from .discovery import load_config
 
 __all__ = ["main"]
 
-_MIN_SECRET = 32
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="consent-middleware")
+def cli() -> None:
+    """Tools for consent-middleware: check a configuration, keep proof of consent, audit
+    a site in a real browser."""
+
+
+@cli.command("check-config")
+@click.argument("target", metavar="MODULE:ATTR")
+def check_config_command(target: str) -> None:
+    """Load MODULE:ATTR and report what would surprise you in production.
+
+    ATTR may be the ConsentConfig, an object with a .config, or the FastAPI, Starlette or
+    Flask app (or WSGI callable) that carries the middleware. Exit 1 on findings.
+    """
+    try:
+        config = load_config(target)
+    except (ImportError, AttributeError, ValueError, TypeError, LookupError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    findings = check_config(config)
+    click.echo(describe(config))
+    if findings:
+        click.echo("\nFindings:")
+        for finding in findings:
+            click.echo(f"- {finding}")
+        sys.exit(1)
+    click.echo("\nNo findings.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="consent-middleware", description="Tools for consent-middleware."
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    check = commands.add_parser(
-        "check-config",
-        help="load a ConsentConfig (or an app that has one) and report problems",
-        description="Load module:attr (a ConsentConfig, or an object with a .config) and "
-        "report what would surprise you in production. Exit 1 on findings.",
-    )
-    check.add_argument("target", metavar="module:attr", help="e.g. myapp.settings:config")
-    args = parser.parse_args(argv)
+    """Run the command line; returns the exit status instead of exiting (for tests)."""
     try:
-        config = load_config(args.target)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"consent-middleware: {exc}", file=sys.stderr)
-        return 2
-    findings = check_config(config)
-    print(describe(config))
-    if findings:
-        print("\nFindings:")
-        for finding in findings:
-            print(f"- {finding}")
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
         return 1
-    print("\nNo findings.")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 
-def load_config(target: str) -> ConsentConfig:
-    """Import `module:attr` and return the ConsentConfig it names (or that it carries)."""
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"{target!r} is not of the form module:attr")
-    if "" not in sys.path:
-        sys.path.insert(0, "")  # like `python -m`: the current folder is importable
-    module = importlib.import_module(module_name)
-    obj: Any = module
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    if isinstance(obj, ConsentConfig):
-        return obj
-    carried = getattr(obj, "config", None)
-    if isinstance(carried, ConsentConfig):
-        return carried
-    raise TypeError(f"{target!r} is a {type(obj).__name__}, not a ConsentConfig")
-
-
-def check_config(config: ConsentConfig) -> list[str]:
-    """What in a valid config is likely a mistake."""
-    findings: list[str] = []
-    if len(config.secret_keys[0]) < _MIN_SECRET:
-        findings.append(
-            f"secret_key is {len(config.secret_keys[0])} characters; use at least {_MIN_SECRET}"
-            " random ones (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
-        )
-    if any(word in config.secret_keys[0].lower() for word in ("dev", "change", "secret", "test")):
-        findings.append("secret_key looks like a placeholder; set a random one in production")
-    used = {rule.category for rule in config.rules.exact.values()}
-    used |= {rule.category for _, rule in config.rules.prefixes}
-    used |= {rule.category for _, rule in config.rules.globs}
-    for name in config.optional_categories:
-        if name not in used:
-            findings.append(f"category {name!r} has no cookie rule: the banner asks for nothing")
-    if config.unknown_cookies == "allow":
-        findings.append("unknown_cookies='allow' lets cookies that no rule names reach visitors")
-    if config.secure is False:
-        findings.append("secure=False: the consent cookie is sent over plain http too")
-    for name, rule in config.rules.exact.items():
-        shadow = next(
-            (p for p, r in config.rules.prefixes if name.startswith(p) and r != rule), None
-        )
-        if shadow is not None:
-            findings.append(
-                f"cookie {name!r} matches both its own rule and the pattern '{shadow}*'"
-            )
-    return findings
-
-
-def describe(config: ConsentConfig) -> str:
-    lines = [f"policy_version: {config.policy_version}", "categories:"]
-    for category in config.category_list:
-        flags = [
-            word for word, on in (("required", category.required), ("gpc", category.gpc)) if on
-        ]
-        suffix = f" ({', '.join(flags)})" if flags else ""
-        lines.append(f"  {category.name}{suffix}")
-    lines.append("cookies:")
-    for pattern, target in config.cookies.items():
-        name = target if isinstance(target, str) else target.category
-        lines.append(f"  {pattern} -> {name}")
-    lines.append(f"unknown cookies: {config.unknown_cookies}")
-    lines.append(f"endpoints under: {config.path_prefix}")
-    return "\n".join(lines)
+def entry_point() -> None:  # pragma: no cover - the installed script
+    sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    entry_point()

@@ -58,4 +58,20 @@ def test_installed_command_has_help() -> None:
             check=False,
         )
         assert result.returncode == 0, result.stderr
-        assert "usage: consent-middleware" in result.stdout
+        assert "Usage: consent-middleware" in result.stdout
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from consent_middleware import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"consent-middleware, version {__version__}"
+
+
+def test_app_as_target(capsys: pytest.CaptureFixture[str]) -> None:
+    """The FastAPI and Flask example apps carry the middleware: check-config finds it."""
+    for target in ("examples.fastapi_app.app:app", "examples.flask_app.app:app"):
+        status = main(["check-config", target])
+        out = capsys.readouterr().out
+        assert "policy_version: " in out, target
+        assert status == 1  # the example's development secret is a finding
