@@ -83,7 +83,7 @@ class BannerRenderer:
         prefix = config.path_prefix
         self.css_href = f"{prefix}/banner.css?v={assets['banner.css'].version}"
         self.js_href = f"{prefix}/banner.js?v={assets['banner.js'].version}"
-        self._texts = {lang: texts_for(config, lang) for lang in config.languages}
+        self._texts = {lang: texts_for(config, lang) for lang in config.enabled_languages}
         # What banner.js needs besides the visitor's state; the same for every visitor.
         rules = _rules_in_match_order(config)
         gpc = [name for name in config.category_names if name in config.gpc_categories]

@@ -5,11 +5,12 @@ A bad option raises `ValueError` naming the bad value here, never at the first r
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 __all__ = ["ALWAYS", "Category", "ConsentConfig", "CookieRule", "DEFAULT_CATEGORIES"]
@@ -18,9 +19,32 @@ __all__ = ["ALWAYS", "Category", "ConsentConfig", "CookieRule", "DEFAULT_CATEGOR
 ALWAYS = "*"
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_PRINTABLE_RE = re.compile(r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$")
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 _TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _PATTERN_CHARS_RE = re.compile(r"^[\x21-\x7e]+$")
 _FORBIDDEN_IN_PATTERN = set(';=," \t')
+_COOKIE_ATTR_RE = re.compile(r"^[\x21-\x3a\x3c-\x7e]+$")  # printable ASCII without ";"
+_DOMAIN_RE = re.compile(
+    r"^\.?(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_LINK_SCHEMES = ("http", "https")
+_ORIGIN_RE = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$"
+)
+_ISO_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BOOLEAN_OPTIONS = (
+    "inject_banner",
+    "honor_gpc",
+    "honor_dnt",
+    "filter_request_cookies",
+    "gate_scripts",
+    "google_consent_mode",
+    "settings_link",
+    "record_ip",
+)
 
 SameSite = Literal["lax", "strict", "none"]
 UnknownCookies = str  # "block", "allow", or a category name
@@ -68,6 +92,26 @@ class CookieRule:
     path: str = "/"
     domain: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.category, str) or not self.category:
+            raise ValueError(f"CookieRule category {self.category!r} must be a category name")
+        if (
+            not isinstance(self.path, str)
+            or not self.path.startswith("/")
+            or not _COOKIE_ATTR_RE.match(self.path)
+        ):
+            raise ValueError(
+                f"CookieRule path {self.path!r} must start with '/' and hold no ';', spaces"
+                " or control characters"
+            )
+        if self.domain is not None and (
+            not isinstance(self.domain, str) or not _DOMAIN_RE.match(self.domain)
+        ):
+            raise ValueError(
+                f"CookieRule domain {self.domain!r} is not a host name such as 'example.com'"
+                " or '.example.com' (None: the host the cookie was set by)"
+            )
+
 
 @dataclass(frozen=True)
 class _CompiledRules:
@@ -114,6 +158,8 @@ class ConsentConfig:
     secret_key: str | Sequence[str]
     cookies: Mapping[str, str | CookieRule] = field(default_factory=dict)
     policy_version: str = "1"
+    #: ISO date of the latest minor policy update: older choices see a one-time notice.
+    policy_updated: str | None = None
     categories: Sequence[Category] | None = None
     unknown_cookies: UnknownCookies = "block"
     cookie_name: str = "consent"
@@ -130,17 +176,30 @@ class ConsentConfig:
     gate_scripts: bool = False
     google_consent_mode: bool = False
     google_consent_mapping: Mapping[str, Sequence[str]] | None = None
-    languages: Sequence[str] = ("en", "uk")
+    #: The languages the banner may speak (default: every bundled one).
+    languages: Sequence[str] | None = None
+    #: The language when Accept-Language names none of `languages`.
+    default_language: str = "en"
     #: Force one language instead of choosing from Accept-Language.
     language: str | None = None
     #: Text overrides: {"en": {"title": "...", ...}, "uk": {...}}.
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: Show the small default "Cookie settings" link once the visitor has decided.
     settings_link: bool = True
+    #: Paths (globs) whose pages get no banner; their cookies are enforced all the same.
+    exclude_paths: Sequence[str] = ()
+    #: Origins besides the request's own that may change the consent (POST, DELETE).
+    trusted_origins: Sequence[str] = ()
+    #: Where proof of consent goes: "sqlite:///path.db", "postgresql://...", a store, or None.
+    records: object = None
+    #: Store a truncated IP address (IPv4 /24, IPv6 /48) with each record.
+    record_ip: bool = False
     #: Largest request body accepted by the /consent endpoints, in bytes.
     max_body_size: int = 4096
     #: How many verified consent cookies to remember (saves an HMAC per request).
     cache_size: int = 4096
+    #: Memory the hot path's caches may hold per process, in bytes (all caches together).
+    cache_bytes: int = 32 * 1024 * 1024
 
     # Derived, filled in by __post_init__.
     secret_keys: tuple[str, ...] = field(init=False)
@@ -152,21 +211,34 @@ class ConsentConfig:
     rules: _CompiledRules = field(init=False, repr=False)
     unknown_rule: CookieRule | None = field(init=False, repr=False)
     google_mapping: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    #: `languages` as given, or every bundled language.
+    enabled_languages: tuple[str, ...] = field(init=False, repr=False)
+    excluded: tuple[re.Pattern[str], ...] = field(init=False, repr=False)
+    trusted: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "secret_keys", _secret_keys(self.secret_key))
-        cats = tuple(DEFAULT_CATEGORIES if self.categories is None else self.categories)
-        _check_categories(cats)
+        cats = _categories(self.categories)
         set_(self, "category_list", cats)
         set_(self, "category_names", tuple(c.name for c in cats))
         set_(self, "optional_categories", tuple(c.name for c in cats if not c.required))
         set_(self, "required_categories", frozenset(c.name for c in cats if c.required))
 
-        if not isinstance(self.policy_version, str) or not self.policy_version.strip():
-            raise ValueError(f"policy_version {self.policy_version!r} must be a non-empty string")
+        for name in _BOOLEAN_OPTIONS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} {getattr(self, name)!r} must be True or False")
+        if not isinstance(self.policy_version, str) or not _PRINTABLE_RE.match(self.policy_version):
+            raise ValueError(
+                f"policy_version {self.policy_version!r} must be a non-empty string of"
+                " printable ASCII, such as '2024-02-24'"
+            )
+        set_(self, "policy_updated", _iso_date("policy_updated", self.policy_updated))
         if not isinstance(self.cookie_name, str) or not _TOKEN_RE.match(self.cookie_name):
-            raise ValueError(f"cookie_name {self.cookie_name!r} is not a valid cookie name")
+            raise ValueError(
+                f"cookie_name {self.cookie_name!r} is not a valid cookie name (letters, digits"
+                " and !#$%&'*+-.^_`|~)"
+            )
         seconds = (
             int(self.max_age.total_seconds())
             if isinstance(self.max_age, timedelta)
@@ -175,42 +247,39 @@ class ConsentConfig:
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
             raise ValueError(f"max_age {self.max_age!r} must be a positive number of seconds")
         set_(self, "max_age_seconds", seconds)
-        if self.secure not in (None, True, False):
+        if self.secure is not None and not isinstance(self.secure, bool):
             raise ValueError(f"secure {self.secure!r} must be True, False or None")
-        if self.same_site not in ("lax", "strict", "none"):
+        same_site = self.same_site.lower() if isinstance(self.same_site, str) else self.same_site
+        if same_site not in ("lax", "strict", "none"):
             raise ValueError(f"same_site {self.same_site!r} must be 'lax', 'strict' or 'none'")
-        if self.same_site == "none" and self.secure is False:
+        set_(self, "same_site", same_site)
+        if same_site == "none" and self.secure is False:
             raise ValueError("same_site 'none' needs secure cookies, but secure is False")
         if self.cookie_domain is not None and (
-            not isinstance(self.cookie_domain, str)
-            or not re.match(r"^\.?[A-Za-z0-9.-]+$", self.cookie_domain)
+            not isinstance(self.cookie_domain, str) or not _DOMAIN_RE.match(self.cookie_domain)
         ):
-            raise ValueError(f"cookie_domain {self.cookie_domain!r} is not a domain")
+            raise ValueError(
+                f"cookie_domain {self.cookie_domain!r} is not a domain such as '.example.com'"
+            )
+        if self.cookie_name.startswith("__Host-") and self.cookie_domain is not None:
+            raise ValueError(
+                f"cookie_name {self.cookie_name!r}: browsers refuse a __Host- cookie with a"
+                " Domain, so cookie_domain must be None"
+            )
+        if self.cookie_name.startswith(("__Host-", "__Secure-")) and self.secure is False:
+            raise ValueError(
+                f"cookie_name {self.cookie_name!r}: browsers keep {self.cookie_name.split('-')[0]}-"
+                " cookies only when Secure, so secure cannot be False"
+            )
         if not isinstance(self.path_prefix, str) or not re.match(
             r"^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$", self.path_prefix
         ):
             raise ValueError(
                 f"path_prefix {self.path_prefix!r} must start with '/' and not end with '/'"
             )
-        if self.privacy_policy_url is not None and (
-            not isinstance(self.privacy_policy_url, str)
-            or self.privacy_policy_url.strip().lower().startswith(("javascript:", "data:"))
-        ):
-            raise ValueError(f"privacy_policy_url {self.privacy_policy_url!r} is not a link")
-        languages = tuple(self.languages)
-        if not languages or any(
-            not isinstance(lang, str) or not re.match(r"^[a-z]{2,3}$", lang) for lang in languages
-        ):
-            raise ValueError(f"languages {self.languages!r} must be language codes like 'en'")
-        set_(self, "languages", languages)
-        if self.language is not None and self.language not in languages:
-            raise ValueError(f"language {self.language!r} is not one of languages {languages!r}")
-        for lang, overrides in self.texts.items():
-            if lang not in languages:
-                raise ValueError(f"texts has language {lang!r}, which is not in languages")
-            if not isinstance(overrides, Mapping):
-                raise ValueError(f"texts[{lang!r}] must be a mapping of text keys to strings")
-        for name in ("max_body_size", "cache_size"):
+        set_(self, "privacy_policy_url", _link("privacy_policy_url", self.privacy_policy_url))
+        self._check_languages()
+        for name in ("max_body_size", "cache_size", "cache_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} {value!r} must be a non-negative integer")
@@ -221,14 +290,78 @@ class ConsentConfig:
             unknown_rule = None
         elif self.unknown_cookies == "allow":
             unknown_rule = CookieRule(ALWAYS)
-        elif self.unknown_cookies in known:
+        elif isinstance(self.unknown_cookies, str) and self.unknown_cookies in known:
             unknown_rule = CookieRule(self.unknown_cookies)
         else:
             raise ValueError(
                 f"unknown_cookies {self.unknown_cookies!r} must be 'block', 'allow' or a category"
+                f" ({', '.join(self.category_names)})"
             )
         set_(self, "unknown_rule", unknown_rule)
         set_(self, "google_mapping", _google_mapping(self.google_consent_mapping, known))
+        set_(self, "excluded", _path_globs(self.exclude_paths))
+        set_(self, "trusted", _origins(self.trusted_origins))
+
+    def _check_languages(self) -> None:
+        from .i18n import BUNDLED_LANGUAGES, TEXT_KEYS
+
+        set_ = object.__setattr__
+        if not isinstance(self.texts, Mapping):
+            raise ValueError(f"texts {self.texts!r} must be a mapping: language -> key -> text")
+        given = self.languages
+        if given is None:
+            languages = tuple(dict.fromkeys((*BUNDLED_LANGUAGES, *self.texts)))
+        elif isinstance(given, str) or not isinstance(given, Sequence):
+            raise ValueError(f"languages {given!r} must be a list of language codes like 'en'")
+        else:
+            languages = tuple(given)
+        if not languages or any(
+            not isinstance(lang, str) or not _LANGUAGE_RE.match(lang) for lang in languages
+        ):
+            raise ValueError(f"languages {given!r} must be language codes like 'en' or 'de'")
+        if len(set(languages)) != len(languages):
+            raise ValueError(f"languages {given!r} names a language twice")
+        category_keys = {
+            f"category.{cat.name}.{part}"
+            for cat in self.category_list
+            for part in ("label", "description")
+        }
+        allowed = TEXT_KEYS | category_keys
+        for lang, overrides in self.texts.items():
+            if lang not in languages:
+                raise ValueError(
+                    f"texts has language {lang!r}, which is not in languages {languages!r}"
+                )
+            if not isinstance(overrides, Mapping):
+                raise ValueError(f"texts[{lang!r}] must be a mapping of text keys to strings")
+            for key, value in overrides.items():
+                if key not in allowed:
+                    close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise ValueError(
+                        f"texts[{lang!r}] has unknown key {key!r}{hint}; the keys are listed"
+                        " in docs/banner.md"
+                    )
+                if not isinstance(value, str):
+                    raise ValueError(f"texts[{lang!r}][{key!r}] must be a string, not {value!r}")
+        for lang in languages:
+            if lang in BUNDLED_LANGUAGES:
+                continue
+            missing = sorted(TEXT_KEYS - set(self.texts.get(lang, {})))
+            if missing:
+                raise ValueError(
+                    f"language {lang!r} is not bundled (bundled: {' '.join(BUNDLED_LANGUAGES)})"
+                    f" and texts[{lang!r}] lacks {len(missing)} of its texts, such as"
+                    f" {', '.join(repr(k) for k in missing[:3])}"
+                )
+        set_(self, "languages", languages)
+        set_(self, "enabled_languages", languages)
+        if not isinstance(self.default_language, str) or self.default_language not in languages:
+            raise ValueError(
+                f"default_language {self.default_language!r} is not one of languages {languages!r}"
+            )
+        if self.language is not None and self.language not in languages:
+            raise ValueError(f"language {self.language!r} is not one of languages {languages!r}")
 
     def rule_for(self, name: str) -> CookieRule | None:
         """The rule a cookie name matches, or None when no rule names it."""
@@ -246,16 +379,35 @@ class ConsentConfig:
 
 
 def _secret_keys(secret: str | Sequence[str]) -> tuple[str, ...]:
-    keys = (secret,) if isinstance(secret, (str, bytes)) else tuple(secret)
+    # Never put a secret into an error message: those end up in logs.
+    if isinstance(secret, bytes):
+        raise ValueError(
+            "secret_key must be a str (or a list of str), not bytes: pass the text, e.g."
+            " key.decode()"
+        )
+    if isinstance(secret, str):
+        keys: tuple[object, ...] = (secret,)
+    elif isinstance(secret, Sequence):
+        keys = tuple(secret)
+    else:
+        raise ValueError(f"secret_key must be a str or a list of str, not {type(secret).__name__}")
     if not keys:
         raise ValueError("secret_key is empty: give a long random string")
-    for key in keys:
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError(f"secret_key {key!r} must be a non-empty string")
-    return keys
+    for index, key in enumerate(keys):
+        where = "secret_key" if isinstance(secret, str) else f"secret_key[{index}]"
+        if not isinstance(key, str):
+            raise ValueError(f"{where} must be a str, not {type(key).__name__}")
+        if not key.strip():
+            raise ValueError(f"{where} is empty or blank: give a long random string")
+    return tuple(str(key) for key in keys)
 
 
-def _check_categories(cats: tuple[Category, ...]) -> None:
+def _categories(categories: Sequence[Category] | None) -> tuple[Category, ...]:
+    if categories is None:
+        return DEFAULT_CATEGORIES
+    if isinstance(categories, (str, bytes, Mapping)) or not isinstance(categories, Sequence):
+        raise ValueError(f"categories {categories!r} must be a list of Category")
+    cats = tuple(categories)
     if not cats:
         raise ValueError("categories is empty: give at least one category")
     seen: set[str] = set()
@@ -265,6 +417,65 @@ def _check_categories(cats: tuple[Category, ...]) -> None:
         if cat.name in seen:
             raise ValueError(f"duplicate category {cat.name!r}")
         seen.add(cat.name)
+    return cats
+
+
+def _iso_date(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and _ISO_DATE_RE.match(value):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ValueError(f"{name} {value!r} must be an ISO date such as '2024-05-10'")
+
+
+def _link(name: str, value: object) -> str | None:
+    """A URL the banner may link to: relative, or http(s). Browsers drop tabs and newlines
+    and trim control bytes before they read a scheme, so `java\tscript:` is refused too."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} {value!r} must be a link such as '/privacy'")
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        raise ValueError(f"{name} {value!r} must not contain control characters")
+    scheme = _SCHEME_RE.match(value.strip())
+    if scheme is not None and scheme.group(1).lower() not in _LINK_SCHEMES:
+        raise ValueError(
+            f"{name} {value!r} must be a relative link or an http(s) URL, not {scheme.group(1)!r}"
+        )
+    return value.strip()
+
+
+def _path_globs(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    if isinstance(patterns, str) or not isinstance(patterns, Sequence):
+        raise ValueError(f"exclude_paths {patterns!r} must be a list of path patterns")
+    compiled = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.startswith("/"):
+            raise ValueError(
+                f"exclude_paths item {pattern!r} must be a path pattern such as '/api/*'"
+            )
+        compiled.append(re.compile(fnmatch.translate(pattern)))
+    return tuple(compiled)
+
+
+def _origins(origins: Sequence[str]) -> frozenset[str]:
+    if isinstance(origins, str) or not isinstance(origins, Sequence):
+        raise ValueError(f"trusted_origins {origins!r} must be a list of origins")
+    normal = set()
+    for origin in origins:
+        match = isinstance(origin, str) and _ORIGIN_RE.match(origin.strip())
+        if not match:
+            raise ValueError(
+                f"trusted_origins item {origin!r} must be an origin such as"
+                " 'https://www.example.com' (scheme, host and optional port, no path)"
+            )
+        normal.add(origin.strip().lower())
+    return frozenset(normal)
 
 
 def _compile_rules(
@@ -273,6 +484,11 @@ def _compile_rules(
     exact: dict[str, CookieRule] = {}
     prefixes: list[tuple[str, CookieRule]] = []
     globs: list[tuple[re.Pattern[str], CookieRule]] = []
+    if not isinstance(cookies, Mapping):
+        raise ValueError(
+            f"cookies must be a mapping of cookie name or pattern to category, such as"
+            f" {{'_ga*': 'analytics'}}, not {type(cookies).__name__}"
+        )
     for pattern, target in cookies.items():
         rule = CookieRule(target) if isinstance(target, str) else target
         if not isinstance(rule, CookieRule):
@@ -282,8 +498,6 @@ def _compile_rules(
                 f"cookies[{pattern!r}] names unknown category {rule.category!r}"
                 f" (known: {', '.join(sorted(known))})"
             )
-        if not rule.path.startswith("/"):
-            raise ValueError(f"cookies[{pattern!r}] path {rule.path!r} must start with '/'")
         if (
             not isinstance(pattern, str)
             or not _PATTERN_CHARS_RE.match(pattern)

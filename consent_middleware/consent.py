@@ -7,6 +7,7 @@ A forged, truncated, expired or old-policy cookie reads as undecided: it never g
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,23 @@ _MAX_COOKIE = 512
 _FORMAT = "1"
 
 
+logger = logging.getLogger("consent_middleware")
+_WARNED: set[str] = set()
+_MAX_WARNED = 256
+
+
+def _warn_unknown_category(name: object, known: tuple[str, ...]) -> None:
+    key = repr(name)[:80]
+    if key in _WARNED or len(_WARNED) >= _MAX_WARNED:
+        return
+    _WARNED.add(key)
+    logger.warning(
+        "consent.allows(%s): no such category (known: %s); answering False. Logged once.",
+        key,
+        ", ".join(known),
+    )
+
+
 def new_consent_id() -> str:
     """A random 128-bit id, 32 lowercase hex characters."""
     return secrets.token_hex(16)
@@ -51,8 +69,13 @@ class Consent:
     explicit: bool = False
 
     def allows(self, category: str) -> bool:
-        """True when cookies of `category` may be set. Unknown categories are refused."""
-        return self.categories.get(category, False)
+        """True when cookies of `category` may be set. A name that is no category is
+        refused, with one logged warning per name (a typo must not pass silently)."""
+        try:
+            return self.categories[category]
+        except (KeyError, TypeError):
+            _warn_unknown_category(category, tuple(self.categories))
+            return False
 
     @property
     def decided_at(self) -> datetime | None:

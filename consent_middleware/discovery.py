@@ -62,8 +62,9 @@ def find_config(obj: Any) -> ConsentConfig | None:
         # Starlette/FastAPI: middleware declared with add_middleware, before the app starts.
         for declared in getattr(current, "user_middleware", None) or ():
             kwargs = getattr(declared, "kwargs", None) or getattr(declared, "options", None)
-            if isinstance(kwargs, dict) and isinstance(kwargs.get("config"), ConsentConfig):
-                return kwargs["config"]
+            found = kwargs.get("config") if isinstance(kwargs, dict) else None
+            if isinstance(found, ConsentConfig):
+                return found
         # Wrapped apps: Flask's wsgi_app, ASGI/WSGI middleware's .app, a built stack.
         for name in ("wsgi_app", "middleware_stack", "app", "application", "_app"):
             inner = getattr(current, name, None)

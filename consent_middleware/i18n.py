@@ -1,130 +1,77 @@
-"""The banner's words in English and Ukrainian, and the choice of language per request.
+"""The banner's words in every bundled language, and the choice of language per request.
 
-Sites override any text with `ConsentConfig.texts`; custom categories bring their own
-label and description.
+Each language is one JSON file in `locales/` (`en.json` is the reference: every other file
+has exactly its keys). Sites override any text with `ConsentConfig.texts`; custom
+categories bring their own label and description.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+from importlib import resources
+from typing import TYPE_CHECKING
 
-from .config import DEFAULT_CATEGORIES, ConsentConfig
+if TYPE_CHECKING:
+    from .config import ConsentConfig
 
-__all__ = ["TEXTS", "choose_language", "texts_for"]
+__all__ = [
+    "BUNDLED_LANGUAGES",
+    "PLACEHOLDERS",
+    "TEXTS",
+    "best_language",
+    "choose_language",
+    "texts_for",
+]
 
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "We use cookies",
-        "body": (
-            "We use cookies to keep this site working and, only with your consent, to remember"
-            " your settings, understand how the site is used and measure advertising."
-        ),
-        "privacy_link": "Privacy policy",
-        "accept_all": "Accept all",
-        "reject_all": "Reject all",
-        "customize": "Customize",
-        "save": "Save choices",
-        "always_on": "Always on",
-        "categories_legend": "Cookie categories",
-        "more_options": "More options",
-        "settings_link": "Cookie settings",
-        "close": "Close",
-        "saved": "Your choice has been saved.",
-        "gpc_notice": (
-            "Your browser sent a Global Privacy Control signal, so cookies that share your data"
-            " with advertisers stay off unless you switch them on yourself."
-        ),
-        # An iframe held until consent (gate_scripts=True); {category}: the category's label.
-        "placeholder": "This content is blocked until you allow {category} cookies.",
-        "placeholder_button": "Allow {category} cookies",
-        "preferences_title": "Cookie preferences",
-        "preferences_intro": (
-            "Choose which cookies this site may use. You can change your choice at any time."
-        ),
-        "consent_id_label": "Your consent ID",
-        "decided_at_label": "Chosen on",
-        "no_choice": "You have not made a choice yet.",
-        "back": "Back to the site",
-        "category.authentication.label": "Authentication",
-        "category.authentication.description": "Keeps you signed in and protects your session.",
-        "category.settings.label": "Settings",
-        "category.settings.description": "Remembers your choices, such as language or theme.",
-        "category.analytics.label": "Analytics",
-        "category.analytics.description": "Counts visits so that we can improve the site.",
-        "category.marketing.label": "Marketing",
-        "category.marketing.description": "Measures advertising and shows relevant ads.",
-    },
-    "uk": {
-        "title": "Ми використовуємо файли cookie",
-        "body": (
-            "Ми використовуємо файли cookie, щоб сайт працював, а також — лише з вашої згоди —"
-            " щоб запам’ятовувати ваші налаштування, розуміти, як відвідувачі користуються"
-            " сайтом, і вимірювати ефективність реклами."
-        ),
-        "privacy_link": "Політика конфіденційності",
-        "accept_all": "Прийняти всі",
-        "reject_all": "Відхилити всі",
-        "customize": "Налаштувати",
-        "save": "Зберегти вибір",
-        "always_on": "Завжди ввімкнено",
-        "categories_legend": "Категорії файлів cookie",
-        "more_options": "Більше параметрів",
-        "settings_link": "Налаштування cookie",
-        "close": "Закрити",
-        "saved": "Ваш вибір збережено.",
-        "gpc_notice": (
-            "Ваш браузер надіслав сигнал Global Privacy Control, тому файли cookie, які"
-            " передають ваші дані рекламодавцям, залишаються вимкненими, доки ви самі їх"
-            " не ввімкнете."
-        ),
-        "placeholder": (
-            "Цей вміст заблоковано, доки ви не дозволите файли cookie категорії «{category}»."
-        ),
-        "placeholder_button": "Дозволити cookie категорії «{category}»",
-        "preferences_title": "Налаштування файлів cookie",
-        "preferences_intro": (
-            "Оберіть, які файли cookie може використовувати цей сайт. Ви можете змінити свій"
-            " вибір будь-коли."
-        ),
-        "consent_id_label": "Ідентифікатор вашої згоди",
-        "decided_at_label": "Дата вибору",
-        "no_choice": "Ви ще не зробили вибору.",
-        "back": "Повернутися на сайт",
-        "category.authentication.label": "Автентифікація",
-        "category.authentication.description": (
-            "Дають змогу залишатися в обліковому записі та захищають ваш сеанс."
-        ),
-        "category.settings.label": "Налаштування",
-        "category.settings.description": (
-            "Запам’ятовують ваш вибір, наприклад мову чи тему оформлення."
-        ),
-        "category.analytics.label": "Аналітика",
-        "category.analytics.description": ("Рахують відвідування, щоб ми могли покращувати сайт."),
-        "category.marketing.label": "Маркетинг",
-        "category.marketing.description": (
-            "Вимірюють ефективність реклами й показують доречні оголошення."
-        ),
-    },
+#: The 24 official languages of the EU and Ukrainian, as the contract names them.
+EU_AND_UKRAINIAN = tuple(
+    "bg cs da de el en es et fi fr ga hr hu it lt lv mt nl pl pt ro sk sl sv uk".split()  # noqa: SIM905
+)
+
+#: Texts that carry a value filled in at render time, by key: each translation keeps it.
+PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "placeholder": ("{category}",),
+    "placeholder_button": ("{category}",),
+    "policy_notice": ("{date}",),
 }
 
-_DEFAULTS = {cat.name: cat for cat in DEFAULT_CATEGORIES}
+
+def _load() -> dict[str, dict[str, str]]:
+    folder = resources.files("consent_middleware") / "locales"
+    texts: dict[str, dict[str, str]] = {}
+    for code in EU_AND_UKRAINIAN:
+        entry = folder / f"{code}.json"
+        if entry.is_file():
+            texts[code] = json.loads(entry.read_text(encoding="utf-8"))
+    return texts
+
+
+#: language code -> text key -> text, for every bundled language.
+TEXTS: dict[str, dict[str, str]] = _load()
+#: The languages that ship with the package, in the contract's order.
+BUNDLED_LANGUAGES: tuple[str, ...] = tuple(code for code in EU_AND_UKRAINIAN if code in TEXTS)
+#: Every text key the banner, the preferences page and the notices use.
+TEXT_KEYS: frozenset[str] = frozenset(TEXTS["en"])
+
 #: Ignore absurd headers instead of parsing them: the header is request input.
 _MAX_HEADER = 512
 _MAX_ITEMS = 32
 
 
 def choose_language(config: ConsentConfig, accept_language: str | None) -> str:
-    """The configured language the visitor prefers most; the first configured one otherwise."""
+    """The configured language the visitor prefers most; `default_language` otherwise."""
     if config.language is not None:
         return config.language
-    languages: tuple[str, ...] = tuple(config.languages)
     if not accept_language or not isinstance(accept_language, str):
-        return languages[0]
-    return _best(languages, accept_language[:_MAX_HEADER])
+        return config.default_language
+    return best_language(
+        config.enabled_languages, accept_language[:_MAX_HEADER], config.default_language
+    )
 
 
 @functools.lru_cache(maxsize=512)
-def _best(languages: tuple[str, ...], header: str) -> str:
+def best_language(languages: tuple[str, ...], header: str, default: str) -> str:
     """Accept-Language matched on primary subtags ("uk-UA" -> "uk"); cached, headers repeat."""
     ranked: list[tuple[float, int, str]] = []
     refused: set[str] = set()
@@ -150,20 +97,25 @@ def _best(languages: tuple[str, ...], header: str) -> str:
         ranked.append((-quality, index, primary))
     for _, _, primary in sorted(ranked):
         if primary == "*":
+            if default not in refused:
+                return default
             for language in languages:
                 if language not in refused:
                     return language
         elif primary in languages and primary not in refused:
             return primary
-    return languages[0]
+    return default
 
 
 def texts_for(config: ConsentConfig, language: str) -> dict[str, str]:
-    """Every text of the banner in `language`: English, then that language, then the site's."""
+    """Every text in `language`: English, then that language, then the site's own."""
+    from .config import DEFAULT_CATEGORIES
+
+    defaults = {cat.name: cat for cat in DEFAULT_CATEGORIES}
     texts = dict(TEXTS["en"])
     texts.update(TEXTS.get(language, {}))
     for cat in config.category_list:
-        default = _DEFAULTS.get(cat.name)
+        default = defaults.get(cat.name)
         if default is not None and (cat.label, cat.description) == (
             default.label,
             default.description,

@@ -521,7 +521,11 @@ def test_choose_language(header: str | None, language: str) -> None:
 
 def test_forced_language_and_order() -> None:
     assert choose_language(make_config(language="uk"), "en") == "uk"
-    assert choose_language(make_config(languages=("uk", "en")), "fr") == "uk"
+    # Accept-Language names none of them: default_language, whatever the order.
+    assert choose_language(make_config(languages=("uk", "en")), "fr") == "en"
+    config = make_config(languages=("uk", "en"), default_language="uk")
+    assert choose_language(config, "fr") == "uk"
+    assert choose_language(config, None) == "uk"
 
 
 @given(st.text(max_size=200))

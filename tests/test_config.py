@@ -21,7 +21,6 @@ from consent_middleware import Category, ConsentConfig, ConsentMiddleware, Cooki
         ({"cookies": {"a;b": "analytics"}}, "'a;b'"),
         ({"cookies": {"a[b": "analytics"}}, "'a[b'"),
         ({"cookies": {"consent": "analytics"}}, "'consent'"),
-        ({"cookies": {"x": CookieRule("analytics", path="relative")}}, "'relative'"),
         ({"cookies": {"x": 3}}, "cookies['x']"),
         ({"categories": [Category("a"), Category("a")]}, "'a'"),
         ({"categories": []}, "categories"),
@@ -36,8 +35,36 @@ from consent_middleware import Category, ConsentConfig, ConsentMiddleware, Cooki
         ({"path_prefix": "/consent/"}, "'/consent/'"),
         ({"languages": ["english"]}, "english"),
         ({"languages": []}, "languages"),
-        ({"language": "de"}, "'de'"),
-        ({"texts": {"de": {"title": "x"}}}, "'de'"),
+        ({"language": "xx"}, "'xx'"),
+        ({"texts": {"xx": {"title": "x"}}}, "'xx'"),
+        ({"languages": ("en",), "texts": {"uk": {"title": "x"}}}, "'uk'"),
+        ({"languages": ("en", "xx")}, "'xx'"),
+        ({"languages": ("en", "en")}, "twice"),
+        ({"languages": "en"}, "'en'"),
+        ({"default_language": "xx"}, "'xx'"),
+        ({"languages": ("uk",)}, "default_language 'en'"),
+        ({"texts": {"en": {"titel": "Cookies?"}}}, "'titel'"),
+        ({"texts": {"en": {"title": 3}}}, "'title'"),
+        ({"inject_banner": "no"}, "inject_banner 'no'"),
+        ({"gate_scripts": 1}, "gate_scripts 1"),
+        ({"secure": "yes"}, "secure 'yes'"),
+        ({"cookies": ["_ga"]}, "cookies must be a mapping"),
+        ({"secret_key": b"bytes-secret"}, "not bytes"),
+        ({"secret_key": ["ok", b"k"]}, "secret_key[1] must be a str"),
+        ({"privacy_policy_url": "java\tscript:alert(1)"}, "control characters"),
+        ({"privacy_policy_url": "\x01javascript:alert(1)"}, "control characters"),
+        ({"privacy_policy_url": " JavaScript:alert(1)"}, "'JavaScript'"),
+        ({"privacy_policy_url": "vbscript:x"}, "'vbscript'"),
+        ({"privacy_policy_url": "data:text/html,x"}, "'data'"),
+        ({"policy_updated": "10/05/2024"}, "policy_updated '10/05/2024'"),
+        ({"policy_updated": "2024-02-30"}, "policy_updated '2024-02-30'"),
+        ({"exclude_paths": "/api/*"}, "exclude_paths"),
+        ({"exclude_paths": ["api/*"]}, "'api/*'"),
+        ({"trusted_origins": ["https://example.com/path"]}, "'https://example.com/path'"),
+        ({"trusted_origins": "https://example.com"}, "trusted_origins"),
+        ({"cookie_name": "__Host-consent", "cookie_domain": ".example.com"}, "__Host-"),
+        ({"cookie_name": "__Secure-consent", "secure": False}, "__Secure-"),
+        ({"cache_bytes": -1}, "cache_bytes"),
         ({"privacy_policy_url": "javascript:alert(1)"}, "javascript"),
         ({"cookie_domain": "exa mple.com"}, "exa mple.com"),
         ({"max_body_size": -1}, "max_body_size"),
@@ -51,6 +78,75 @@ def test_bad_config_names_the_value(options: dict[str, Any], named: str) -> None
     with pytest.raises(ValueError) as info:
         ConsentConfig(**base)
     assert named in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"path": "relative"}, "'relative'"),
+        ({"path": "/a;b"}, "'/a;b'"),
+        ({"domain": "exa mple.com"}, "'exa mple.com'"),
+        ({"domain": "example.com; Secure"}, "'example.com; Secure'"),
+        ({"domain": ""}, "''"),
+        ({"domain": "http://example.com"}, "'http://example.com'"),
+    ],
+)
+def test_bad_cookie_rule_names_the_value(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError) as info:
+        CookieRule("analytics", **options)
+    assert named in str(info.value)
+
+
+def test_secret_never_in_the_error() -> None:
+    with pytest.raises(ValueError) as info:
+        ConsentConfig(secret_key=b"very-secret-bytes-value")  # type: ignore[arg-type]
+    assert "very-secret" not in str(info.value)
+
+
+def test_same_site_in_any_case() -> None:
+    assert ConsentConfig(secret_key="s", same_site="Lax").same_site == "lax"  # type: ignore[arg-type]
+    assert ConsentConfig(secret_key="s", same_site="STRICT").same_site == "strict"  # type: ignore[arg-type]
+
+
+def test_typo_in_texts_gets_a_suggestion() -> None:
+    with pytest.raises(ValueError, match="did you mean 'title'"):
+        ConsentConfig(secret_key="s", texts={"en": {"titel": "Cookies?"}})
+
+
+def test_language_with_all_texts_is_accepted() -> None:
+    from consent_middleware.i18n import TEXTS
+
+    texts = {key: f"[xx] {value}" for key, value in TEXTS["en"].items()}
+    config = ConsentConfig(secret_key="s", languages=("en", "xx"), texts={"xx": texts})
+    assert config.languages == ("en", "xx")
+
+
+def test_custom_category_texts_are_known_keys() -> None:
+    config = ConsentConfig(
+        secret_key="s",
+        categories=[Category("necessary", required=True), Category("video")],
+        texts={"en": {"category.video.label": "Video"}},
+    )
+    assert config.texts["en"]["category.video.label"] == "Video"
+    with pytest.raises(ValueError, match="category.vidoe.label"):
+        ConsentConfig(
+            secret_key="s",
+            categories=[Category("necessary", required=True), Category("video")],
+            texts={"en": {"category.vidoe.label": "Video"}},
+        )
+
+
+def test_allows_a_typo_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    from consent_middleware.consent import ConsentCodec
+
+    consent = ConsentCodec(ConsentConfig(secret_key="s")).decide(["analytics"])
+    with caplog.at_level("WARNING", logger="consent_middleware"):
+        assert consent.allows("analytic") is False
+        assert consent.allows("analytic") is False
+    warnings = [r for r in caplog.records if "'analytic'" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "analytics" in warnings[0].getMessage()  # names what is known
+    assert consent.allows("analytics") is True
 
 
 def test_bad_category_name() -> None:

@@ -49,7 +49,7 @@ def test_wheel_contents(wheel: Path) -> None:
     assert not any("/src/" in name for name in names)  # the build's sources stay home
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "consent-middleware = consent_middleware.cli:main" in text
+    assert "consent-middleware = consent_middleware.cli:entry_point" in text
 
 
 def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> None:
