@@ -7,21 +7,26 @@ Every failure of the visitor's input is a 4xx with a JSON error that names the p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .assets import StaticAsset, load_assets
-from .banner import BannerRenderer, safe_return_to
+from .banner import BannerRenderer
 from .consent import Consent
 from .i18n import choose_language
-from .policy import ConsentPolicy, RequestConsent
+from .policy import MAX_EXPIRED_PER_RESPONSE, ConsentPolicy, RequestConsent
+from .redirects import safe_return_to
 
 __all__ = ["ApiRequest", "ApiResponse", "ConsentAPI"]
 
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
+#: What an HTML form can send: such a request gets its errors as a page, not as JSON.
+_FORM_TYPES = (_FORM, "multipart/form-data", "text/plain")
+_LENGTH_RE = re.compile(r"[0-9]{1,18}")
 _CHOICE_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _MAX_FORM_FIELDS = 64
 
@@ -36,6 +41,17 @@ class ApiRequest:
     headers: Mapping[str, str]
     body: bytes
     request: RequestConsent
+    #: The mount prefix of the app ("" or "/app"): every URL we emit starts with it.
+    root: str = ""
+    #: The body was longer than `max_body_size` (and was not read whole).
+    too_large: bool = False
+
+    @property
+    def from_form(self) -> bool:
+        """Whether an HTML form (not a script asking for JSON) sent it: errors then come
+        as a page that a visitor can read, not as JSON."""
+        ctype = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        return ctype in _FORM_TYPES and _JSON not in self.headers.get("accept", "").lower()
 
 
 @dataclass
@@ -46,13 +62,15 @@ class ApiResponse:
 
 
 class ApiError(Exception):
-    """A client error answered as JSON: `{"error": code, "detail": message}`."""
+    """A client error answered as JSON: `{"error": code, "detail": message}`, or, for a form
+    that a visitor sent, as a page saying what happened (`page`: the text key)."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, page: str = "error_invalid") -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.page = page
 
 
 class ConsentAPI:
@@ -68,7 +86,26 @@ class ConsentAPI:
         try:
             return self._route(req)
         except ApiError as exc:
+            if req.from_form and req.method.upper() == "POST":
+                return self._error_page(req, exc)
             return error_response(exc.status, exc.code, exc.detail)
+
+    def _error_page(self, req: ApiRequest, exc: ApiError) -> ApiResponse:
+        """A refused form post: a page in the visitor's language, with a way back."""
+        language = choose_language(self.config, req.headers.get("accept-language"))
+        back = self._referer_path(req)
+        page = self.renderer.message_page(
+            language, "error_title", exc.page, back=back, root=req.root
+        ).encode()
+        headers = [
+            ("content-type", "text/html; charset=utf-8"),
+            ("cache-control", "no-store"),
+            ("content-language", language),
+            ("x-frame-options", "DENY"),
+            ("content-security-policy", _PAGE_CSP),
+            ("content-length", str(len(page))),
+        ]
+        return ApiResponse(exc.status, headers, page)
 
     def _route(self, req: ApiRequest) -> ApiResponse:
         method = req.method.upper()
@@ -119,7 +156,7 @@ class ConsentAPI:
             if action == "customize":
                 # The banner's Customize button without JavaScript: the full choice page.
                 query = urlencode({"return_to": safe_return_to(return_to)})
-                return _redirect(f"{self.config.path_prefix}/preferences?{query}")
+                return _redirect(f"{req.root}{self.config.path_prefix}/preferences?{query}")
             return self._decide(req, action, categories, gpc=False, form=True, return_to=return_to)
         raise ApiError(
             415,
@@ -155,9 +192,9 @@ class ConsentAPI:
         cookie_header = req.request.cookie_header
         cookies = [self.policy.consent_cookie(consent, https)]
         # The new consent cookie replaces a stale one: no deletion of it here.
-        fresh = RequestConsent(consent, cookie_header, False, https)
+        refused = self.policy.refused_carried(cookie_header, consent)[:MAX_EXPIRED_PER_RESPONSE]
         cookies += self.policy.expirations(
-            fresh, self.policy.refused_carried(cookie_header, consent)
+            RequestConsent(consent, cookie_header, False, https, refused)
         )
         if form:
             response = _redirect(safe_return_to(return_to))
@@ -232,62 +269,95 @@ class ConsentAPI:
     def _check_size(self, req: ApiRequest) -> None:
         limit = self.config.max_body_size
         length = req.headers.get("content-length")
-        too_long = len(req.body) > limit
+        too_long = req.too_large or len(req.body) > limit
         if length is not None and not too_long:
-            try:
-                too_long = int(length) > limit
-            except ValueError as exc:
-                raise ApiError(400, "bad_length", "Content-Length is not a number") from exc
+            if not _LENGTH_RE.fullmatch(length.strip()):
+                raise ApiError(400, "bad_length", "Content-Length is not a number")
+            too_long = int(length) > limit
         if too_long:
             raise ApiError(413, "body_too_large", f"the body is larger than {limit} bytes")
 
     # -- cross-site protection ---------------------------------------------------------
 
     def _check_same_origin(self, req: ApiRequest) -> None:
-        """Refuse writes that a third-party page makes on the visitor's behalf."""
+        """Refuse writes that a third-party page makes on the visitor's behalf.
+
+        `Sec-Fetch-Site` comes from the browser and cannot be forged by a page: `same-origin`
+        (or `none`, typed by the visitor) is enough on its own, whatever `Host` a proxy
+        rewrote. Without it (older browsers, other clients), `Origin` must be the request's
+        own host, a sibling under `cookie_domain`, or one of `trusted_origins`."""
         headers = req.headers
         fetch_site = headers.get("sec-fetch-site", "").strip().lower()
         origin = headers.get("origin")
-        host = headers.get("host", "").strip().lower()
-        if (
-            fetch_site
-            and fetch_site not in ("same-origin", "none")
-            and not (fetch_site == "same-site" and self._shared_site(origin))
+        if fetch_site in ("same-origin", "none"):
+            return
+        if fetch_site and not (
+            self._trusted(origin) or (fetch_site == "same-site" and self._shared_site(origin))
         ):
-            raise ApiError(403, "cross_site", f"a {fetch_site} request cannot change the consent")
-        if origin is not None and not self._shared_site(origin):
-            origin_host = _origin_netloc(origin)
-            if origin_host is None or origin_host != _normal_netloc(host, origin):
-                raise ApiError(
-                    403, "cross_site", f"origin {origin[:80]!r} cannot change the consent"
-                )
+            raise ApiError(
+                403,
+                "cross_site",
+                f"a {fetch_site[:20]} request cannot change the consent",
+                page="error_cross_site",
+            )
+        if origin is None or self._trusted(origin) or self._shared_site(origin):
+            return
+        host = headers.get("host", "").strip().lower()
+        origin_host = _origin_netloc(origin)
+        if origin_host is None or origin_host != _normal_netloc(host, origin):
+            raise ApiError(
+                403,
+                "cross_site",
+                f"origin {origin[:80]!r} cannot change the consent",
+                page="error_cross_site",
+            )
+
+    def _trusted(self, origin: str | None) -> bool:
+        return origin is not None and origin.strip().lower() in self.config.trusted
 
     def _shared_site(self, origin: str | None) -> bool:
         """With `cookie_domain`, sibling subdomains share one choice and may change it."""
         domain = self.config.cookie_domain
         if not domain or not origin:
             return False
-        host = urlsplit(origin).hostname or ""
+        try:
+            host = urlsplit(origin.strip()).hostname or ""
+        except ValueError:
+            return False
         suffix = domain.lstrip(".").lower()
         return host == suffix or host.endswith("." + suffix)
 
     def _referer_path(self, req: ApiRequest) -> str:
+        """The page the visitor came from, if it is on this site; else the site's root."""
+        home = req.root + "/" if req.root else "/"
         referer = req.headers.get("referer")
         if not referer:
-            return "/"
-        parts = urlsplit(referer)
+            return home
+        try:
+            parts = urlsplit(referer)
+        except ValueError:
+            return home
         if parts.netloc and parts.netloc.lower() != req.headers.get("host", "").lower():
-            return "/"
+            return home
         path = parts.path or "/"
         return path + ("?" + parts.query if parts.query else "")
 
     # -- pages and files ---------------------------------------------------------------
 
     def _preferences(self, req: ApiRequest, method: str) -> ApiResponse:
-        query = dict(parse_qsl(req.query, max_num_fields=_MAX_FORM_FIELDS))
+        try:
+            query = dict(parse_qsl(req.query, max_num_fields=_MAX_FORM_FIELDS))
+        except ValueError as exc:
+            raise ApiError(
+                400, "malformed_query", f"the query has more than {_MAX_FORM_FIELDS} fields"
+            ) from exc
         language = choose_language(self.config, req.headers.get("accept-language"))
+        home = req.root + "/" if req.root else "/"
         page = self.renderer.preferences_page(
-            req.request.consent, language, return_to=safe_return_to(query.get("return_to"))
+            req.request.consent,
+            language,
+            return_to=safe_return_to(query.get("return_to"), home),
+            root=req.root,
         )
         body = page.encode()
         headers = [
@@ -296,11 +366,7 @@ class ConsentAPI:
             ("vary", "Cookie, Accept-Language"),
             ("content-language", language),
             ("x-frame-options", "DENY"),
-            (
-                "content-security-policy",
-                "default-src 'self'; script-src 'self'; style-src 'self'; "
-                "frame-ancestors 'none'; form-action 'self'",
-            ),
+            ("content-security-policy", _PAGE_CSP),
             ("content-length", str(len(body))),
         ]
         return ApiResponse(200, headers, b"" if method == "HEAD" else body)
@@ -316,7 +382,8 @@ class ConsentAPI:
             ("x-content-type-options", "nosniff"),
         ]
         match = req.headers.get("if-none-match", "")
-        if asset.etag in (tag.strip().removeprefix("W/") for tag in match.split(",")):
+        tags = {tag.strip().removeprefix("W/") for tag in match.split(",")}
+        if asset.etag in tags or "*" in tags:
             return ApiResponse(304, headers)
         body = asset.body
         if _accepts_gzip(req.headers.get("accept-encoding", "")):
@@ -324,6 +391,12 @@ class ConsentAPI:
             headers.append(("content-encoding", "gzip"))
         headers.append(("content-length", str(len(body))))
         return ApiResponse(200, headers, b"" if method == "HEAD" else body)
+
+
+_PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
 
 
 def error_response(status: int, code: str, detail: str) -> ApiResponse:
@@ -360,16 +433,14 @@ def _accepts_gzip(accept_encoding: str) -> bool:
 def _origin_netloc(origin: str) -> str | None:
     try:
         parts = urlsplit(origin.strip())
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    default = "443" if parts.scheme == "https" else "80"
-    try:
+        hostname = parts.hostname
         port = parts.port
     except ValueError:
         return None
-    host = parts.hostname.lower()
+    if parts.scheme not in ("http", "https") or not hostname:
+        return None
+    default = "443" if parts.scheme == "https" else "80"
+    host = hostname.lower()
     if ":" in host:
         host = f"[{host}]"
     return host if port is None or str(port) == default else f"{host}:{port}"

@@ -1,7 +1,8 @@
-"""Render the banner with Jinja2, and stream it into an HTML body before `</body>`.
+"""Render the banner, its snippet and the preferences page with Jinja2.
 
-Sans-IO: strings and bytes in, strings and bytes out. Rendering is cached per kind of
-visitor; per-visitor values (nonce, return_to, the state JSON) are filled into slots after.
+Sans-IO: strings in, strings out. Rendering is cached per kind of visitor (and mount
+prefix); per-visitor values (nonce, return_to, the state JSON) are filled into slots after.
+The markup is well-formed XML as well as HTML, so XHTML pages take it too.
 """
 
 from __future__ import annotations
@@ -20,14 +21,9 @@ from .assets import load_assets
 from .config import ConsentConfig
 from .consent import Consent
 from .i18n import choose_language, texts_for
+from .redirects import safe_return_to
 
-__all__ = [
-    "BannerRenderer",
-    "HtmlInjector",
-    "csp_nonce",
-    "google_consent_types",
-    "safe_return_to",
-]
+__all__ = ["BannerRenderer", "google_consent_types"]
 
 Mode = Literal["snippet", "banner", "page"]
 
@@ -79,55 +75,86 @@ class BannerRenderer:
         )
         self._banner = self.env.get_template("banner.html")
         self._page = self.env.get_template("preferences.html")
+        self._message = self.env.get_template("message.html")
         assets = load_assets()
-        prefix = config.path_prefix
-        self.css_href = f"{prefix}/banner.css?v={assets['banner.css'].version}"
-        self.js_href = f"{prefix}/banner.js?v={assets['banner.js'].version}"
+        self._css_query = f"/banner.css?v={assets['banner.css'].version}"
+        self._js_query = f"/banner.js?v={assets['banner.js'].version}"
         self._texts = {lang: texts_for(config, lang) for lang in config.enabled_languages}
         # What banner.js needs besides the visitor's state; the same for every visitor.
         rules = _rules_in_match_order(config)
         gpc = [name for name in config.category_names if name in config.gpc_categories]
-        tail: dict[str, Any] = {"prefix": prefix, "rules": rules, "gpc_categories": gpc}
+        self._tail: dict[str, Any] = {"rules": rules, "gpc_categories": gpc}
         if config.google_consent_mode:
-            tail["gcm"] = google_consent_types(config)
-        self._json_tail = {
-            lang: _json_for_script({**tail, "texts": {"saved": t["saved"]}})[1:]
-            for lang, t in self._texts.items()
-        }
+            self._tail["gcm"] = google_consent_types(config)
+        self._json_tails: dict[tuple[str, str], str] = {}
         self._cache: dict[tuple[Any, ...], _Template] = {}
         self._states: dict[tuple[Any, ...], str] = {}
 
     # -- public ------------------------------------------------------------------------
 
     def snippet(
-        self, consent: Consent, language: str, *, nonce: str | None = None, return_to: str = "/"
+        self,
+        consent: Consent,
+        language: str,
+        *,
+        nonce: str | None = None,
+        return_to: str = "/",
+        root: str = "",
     ) -> str:
         """What goes before `</body>` of every HTML page: stylesheet, banner, state, script.
 
         Pure ASCII (other characters as references), so it fits a page in any charset.
+        `root` is the mount prefix that every URL gets (ASGI root_path, WSGI SCRIPT_NAME).
         """
         language = self._language(language)
-        template = self._cached("snippet", consent, language, nonce is not None)
-        return template.fill(self._slots(consent, language, nonce, return_to))
+        template = self._cached("snippet", consent, language, nonce is not None, root)
+        return template.fill(self._slots(consent, language, nonce, return_to, root))
 
-    def render_banner(self, consent: Consent, language: str, *, return_to: str = "/") -> str:
+    def render_banner(
+        self, consent: Consent, language: str, *, return_to: str = "/", root: str = ""
+    ) -> str:
         """Only the `<section id="consent-banner">`, for apps that place it themselves."""
         language = self._language(language)
-        template = self._cached("banner", consent, language, False)
-        return template.fill(self._slots(consent, language, None, return_to))
+        template = self._cached("banner", consent, language, False, root)
+        return template.fill(self._slots(consent, language, None, return_to, root))
 
     def preferences_page(
-        self, consent: Consent, language: str, *, nonce: str | None = None, return_to: str = "/"
+        self,
+        consent: Consent,
+        language: str,
+        *,
+        nonce: str | None = None,
+        return_to: str = "/",
+        root: str = "",
+        extra: Mapping[str, Any] | None = None,
     ) -> str:
         """A whole HTML document to change the choice, usable without JavaScript."""
         language = self._language(language)
         decided_at = consent.decided_at if consent.decided else None
         html = self._page.render(
-            self._context("page", consent, language, nonce is not None),
+            self._context("page", consent, language, nonce is not None, root),
             decided_at=decided_at.strftime("%Y-%m-%dT%H:%M:%SZ") if decided_at else None,
             decided_at_text=decided_at.strftime("%Y-%m-%d %H:%M UTC") if decided_at else None,
+            **(extra or {}),
         )
-        return _Template(html).fill(self._slots(consent, language, nonce, return_to))
+        return _Template(html).fill(self._slots(consent, language, nonce, return_to, root))
+
+    def message_page(
+        self, language: str, title_key: str, message_key: str, *, back: str, root: str = ""
+    ) -> str:
+        """A small page that says why a choice was not saved, with a way back (no JS)."""
+        language = self._language(language)
+        texts = self._texts[language]
+        prefix = root + self.config.path_prefix
+        return self._message.render(
+            t=texts,
+            lang=language,
+            title=texts[title_key],
+            message=texts[message_key],
+            back=safe_return_to(back),
+            prefs_href=f"{prefix}/preferences?return_to={quote(safe_return_to(back), safe='/')}",
+            css_href=prefix + self._css_query,
+        )
 
     # -- internals -----------------------------------------------------------------------
 
@@ -136,10 +163,13 @@ class BannerRenderer:
             return language
         return choose_language(self.config, language)
 
-    def _cached(self, mode: Mode, consent: Consent, language: str, has_nonce: bool) -> _Template:
+    def _cached(
+        self, mode: Mode, consent: Consent, language: str, has_nonce: bool, root: str
+    ) -> _Template:
         # Everything the rendered HTML depends on, except the slots filled per visitor.
         key = (
             mode,
+            root,
             language,
             consent.decided,
             consent.gpc,
@@ -148,7 +178,7 @@ class BannerRenderer:
         )
         template = self._cache.get(key)
         if template is None:
-            html = self._banner.render(self._context(mode, consent, language, has_nonce))
+            html = self._banner.render(self._context(mode, consent, language, has_nonce, root))
             html = _INDENT_RE.sub("\n", html).strip()
             # Character references instead of UTF-8: the page may be windows-1251 or latin-1.
             html = html.encode("ascii", "xmlcharrefreplace").decode("ascii")
@@ -159,7 +189,7 @@ class BannerRenderer:
         return template
 
     def _context(
-        self, mode: Mode, consent: Consent, language: str, has_nonce: bool
+        self, mode: Mode, consent: Consent, language: str, has_nonce: bool, root: str
     ) -> dict[str, Any]:
         texts = self._texts[language]
         categories = [
@@ -172,7 +202,7 @@ class BannerRenderer:
             }
             for cat in self.config.category_list
         ]
-        prefix = self.config.path_prefix
+        prefix = root + self.config.path_prefix
         return {
             "mode": mode,
             "t": texts,
@@ -183,8 +213,8 @@ class BannerRenderer:
             "prefix": prefix,
             "privacy_url": self.config.privacy_policy_url,
             "settings_link": self.config.settings_link,
-            "css_href": self.css_href,
-            "js_href": self.js_href,
+            "css_href": prefix + self._css_query,
+            "js_href": prefix + self._js_query,
             "nonce": _NONCE if has_nonce else None,
             "return_to": _RET,
             "prefs_href": f"{prefix}/preferences?return_to={_RETQ}",
@@ -192,7 +222,7 @@ class BannerRenderer:
         }
 
     def _slots(
-        self, consent: Consent, language: str, nonce: str | None, return_to: str
+        self, consent: Consent, language: str, nonce: str | None, return_to: str, root: str
     ) -> dict[str, str]:
         if _PLAIN_PATH_RE.fullmatch(return_to):  # the usual case: nothing to check or escape
             ret = retq = return_to
@@ -203,8 +233,23 @@ class BannerRenderer:
             "nonce": str(escape(nonce)) if nonce else "",
             "ret": ret,
             "retq": retq,
-            "state": '{"state":' + self._state_json(consent) + "," + self._json_tail[language],
+            "state": '{"state":'
+            + self._state_json(consent)
+            + ","
+            + self._json_tail(language, root),
         }
+
+    def _json_tail(self, language: str, root: str) -> str:
+        key = (language, root)
+        tail = self._json_tails.get(key)
+        if tail is None:
+            texts = {"saved": self._texts[language]["saved"]}
+            value = {"prefix": root + self.config.path_prefix, **self._tail, "texts": texts}
+            tail = _json_for_script(value)[1:]
+            if len(self._json_tails) >= _CACHE_SIZE:
+                self._json_tails.clear()
+            self._json_tails[key] = tail
+        return tail
 
     def _state_json(self, consent: Consent) -> str:
         """The visitor's state as JSON; cached, as the codec hands out the same few values."""
@@ -253,99 +298,3 @@ def _rules_in_match_order(config: ConsentConfig) -> list[list[str]]:
             globs.append(pair)
     prefixes.sort(key=lambda pair: len(pair[0]), reverse=True)
     return exact + prefixes + globs
-
-
-# -- request values ----------------------------------------------------------------------
-
-_NONCE_RE = re.compile(r"'nonce-([A-Za-z0-9+/_=-]+)'", re.IGNORECASE)
-_SCRIPT_DIRECTIVES = ("script-src-elem", "script-src", "default-src")
-
-
-def csp_nonce(csp: str | None) -> str | None:
-    """The nonce that lets our <script> run under a Content-Security-Policy, if it has one."""
-    if not isinstance(csp, str) or not csp:
-        return None
-    # A header may carry several policies joined by commas; each must allow the script.
-    for policy in csp[:8192].split(","):
-        directives: dict[str, str] = {}
-        for directive in policy.split(";"):
-            words = directive.split(None, 1)
-            if words:
-                directives.setdefault(words[0].lower(), words[1] if len(words) > 1 else "")
-        for name in _SCRIPT_DIRECTIVES:
-            if name in directives:
-                match = _NONCE_RE.search(directives[name])
-                if match:
-                    return match.group(1)
-                break
-    return None
-
-
-_UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Kept as they are: what a URL path and query may hold, and "%" so escapes stay single.
-_PATH_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
-
-
-def safe_return_to(value: str | None, fallback: str = "/") -> str:
-    """`value` if it is a path on this site, percent-encoded to ASCII; else `fallback`.
-
-    Refuses "//host" and "/\\host" (browsers read both as another site), absolute URLs,
-    control characters (browsers drop tabs and newlines, which could make "//").
-    """
-    if (
-        not isinstance(value, str)
-        or len(value) > 2000
-        or not value.startswith("/")
-        or value.startswith(("//", "/\\"))
-        or _UNSAFE_RE.search(value)
-    ):
-        return fallback
-    return quote(value, safe=_PATH_SAFE)
-
-
-# -- streaming ---------------------------------------------------------------------------
-
-_BODY_END = re.compile(b"</body", re.IGNORECASE)
-_TAIL = len(b"</body") - 1
-
-
-class HtmlInjector:
-    """Streams an HTML body, inserting `snippet` before the first `</body` (any case).
-
-    Only the last few bytes wait between chunks, in case the marker is split; the body is
-    never buffered. Without `</body` the snippet goes at the end, so the output is always
-    exactly `len(snippet)` longer than the input (the adapters fix Content-Length up front).
-    """
-
-    __slots__ = ("_done", "_snippet", "_tail")
-
-    def __init__(self, snippet: bytes) -> None:
-        self._snippet = snippet
-        self._tail = b""
-        self._done = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self._done:
-            return chunk
-        data = self._tail + chunk if self._tail else chunk
-        match = _BODY_END.search(data)
-        if match is not None:
-            self._done = True
-            self._tail = b""
-            at = match.start()
-            return data[:at] + self._snippet + data[at:]
-        # Hold back only what could begin the marker: its one "<" among the last bytes.
-        start = data.rfind(b"<", max(0, len(data) - _TAIL))
-        if start < 0 or not b"</body".startswith(data[start:].lower()):
-            self._tail = b""
-            return data
-        self._tail = data[start:]
-        return data[:start]
-
-    def finish(self) -> bytes:
-        """The held-back tail, plus the snippet if no `</body` came."""
-        if self._done:
-            return b""
-        self._done = True
-        rest, self._tail = self._tail, b""
-        return rest + self._snippet

@@ -121,7 +121,7 @@ class ConsentCodec:
     the clock on every hit, so a cached consent never outlives `max_age`.
     """
 
-    def __init__(self, config: ConsentConfig) -> None:
+    def __init__(self, config: ConsentConfig, *, max_bytes: int | None = None) -> None:
         self.config = config
         # itsdangerous signs with the *last* key of a list; the contract says the first signs.
         self._signer = Signer(
@@ -133,7 +133,10 @@ class ConsentCodec:
         )
         self._version_tag = hashlib.sha256(config.policy_version.encode()).hexdigest()[:10]
         self._cache: BoundedCache[str, Consent | None] = BoundedCache(
-            config.cache_size, _MAX_COOKIE
+            config.cache_size,
+            _MAX_COOKIE,
+            max_bytes=config.cache_bytes // 10 if max_bytes is None else max_bytes,
+            size_of=_entry_size,
         )
         self.undecided = self.make_undecided()
 
@@ -219,3 +222,8 @@ class ConsentCodec:
 
 
 _MISSING: Any = object()
+
+
+def _entry_size(key: str, value: Consent | None) -> int:
+    # The key, and a Consent with its categories dict (shared shape, small).
+    return len(key) + 800

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 __all__ = [
+    "DELETION_MARGIN",
     "SetCookie",
+    "deletion_time",
+    "judged_names",
+    "strict_cookie_date",
     "build_set_cookie",
     "cookie_value",
     "deletion_header",
@@ -59,6 +63,107 @@ def set_cookie_name(header: str) -> str:
     if second < 0:
         return ""
     return header[eq + 1 : second].strip(_WSP)
+
+
+_CTL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def judged_names(header: str) -> tuple[str, ...]:
+    """Every name under which a browser may store this Set-Cookie's cookie or a server may
+    read it back: the RFC 6265bis name first, then the other readings that real clients
+    and servers give odd headers. A filter that refuses any of them cannot be slipped past.
+
+    - the name a browser stores: text before the first "=", trimmed of SP and HTAB, or ""
+      when there is no "=" (RFC 6265bis 5.6);
+    - for a nameless cookie, the name a server reads back from `Cookie: <value>`: before
+      its "=" (`=a=b` comes back as `a=b`), or the whole value (`foo` comes back as `foo`,
+      which some servers read as a name);
+    - the name trimmed of every whitespace character (\v, \f, NBSP), and cut at the first
+      control character (where a parser that stops at NUL or CR would end it).
+    """
+    end = header.find(";")
+    pair = header if end < 0 else header[:end]
+    eq = pair.find("=")
+    if eq < 0:
+        name, value = "", pair.strip(_WSP)
+    else:
+        name, value = pair[:eq].strip(_WSP), pair[eq + 1 :].strip(_WSP)
+    names = [name]
+    if not name and value:
+        second = value.find("=")
+        names.append(value if second < 0 else value[:second].strip(_WSP))
+    for candidate in tuple(names):
+        for variant in (candidate.strip(), _CTL_RE.split(candidate, 1)[0].strip()):
+            if variant not in names:
+                names.append(variant)
+    return tuple(names)
+
+
+#: An Expires date counts as a deletion only this far in the past: visitors' clocks differ
+#: from the server's, and a browser whose clock is behind would keep the cookie.
+DELETION_MARGIN = 86400.0
+
+_INF = float("inf")
+_DELETING_MAX_AGE = re.compile("(?:-[0-9]{1,18}|0{1,18})")
+_STRICT_DATE = re.compile(
+    "(?:mon|tue|wed|thu|fri|sat|sun), ([0-9]{2})([ -])"
+    "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\\2([0-9]{4})"
+    " ([0-9]{2}):([0-9]{2}):([0-9]{2}) gmt",
+    re.IGNORECASE,
+)
+
+
+def strict_cookie_date(text: str) -> float | None:
+    """An Expires value in the one form every browser parses alike: the IMF-fixdate of RFC
+    9110 (`Thu, 01 Jan 1970 00:00:00 GMT`) or its Netscape spelling with dashes
+    (`Thu, 01-Jan-1970 00:00:00 GMT`), from 1970 on. Seconds since the epoch, else None."""
+    match = _STRICT_DATE.fullmatch(text)
+    if match is None:
+        return None
+    day, _, month, year, hour, minute, second = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            _MONTHS[month.lower()],
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.year >= 1970 else None
+
+
+def deletion_time(attributes: str) -> float:
+    """When the attributes of a Set-Cookie (the text after its first ";") delete the cookie
+    in every major browser: -inf for always (one Max-Age that is an integer <= 0), an
+    Expires timestamp (no Max-Age, one Expires in the strict form: a deletion once that
+    time is `DELETION_MARGIN` past), or +inf for never.
+
+    Browsers disagree on everything else, so it reads as a cookie that is set: a repeated
+    Max-Age or Expires (Chromium takes the last Max-Age even when its value is invalid, and
+    accepts "+N"; Firefox keeps `Expires=<past>; Max-Age=abc`), a malformed or signed value,
+    a date in a form some browser rejects (`Thu, 1st Jan 1970 ...`).
+    """
+    max_ages: list[str] = []
+    expires: list[str] = []
+    for av in attributes.split(";"):
+        key, _, value = av.partition("=")
+        key = key.strip(_WSP).lower()
+        if key == "max-age":
+            max_ages.append(value.strip(_WSP))
+        elif key == "expires":
+            expires.append(value.strip(_WSP))
+    if len(max_ages) > 1 or len(expires) > 1:
+        return _INF
+    if max_ages:
+        return -_INF if _DELETING_MAX_AGE.fullmatch(max_ages[0]) else _INF
+    if expires:
+        moment = strict_cookie_date(expires[0])
+        return _INF if moment is None else moment
+    return _INF
 
 
 @dataclass(frozen=True, slots=True)

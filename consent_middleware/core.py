@@ -1,37 +1,82 @@
-"""One request through the middleware, framework-free: the adapters call `begin` before the
-app runs and `plan_response` when it starts its response, and only translate the results.
+"""One request through the middleware, framework-free. The adapters call `begin` before the
+app runs and `plan_response` when it starts its response, and only apply what comes back:
+this module is where a cookie's fate, a page's rewriting and every header change are
+decided, once, for ASGI and WSGI alike.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
-from .api import ConsentAPI
-from .banner import BannerRenderer, HtmlInjector, csp_nonce
+from .api import ApiRequest, ApiResponse, ConsentAPI
+from .banner import BannerRenderer
+from .cache import ByteBudget
+from .compression import decoder_for
 from .config import ALWAYS, ConsentConfig
-from .cookies import set_cookie_name
-from .gating import HtmlRewriter, consent_mode_default
+from .consent_mode import consent_mode_default
+from .context import RequestContext
+from .cookies import judged_names
+from .csp import csp_nonce
+from .gating import TagGate
+from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
 from .policy import ConsentPolicy, RequestConsent
+from .redirects import safe_prefix
 
-__all__ = ["CONSENT_KEY", "CORE_KEY", "BodyFilter", "ConsentCore", "injectable"]
+__all__ = ["BodyFilter", "ConsentCore", "ResponsePlan"]
 
 logger = logging.getLogger("consent_middleware")
 
-#: Where the adapters store the request's `Consent` (ASGI scope key, WSGI environ key).
-CONSENT_KEY = "consent_middleware.consent"
-#: Where they store the `ConsentCore`, for helpers such as the banner template function.
-CORE_KEY = "consent_middleware.core"
+# What a response header is to the core. Everything else passes as it is.
+(
+    _OTHER,
+    _SET_COOKIE,
+    _CONTENT_TYPE,
+    _CONTENT_ENCODING,
+    _CSP,
+    _CONTENT_LENGTH,
+    _CONTENT_RANGE,
+    _ETAG,
+    _VARY,
+    _BANNER_OFF,
+    _DROP,
+) = range(11)
+_KINDS = {
+    "set-cookie": _SET_COOKIE,
+    "content-type": _CONTENT_TYPE,
+    "content-encoding": _CONTENT_ENCODING,
+    "content-security-policy": _CSP,
+    "content-length": _CONTENT_LENGTH,
+    "content-range": _CONTENT_RANGE,
+    "etag": _ETAG,
+    "vary": _VARY,
+    "x-consent-banner": _BANNER_OFF,
+}
+_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+_MAX_LEARNED = 512
+_PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_FAIL_CLOSED = "consent-middleware failed on a response; sending only required cookies"
 
 
 class BodyFilter(Protocol):
-    """Streams an HTML body through: the banner injector or the gating rewriter."""
+    """Streams a body through: the page rewriter, maybe inside a (de)compressor."""
 
     def feed(self, chunk: bytes) -> bytes: ...
 
     def finish(self) -> bytes: ...
+
+
+class ResponsePlan:
+    """What the adapter sends instead of the app's response start: a new header list (never
+    the app's own) and the filter the body streams through (None: untouched)."""
+
+    __slots__ = ("headers", "body")
+
+    def __init__(self, headers: list[Any], body: BodyFilter | None) -> None:
+        self.headers = headers
+        self.body = body
 
 
 class ConsentCore:
@@ -41,7 +86,7 @@ class ConsentCore:
         if not isinstance(config, ConsentConfig):
             raise ValueError(f"config must be a ConsentConfig, not {type(config).__name__}")
         self.config = config
-        self.policy = ConsentPolicy(config)
+        self.policy = ConsentPolicy(config, ByteBudget(config.cache_bytes))
         self.renderer = BannerRenderer(config)
         self.api = ConsentAPI(self.policy, self.renderer)
         self.prefix = config.path_prefix
@@ -49,6 +94,46 @@ class ConsentCore:
         #: Whether HTML pages need any body work at all.
         self.rewrites_html = (
             config.inject_banner or config.gate_scripts or (config.google_consent_mode)
+        )
+        # Response header name, as the app spells it (bytes or str) -> kind.
+        self._kinds: dict[Any, int] = {}
+        for name, kind in _KINDS.items():
+            for spelling in (name, name.title(), name.upper()):
+                self._kinds[spelling] = kind
+                self._kinds[spelling.encode("latin-1")] = kind
+        self._varies_language = config.language is None and len(config.enabled_languages) > 1
+        self._logged: set[str] = set()
+
+    # -- request side ------------------------------------------------------------------
+
+    def begin(
+        self,
+        cookie_header: str | bytes,
+        https: bool,
+        gpc: bool = False,
+        dnt: bool = False,
+        *,
+        method: str = "GET",
+        root: str = "",
+        path: str = "/",
+        query: str = "",
+        accept_language: str | None = None,
+        fragment: bool = False,
+        refresh: bool = False,
+    ) -> RequestContext:
+        """The request's context. Never raises: on a bug, the visitor is undecided."""
+        try:
+            state = self.policy.read_request(cookie_header, https, gpc, dnt)
+        except Exception:
+            logger.exception("consent-middleware could not read the request; treating as undecided")
+            text = (
+                cookie_header.decode("latin-1")
+                if isinstance(cookie_header, bytes)
+                else str(cookie_header)
+            )
+            state = RequestConsent(self.policy.codec.undecided, text, False, https)
+        return RequestContext(
+            self, state, method, safe_prefix(root), path, query, accept_language, fragment, refresh
         )
 
     def api_subpath(self, path: str) -> str | None:
@@ -59,118 +144,336 @@ class ConsentCore:
             return path[len(self.prefix) :]
         return None
 
-    def begin(
-        self, cookie_header: str | bytes, https: bool, gpc: bool = False, dnt: bool = False
-    ) -> RequestConsent:
-        """The request's consent. Never raises: on a bug, the visitor is undecided."""
-        try:
-            return self.policy.read_request(cookie_header, https, gpc, dnt)
-        except Exception:
-            logger.exception("consent-middleware could not read the request; treating as undecided")
-            if isinstance(cookie_header, bytes):
-                cookie_header = cookie_header.decode("latin-1")
-            return RequestConsent(self.policy.codec.undecided, cookie_header, False, https)
+    def answer(
+        self,
+        ctx: RequestContext,
+        subpath: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        too_large: bool = False,
+    ) -> ApiResponse:
+        """The response of an endpoint under `path_prefix`."""
+        request = ApiRequest(
+            ctx.method, subpath, ctx.query, headers, body, ctx.state, ctx.root, too_large
+        )
+        return self.api.handle(request)
 
-    def keeps(self, set_cookie: str | bytes, request: RequestConsent) -> bool:
+    # -- response side -----------------------------------------------------------------
+
+    def keeps(self, set_cookie: str | bytes, state: RequestConsent) -> bool:
         """Whether one of the app's Set-Cookie values may leave. Fails closed: on a bug,
         only required categories' cookies stay."""
-        kept = request.verdicts.get(set_cookie)
-        if kept is None:
+        text = set_cookie.decode("latin-1") if isinstance(set_cookie, bytes) else set_cookie
+        try:
+            return self.policy.keeps(text, state)
+        except Exception:
+            logger.exception(_FAIL_CLOSED)
+            return self._required(text)
+
+    def plan_response(
+        self, ctx: RequestContext, status: int, headers: Iterable[Any], *, as_bytes: bool
+    ) -> ResponsePlan:
+        """The headers to send and the body filter, for the app's response start. `as_bytes`
+        says how to spell added headers (ASGI: bytes, WSGI: str); the app's own headers
+        leave as the same objects. Fails closed: on a bug, optional cookies are removed and
+        the page is served as the app wrote it."""
+        app_headers = list(headers)
+        try:
+            return self._plan(ctx, status, app_headers, as_bytes)
+        except Exception:
+            logger.exception(_FAIL_CLOSED)
+            return ResponsePlan(self._fail_closed_headers(app_headers), None)
+
+    def plan_websocket(
+        self, ctx: RequestContext, headers: Iterable[Any], *, as_bytes: bool
+    ) -> list[Any]:
+        """The headers of a websocket handshake answer (`websocket.accept`): Set-Cookie
+        judged like any response's, refused carried cookies expired."""
+        return self.plan_response(ctx, 101, headers, as_bytes=as_bytes).headers
+
+    def _plan(
+        self, ctx: RequestContext, status: int, app_headers: list[Any], as_bytes: bool
+    ) -> ResponsePlan:
+        state = ctx.state
+        kinds = self._kinds
+        keeps = self.policy.keeps
+        out: list[Any] = []
+        page_type = encoding = csp = None
+        length_at = etag_at = -1
+        ranged = banner_off = False
+        vary: list[int] = []
+        deleted: list[str] | None = [] if state.refused else None
+        for header in app_headers:
+            name, value = header
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self._learn(name)
+            if kind == _OTHER:
+                if _breaks_lines(value):
+                    self._log_once(f"dropped header {_shown(name)} with a line break in its value")
+                    continue
+                out.append(header)
+                continue
+            text = value.decode("latin-1") if type(value) is bytes else value
+            if kind == _SET_COOKIE:
+                if keeps(text, state):
+                    out.append(header)
+                    if deleted is not None and self.policy.deletes(text):
+                        deleted.extend(judged_names(text))
+                continue
+            if kind == _DROP or _breaks_lines(text):
+                self._log_once(f"dropped header {_shown(name)}: a server could send it mangled")
+                continue
+            if kind == _BANNER_OFF:
+                banner_off = text.strip().lower() == "off"
+                continue  # ours: never sent on
+            if kind == _CONTENT_TYPE:
+                base = text.split(";", 1)[0].strip(" \t").lower()
+                page_type = base if base in _PAGE_TYPES else None
+            elif kind == _CONTENT_LENGTH:
+                length_at = len(out)
+            elif kind == _CONTENT_ENCODING:
+                encoding = text.strip(" \t").lower()
+            elif kind == _CSP:
+                csp = text if csp is None else csp + "," + text
+            elif kind == _CONTENT_RANGE:
+                ranged = True
+            elif kind == _ETAG:
+                etag_at = len(out)
+            else:
+                vary.append(len(out))
+            out.append(header)
+        if state.needs_response_work:
+            spell = _bytes_header if as_bytes else _str_header
+            out.extend(
+                spell("set-cookie", v) for v in self.policy.expirations(state, deleted or ())
+            )
+        if (
+            page_type is None
+            or not self.rewrites_html
+            or ranged
+            or status < 200
+            or status in (204, 304)
+            or 300 <= status < 400
+        ):
+            return ResponsePlan(out, None)
+        body, added, banner = self._page(ctx, banner_off, csp)
+        if body is None:
+            return ResponsePlan(out, None)
+        if encoding not in (None, "", "identity"):
+            body = decoder_for(encoding, body)
+            if body is None:
+                self._log_once(
+                    f"left a {encoding}-encoded page without banner or gating: add the"
+                    " compression middleware outside ConsentMiddleware (see docs/deploying.md)"
+                )
+                return ResponsePlan(out, None)
+            added = None
+        spell = _bytes_header if as_bytes else _str_header
+        if length_at >= 0:
+            length_name, length_value = out[length_at]
             try:
-                kept = self.policy.judge_set_cookie(set_cookie, request)
-            except Exception:
-                kept = self.fail_closed(set_cookie)
-        return kept
+                new_length = None if added is None else int(_text(length_value).strip()) + added
+            except ValueError:
+                new_length = None  # a broken length would be wrong after the filter too
+            if new_length is None or new_length < 0:
+                del out[length_at]
+                vary = [i - 1 if i > length_at else i for i in vary]
+                etag_at -= etag_at > length_at
+            else:
+                out[length_at] = spell(_text(length_name), str(new_length))
+        if etag_at >= 0:
+            etag_name, etag = out[etag_at]
+            tag = _text(etag).strip()
+            if not tag.startswith("W/"):
+                out[etag_at] = spell(_text(etag_name), "W/" + tag)
+        wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
+        _add_vary(out, vary, wanted, spell)
+        # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
+        return ResponsePlan(out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, added))
 
-    def expirations(self, request: RequestConsent, kept: Sequence[str | bytes]) -> list[str]:
-        """Deletions of the refused cookies the request carries; none if that fails."""
-        try:
-            return self.policy.expirations(request, app_set_cookies=kept)
-        except Exception:
-            logger.exception("consent-middleware could not expire refused cookies")
-            return []
-
-    def page_filter(
-        self,
-        request: RequestConsent,
-        *,
-        accept_language: str | None = None,
-        csp: str | None = None,
-        return_to: str = "/",
-        partial: bool = False,
-    ) -> tuple[BodyFilter | None, int | None]:
-        """The filter an HTML page streams through (banner, gating, consent mode), and how
-        many bytes it adds (None when unknown). On failure the page goes out untouched.
-
-        A `partial` (an HTMX swap, `HX-Request`) gets no banner and no consent-mode default,
-        but its scripts and iframes are gated all the same: htmx runs swapped-in scripts."""
-        try:
-            return self._body_filter(request, accept_language, csp, return_to, partial)
-        except Exception:
-            logger.exception("consent-middleware could not prepare the page; leaving it as is")
-            return None, 0
-
-    def _body_filter(
-        self,
-        request: RequestConsent,
-        accept_language: str | None,
-        csp: str | None,
-        return_to: str,
-        partial: bool,
-    ) -> tuple[BodyFilter | None, int | None]:
+    def _page(
+        self, ctx: RequestContext, banner_off: bool, csp: str | None
+    ) -> tuple[BodyFilter | None, int | None, bool]:
+        """The page's rewriter (banner, gating, consent mode), how many bytes it adds (None
+        when unknown), and whether the banner is in it."""
         config = self.config
-        consent = request.consent
-        nonce = csp_nonce(csp)
-        language = choose_language(config, accept_language)
-        snippet = b""
-        if config.inject_banner and not partial:
-            snippet = self.renderer.snippet(
-                consent, language, nonce=nonce, return_to=return_to
-            ).encode("utf-8")
-        # With every category granted there is nothing to gate, and the length stays known.
-        gate = config.gate_scripts and not all(consent.categories.values())
-        if not gate and not config.google_consent_mode:
-            return (HtmlInjector(snippet), len(snippet)) if snippet else (None, 0)
-        head = b""
-        if config.google_consent_mode and not partial:
-            head = consent_mode_default(consent, config.google_mapping, nonce=nonce)
-        texts = texts_for(config, language)
-        labels = {
-            cat.name: texts.get(f"category.{cat.name}.label", cat.label)
-            for cat in config.category_list
-        }
-        rewriter = HtmlRewriter(
-            granted=frozenset(consent.granted),
-            gate=gate,
-            head_snippet=head,
-            body_snippet=snippet,
-            placeholder_text=texts["placeholder"],
-            placeholder_button=texts["placeholder_button"],
-            category_labels=labels,
-            language=language,
+        consent = ctx.state.consent
+        banner = (
+            config.inject_banner
+            and not ctx.fragment
+            and not banner_off
+            and not any(p.match(ctx.path) for p in config.excluded)
         )
-        return rewriter, rewriter.added_length if rewriter.length_is_predictable else None
+        nonce = csp_nonce(csp)
+        language = choose_language(config, ctx.accept_language)
+        snippet = b""
+        if banner:
+            snippet = self.renderer.snippet(
+                consent, language, nonce=nonce, return_to=ctx.return_to, root=ctx.root
+            ).encode("ascii")
+        head = b""
+        if config.google_consent_mode and not ctx.fragment:
+            head = consent_mode_default(consent, config.google_mapping, nonce=nonce)
+        tags = None
+        # With every category granted there is nothing to gate, and the length stays known.
+        if config.gate_scripts and not all(consent.categories.values()):
+            texts = texts_for(config, language)
+            tags = TagGate(
+                frozenset(consent.granted),
+                placeholder_text=texts["placeholder"],
+                placeholder_button=texts["placeholder_button"],
+                category_labels={
+                    cat.name: texts[f"category.{cat.name}.label"] for cat in config.category_list
+                },
+                language=language,
+            )
+        if not (snippet or head or tags):
+            return None, 0, False
+        rewriter = HtmlRewriter(head_snippet=head, body_snippet=snippet, tags=tags)
+        added = rewriter.added_length if rewriter.length_is_predictable else None
+        return rewriter, added, banner
 
-    def fail_closed(self, set_cookie: str | bytes) -> bool:
-        """After a failure judging a Set-Cookie: keep it only if a required category's."""
-        logger.exception("consent-middleware failed on a Set-Cookie; keeping only required ones")
+    def _learn(self, name: Any) -> int:
+        """The kind of a header name seen for the first time in this spelling. Servers trim
+        spaces and tabs around names (and Chromium does), so `b"Set-Cookie "` is judged as a
+        Set-Cookie; a name that is no HTTP token at all may reach the wire mangled
+        (wsgiref writes it as it is), so such a header is dropped."""
+        if isinstance(name, (bytes, bytearray)):
+            text = bytes(name).decode("latin-1")
+        elif isinstance(name, str):
+            text = name
+        else:
+            return _DROP
+        trimmed = text.strip(" \t").lower()
+        kind = _DROP if not trimmed or not _TCHAR.issuperset(trimmed) else _KINDS.get(trimmed, 0)
+        if len(self._kinds) < _MAX_LEARNED:
+            self._kinds[name] = kind
+        return kind
+
+    def _required(self, set_cookie: str) -> bool:
+        """After a failure: a Set-Cookie stays only if each of its names is required."""
         try:
-            if isinstance(set_cookie, bytes):
-                set_cookie = set_cookie.decode("latin-1")
-            category = self.policy.category_of(set_cookie_name(set_cookie))
+            categories = {self.policy.category_of(n) for n in judged_names(set_cookie)}
         except Exception:
             return False
-        return category == ALWAYS or category in self.config.required_categories
+        return all(c == ALWAYS or c in self.config.required_categories for c in categories)
+
+    def _fail_closed_headers(self, app_headers: list[Any]) -> list[Any]:
+        out = []
+        for header in app_headers:
+            try:
+                name, value = header
+                kind = self._learn(name)
+                text = _text(value)
+            except Exception:
+                continue
+            if kind in (_DROP, _BANNER_OFF) or _breaks_lines(text):
+                continue
+            if kind != _SET_COOKIE or self._required(text):
+                out.append(header)
+        return out
+
+    def _log_once(self, message: str) -> None:
+        if message not in self._logged and len(self._logged) < _MAX_LEARNED:
+            self._logged.add(message)
+            logger.warning("consent-middleware %s (logged once)", message)
 
 
-def injectable(
-    method: str, status: int, content_type: str | None, content_encoding: str | None
-) -> bool:
-    """Whether a response is an HTML page whose body may be streamed through a filter."""
-    if method == "HEAD" or status < 200 or status in (204, 304) or 300 <= status < 400:
-        return False
-    if content_encoding and content_encoding.strip().lower() != "identity":
-        return False
-    if not content_type:
-        return False
-    return content_type.split(";", 1)[0].strip().lower() in ("text/html", "application/xhtml+xml")
+class _Guarded:
+    """A body filter that cannot break the page: should the filter fail mid-stream, the rest
+    passes as the app wrote it (logged once), padded at the end so that a Content-Length
+    announced with the snippet still holds."""
+
+    __slots__ = ("_inner", "_added", "_in", "_out", "_failed")
+
+    def __init__(self, inner: BodyFilter, added: int | None) -> None:
+        self._inner = inner
+        self._added = added
+        self._in = self._out = 0
+        self._failed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not self._failed:
+            try:
+                out = self._inner.feed(chunk)
+            except Exception:
+                self._fail()
+                out = chunk
+        else:
+            out = chunk
+        self._in += len(chunk)
+        self._out += len(out)
+        return out
+
+    def finish(self) -> bytes:
+        out = b""
+        if not self._failed:
+            try:
+                out = self._inner.finish()
+            except Exception:
+                self._fail()
+        self._out += len(out)
+        if self._failed and self._added is not None:
+            out += b" " * max(self._in + self._added - self._out, 0)
+        return out
+
+    def _fail(self) -> None:
+        self._failed = True
+        logger.exception("consent-middleware could not rewrite a page; the rest passes as is")
+
+
+class _NoBody:
+    """Drops a body: the answer to a HEAD request has none."""
+
+    __slots__ = ()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return b""
+
+    def finish(self) -> bytes:
+        return b""
+
+
+_NO_BODY = _NoBody()
+
+
+def _breaks_lines(value: object) -> bool:
+    if type(value) is bytes:
+        return b"\n" in value or b"\r" in value
+    return isinstance(value, str) and ("\n" in value or "\r" in value)
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _shown(name: Any) -> str:
+    return repr(_text(name))[:60]
+
+
+def _bytes_header(name: str, value: str) -> tuple[bytes, bytes]:
+    return (name.encode("latin-1"), value.encode("latin-1"))
+
+
+def _str_header(name: str, value: str) -> tuple[str, str]:
+    return (name.title(), value)
+
+
+def _add_vary(out: list[Any], at: list[int], wanted: list[str], spell: Any) -> None:
+    """Make the response vary on `wanted` too, merged into the app's Vary headers."""
+    tokens = {t.strip().lower() for i in at for t in _text(out[i][1]).split(",")}
+    if "*" in tokens:
+        return
+    missing = [w for w in wanted if w.lower() not in tokens]
+    if not missing:
+        return
+    if at:
+        name, value = out[at[0]]
+        current = _text(value).strip()
+        out[at[0]] = spell(
+            _text(name), ", ".join([current, *missing]) if current else ", ".join(missing)
+        )
+    else:
+        out.append(spell("vary", ", ".join(missing)))

@@ -1,212 +1,22 @@
-"""Tracking controls in the streamed HTML (issue 4): gate `<script>`/`<iframe>` tags of refused
-categories, and insert snippets (Google Consent Mode's default command, the banner).
+"""Gating in the streamed HTML: `<script>` and `<iframe>` tags of refused categories are
+made inert, so that a tracker neither runs nor loads before its category is granted.
 
-Sans-IO: `HtmlRewriter` takes the body chunk by chunk and returns bytes; it never buffers the
-body whole. It follows the HTML tokenizer (WHATWG, section 13.2.5) closely enough for real
-pages: tags with double-, single- or unquoted attribute values (a `>` inside quotes does not end
-a tag), comments, bogus comments and doctypes, and the raw text of `<script>` (with its
-`<!--`/`<script>` escaping rules), `<style>`, `<textarea>`, `<title>`, `<iframe>`, `<xmp>`,
-`<noembed>`, `<noframes>` and `<plaintext>`. Nothing inside a comment or raw text is rewritten.
-
-Only a tag that must be rewritten (a `<script>` or `<iframe>` start tag while gating) is held
-back whole, up to `MAX_TAG` bytes; every other construct streams, and at most a few bytes (a
-possible end marker split between chunks) wait for the next chunk.
+`TagGate` is the tag filter that `html.HtmlRewriter` calls with every script and iframe
+start tag; banner.js turns the tags back on once the visitor grants their category.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import logging
 import re
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Mapping
 
-from .consent import Consent
+from .html import Attr, attributes, first_by_name
 
-__all__ = ["MAX_TAG", "HtmlRewriter", "consent_mode_default", "consent_mode_update"]
+__all__ = ["TagGate"]
 
-logger = logging.getLogger("consent_middleware")
-
-#: The largest start tag held back for rewriting; a longer one passes unchanged.
-MAX_TAG = 8192
-
-# --- Tokenizer pieces --------------------------------------------------------------------------
-# HTML whitespace is exactly TAB, LF, FF, CR and SPACE (not VT, unlike Python's \s).
-
-# An attribute, written so that every string has at most one way to match (no backtracking
-# blow-up when a tag is cut off at a chunk end): a name ends only at a delimiter, a name followed
-# by "=" must take a value, an unquoted value ends only at whitespace or ">".
-_ATTR = (
-    rb"[^\t\n\f\r />][^\t\n\f\r />=]*(?=[\t\n\f\r />=])"
-    rb"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"[^"]*"|'[^']*'"""
-    rb"""|[^\t\n\f\r >"'][^\t\n\f\r >]*(?=[\t\n\f\r >])|(?=>))"""
-    rb"|(?![\t\n\f\r ]*=))"
-)
-# The rest of a tag after its first letter: name, attributes (each followed by any number of
-# whitespace or "/"), ">".
-_TAG_REST = rb"[^\t\n\f\r />]*(?=[\t\n\f\r />])[\t\n\f\r /]*(?:" + _ATTR + rb"[\t\n\f\r /]*)*>"
-_DELIM = rb"(?=[\t\n\f\r />])"
-
-_RAW_NAMES = (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
-_ALWAYS_STOP = (b"script", b"plaintext", *_RAW_NAMES)
-_HEAD_STOP = (b"head", b"link", b"body")
-
-
-def _names(names: tuple[bytes, ...]) -> bytes:
-    """An alternation of tag names followed by a delimiter, grouped by first letter (faster)."""
-    groups: dict[bytes, list[bytes]] = {}
-    for name in names:
-        groups.setdefault(name[:1], []).append(re.escape(name[1:]))
-    return (
-        b"(?:"
-        + b"|".join(first + b"(?:" + b"|".join(rests) + b")" for first, rests in groups.items())
-        + b")"
-        + _DELIM
-    )
-
-
-def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re.Pattern[bytes]:
-    """Consumes, at C speed, everything in the data state that needs no action: text, complete
-    comments and bogus comments, and complete tags other than the `*_stops` ones."""
-    end_tag = (rb"(?!" + _names(end_stops) + rb")" if end_stops else b"") + rb"[a-zA-Z]"
-    return re.compile(
-        rb"(?:[^<]+|<(?:"
-        rb"(?!"
-        + _names(start_stops)
-        + rb")[a-zA-Z]"
-        + _TAG_REST
-        + rb"|/(?:"
-        + end_tag
-        + _TAG_REST
-        + rb"|(?=[^a-zA-Z])[^>]*>)"  # an end tag; "</>" or a bogus comment
-        rb"|!(?:--(?:-?>|.*?--!?>)|(?!--)[^>]*>)"  # comment (also <!--> and <!--->), doctype
-        rb"|\?[^>]*>"  # a bogus comment
-        rb"|(?=[^a-zA-Z/!?])"  # a "<" that opens nothing is text
-        rb"))*",
-        re.IGNORECASE | re.DOTALL,
-    )
-
-
-# Keyed by (head snippet still waiting for its place, a "</body" still matters).
-_SKIPS = {
-    (head, body): _skip_re(_ALWAYS_STOP + (_HEAD_STOP if head else ()), (b"body",) if body else ())
-    for head in (False, True)
-    for body in (False, True)
-}
-
-_TAG_NAME = re.compile(rb"[^\t\n\f\r />]*")
-_COMMENT_END = re.compile(rb"--!?>")
-_SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
-_SCRIPT_ESCAPED_RE = re.compile(rb"-->|</script" + _DELIM + rb"|<script" + _DELIM, re.IGNORECASE)
-_SCRIPT_DOUBLE_RE = re.compile(rb"-->|</script" + _DELIM, re.IGNORECASE)
-_RAW_END = {name: re.compile(rb"</" + name + _DELIM, re.IGNORECASE) for name in _RAW_NAMES}
 _HTML_WS = b"\t\n\f\r "
 _CATEGORY_SPLIT = re.compile("[\t\n\f\r ]+")
-
-# Tag sub-states, for a tag that streams through (the tokenizer's own states, merged where
-# they behave the same: "after attribute value (quoted)" and "self-closing start tag" act
-# like "before attribute name").
-(
-    _T_NAME,
-    _T_BEFORE_ATTR,
-    _T_ATTR_NAME,
-    _T_AFTER_ATTR,
-    _T_BEFORE_VALUE,
-    _T_DQ,
-    _T_SQ,
-    _T_UQ,
-    _T_END,
-) = range(9)
-_T_RUNS = (
-    _TAG_NAME,
-    re.compile(rb"[\t\n\f\r /]*"),
-    re.compile(rb"[^\t\n\f\r />=]*"),
-    re.compile(rb"[\t\n\f\r ]*"),
-    re.compile(rb"[\t\n\f\r ]*"),
-    re.compile(rb'[^"]*'),
-    re.compile(rb"[^']*"),
-    re.compile(rb"[^\t\n\f\r >]*"),
-)
-_GT, _EQ, _SLASH, _DQ, _SQ = 0x3E, 0x3D, 0x2F, 0x22, 0x27
-# Complete attributes, skipped at C speed from the "before attribute name" state. Each must be
-# followed by a character that settles it, so that the state after them is again "before
-# attribute name" (a valueless name at the end of the data could still get "=value").
-_ATTRS_SKIP = re.compile(
-    rb"(?:[\t\n\f\r /]*[^\t\n\f\r />][^\t\n\f\r />=]*(?=[\t\n\f\r />=])"
-    rb"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"[^"]*"|'[^']*'"""
-    rb"""|[^\t\n\f\r >"'][^\t\n\f\r >]*(?=[\t\n\f\r >])|(?=>))"""
-    rb"|(?=[\t\n\f\r ]*[^\t\n\f\r =])))*"
-)
-
-
-def _scan_tag(data: bytes, pos: int, state: int) -> tuple[int, int]:
-    """Advance through a tag from `pos` in `state`; (position after ">", _T_END) when it ends in
-    `data`, else (len(data), the state to resume in)."""
-    n = len(data)
-    runs = _T_RUNS
-    while True:
-        if state == _T_BEFORE_ATTR:
-            skipped = _ATTRS_SKIP.match(data, pos)
-            pos = skipped.end() if skipped is not None else pos
-        match = runs[state].match(data, pos)
-        pos = match.end() if match is not None else pos
-        if pos >= n:
-            return n, state
-        c = data[pos]
-        pos += 1
-        if c == _GT and state not in (_T_DQ, _T_SQ):
-            return pos, _T_END
-        if state in (_T_NAME, _T_UQ, _T_DQ, _T_SQ):
-            state = _T_BEFORE_ATTR
-        elif state == _T_BEFORE_ATTR:
-            state = _T_ATTR_NAME
-        elif state in (_T_ATTR_NAME, _T_AFTER_ATTR):
-            if c == _EQ:
-                state = _T_BEFORE_VALUE
-            elif c == _SLASH:
-                state = _T_BEFORE_ATTR
-            elif state == _T_ATTR_NAME:
-                state = _T_AFTER_ATTR
-            else:  # a new attribute: read it again from "before attribute name" (faster)
-                state = _T_BEFORE_ATTR
-                pos -= 1
-        else:  # _T_BEFORE_VALUE
-            state = _T_DQ if c == _DQ else _T_SQ if c == _SQ else _T_UQ
-
-
-_ATTR_RE = re.compile(
-    rb"[\t\n\f\r /]*([^\t\n\f\r />][^\t\n\f\r />=]*)"
-    rb"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*("[^"]*"|'[^']*'|[^\t\n\f\r >"'][^\t\n\f\r >]*|))?"""
-)
-
-
-class _Attr(NamedTuple):
-    name: bytes  # lowercased
-    start: int  # where the name starts
-    name_end: int
-    end: int  # after the value (and its closing quote)
-    value: bytes  # raw, still HTML-encoded, without quotes; b"" when there is none
-
-
-def _attributes(tag: bytes, pos: int) -> list[_Attr]:
-    """The attributes of a complete tag, from `pos` (just after the tag name)."""
-    attrs = []
-    while (match := _ATTR_RE.match(tag, pos)) is not None:
-        raw = match.group(2) or b""
-        if raw[:1] in (b'"', b"'"):
-            raw = raw[1:-1]
-        attrs.append(_Attr(match.group(1).lower(), match.start(1), match.end(1), match.end(), raw))
-        pos = match.end()
-    return attrs
-
-
-def _first(attrs: list[_Attr]) -> dict[bytes, _Attr]:
-    """Attributes by name; as in a browser, the first of duplicates wins."""
-    by_name: dict[bytes, _Attr] = {}
-    for attr in attrs:
-        by_name.setdefault(attr.name, attr)
-    return by_name
 
 
 def _decode(raw: bytes) -> str:
@@ -227,374 +37,52 @@ def _escape(text: str) -> bytes:
     return html.escape(text, quote=True).encode("ascii", "xmlcharrefreplace")
 
 
-# Tokenizer states of the rewriter.
-_DATA, _TAG, _COMMENT, _BOGUS, _RAW, _SCRIPT, _SCRIPT_ESC, _SCRIPT_DOUBLE, _PLAINTEXT = range(9)
-# Bytes kept back in a raw-text state: one less than its longest end marker (+ delimiter).
-_SCRIPT_HOLD = len(b"</script")
-_COMMENT_HOLD = len(b"--!")
+class TagGate:
+    """Rewrites the script and iframe start tags of refused categories.
 
-
-class HtmlRewriter:
-    """Streams an HTML body once, chunk by chunk: gates tracking tags and inserts snippets.
-
-    - `gate`: a `<script data-consent-category="X">` start tag is made inert unless every
-      (space-separated) category in X is in `granted`: its type becomes "text/plain" and the
-      original type, if any, moves to `data-consent-type`. Tags already of type text/plain are
-      left alone (banner.js activates them). An `<iframe data-consent-category="X" src=...>`
-      of a refused category gets `src` (and `srcdoc`) renamed to `data-consent-src`
-      (`data-consent-srcdoc`), the `hidden` attribute, and a placeholder `<div>` before it.
-      The placeholder names the refused categories (`data-consent-placeholder`/`-allow`, space
-      separated) and their labels (joined with ", ") in place of "{category}" in the texts.
-      An empty category value names nothing that could be granted: the tag is gated.
-      Categories compare exactly, after HTML-unescaping; tag and attribute names in any case.
-    - `head_snippet` goes right after the first `<head>` start tag; without one, before the
-      first `<script>`, `<link>` or `<body>` start tag, whichever comes first (streaming cannot
-      wait to learn whether a `<head>` follows); without any of these, with the body snippet.
-    - `body_snippet` goes before the first `</body>` end tag; without one, at the end.
-
-    Both snippets are inserted exactly once whatever the body holds, so without `gate` the
-    output is exactly `added_length` bytes longer than the input (`length_is_predictable`).
-    Gating only ever adds bytes, so `added_length` is then a lower bound.
-
-    Markers are honoured only where the tokenizer would see them: a `</body>` or `<script>`
-    inside a comment, an attribute value, a script's text or a `<title>` is not one. The
-    content of `<noscript>` is read as markup (as with scripting off), so a tag manager's
-    `<noscript><iframe>` is gated too. A start tag to rewrite that is still unfinished after
-    `MAX_TAG` bytes passes as it is (its element is still tracked). SVG/MathML content is read
-    with HTML rules (its `<script>`, `<style>` and `<title>` are raw text; no CDATA sections).
-    When the body ends inside an unfinished comment, raw-text element or streamed tag, the
-    snippets still go at the end, where the browser will not run them (bytes already sent
-    cannot be revised); an unfinished tag still held back gets them before it.
-    Never raises on any input.
+    A `<script data-consent-category="X">` start tag is made inert unless every
+    (space-separated) category in X is in `granted`: its type becomes "text/plain" and the
+    original type, if any, moves to `data-consent-type`. Tags already of type text/plain are
+    left alone (banner.js activates them). An `<iframe data-consent-category="X" src=...>`
+    of a refused category gets `src` (and `srcdoc`) renamed to `data-consent-src`
+    (`data-consent-srcdoc`), the `hidden` attribute, and a placeholder `<div>` before it.
+    The placeholder names the refused categories (`data-consent-placeholder`/`-allow`, space
+    separated) and their labels (joined with ", ") in place of "{category}" in the texts.
+    An empty category value names nothing that could be granted: the tag is gated.
+    Categories compare exactly, after HTML-unescaping; tag and attribute names in any case.
+    Everything it writes is well-formed XML too (`hidden=""`), for XHTML pages.
     """
 
-    __slots__ = (
-        "added_length",
-        "length_is_predictable",
-        "_granted",
-        "_gate",
-        "_head",
-        "_body",
-        "_head_after_tag",
-        "_text",
-        "_button",
-        "_labels",
-        "_state",
-        "_tag_state",
-        "_after",
-        "_raw_end",
-        "_raw_hold",
-        "_next_raw_end",
-        "_next_raw_hold",
-        "_skip",
-        "_pending",
-        "_held",
-        "_out",
-        "_emitted",
-        "_finished",
-        "_failed",
-        "_lang",
-    )
+    __slots__ = ("_granted", "_text", "_button", "_labels", "_lang")
 
     def __init__(
         self,
-        *,
         granted: frozenset[str] | set[str],
-        gate: bool,
-        head_snippet: bytes = b"",
-        body_snippet: bytes = b"",
+        *,
         placeholder_text: str = "This content is blocked until you allow {category} cookies.",
         placeholder_button: str = "Allow {category} cookies",
         category_labels: Mapping[str, str] | None = None,
         language: str | None = None,
     ) -> None:
         self._granted = frozenset(granted)
-        # The placeholder speaks the banner's language, which may not be the page's.
-        self._lang = b' lang="' + _escape(language) + b'"' if language else b""
-        self._gate = bool(gate)
-        self._head = bytes(head_snippet)
-        self._body = bytes(body_snippet)
-        self.length_is_predictable = not self._gate
-        self.added_length = len(self._head) + len(self._body)
-        self._head_after_tag = False
         self._text = str(placeholder_text)
         self._button = str(placeholder_button)
         self._labels = {str(k): str(v) for k, v in (category_labels or {}).items()}
-        self._state = _DATA
-        self._tag_state = _T_NAME
-        self._after = _DATA
-        self._raw_end = _RAW_END[b"style"]
-        self._raw_hold = 0
-        self._next_raw_end = self._raw_end
-        self._next_raw_hold = 0
-        self._pending = b""
-        self._held: tuple[int, int] | None = None
-        self._out: list[bytes] = []
-        self._emitted = 0
-        self._finished = False
-        self._failed = False
-        self._skip = _SKIPS[False, False]
-        self._refresh()
+        # The placeholder speaks the banner's language, which may not be the page's.
+        self._lang = b' lang="' + _escape(language) + b'"' if language else b""
 
-    # --- public -------------------------------------------------------------------------------
-
-    def feed(self, chunk: bytes) -> bytes:
-        """The output for `chunk`; a few bytes (or a tag to rewrite) may wait for the next."""
-        if not chunk:
-            return b""
-        if self._finished:
-            return bytes(chunk)
-        data = self._pending + chunk if self._pending else bytes(chunk)
-        self._pending = b""
-        self._out = []
-        self._emitted = 0
-        try:
-            self._run(data)
-        except Exception:  # pragma: no cover - a bug; never break the page over it
-            logger.exception("consent-middleware could not rewrite HTML; passing it through")
-            self._failed = True
-            self._state = _PLAINTEXT
-            self._pending = b""
-            self._held = None
-            self._out.append(data[self._emitted :])
-        out, self._out = self._out, []
-        return b"".join(out)
-
-    def finish(self) -> bytes:
-        """Whatever waited, and the snippets that found no place in the body."""
-        if self._finished:
-            return b""
-        self._finished = True
-        rest, self._pending, self._held = self._pending, b"", None
-        snippets = self._head + self._body
-        self._head = self._body = b""
-        # In the data state, what waits is an unfinished tag the browser will drop (or a
-        # lone "<"), so the snippets can still go before it and run.
-        return snippets + rest if self._state == _DATA else rest + snippets
-
-    # --- the tokenizer --------------------------------------------------------------------------
-
-    def _refresh(self) -> None:
-        head = bool(self._head) and not self._head_after_tag
-        self._skip = _SKIPS[head, bool(self._head or self._body)]
-
-    def _insert(self, data: bytes, at: int, text: bytes) -> None:
-        self._out.append(data[self._emitted : at])
-        self._out.append(text)
-        self._emitted = at
-
-    def _replace(self, data: bytes, start: int, end: int, text: bytes) -> None:
-        self._out.append(data[self._emitted : start])
-        self._out.append(text)
-        self._emitted = end
-
-    def _run(self, data: bytes) -> None:
-        n = len(data)
-        i = 0
-        cut = n  # data[cut:] waits for the next chunk
-        while i < n:
-            state = self._state
-            if state == _DATA:
-                match = self._skip.match(data, i)
-                if match is not None:
-                    i = match.end()
-                if i >= n:
-                    break
-                at = self._markup(data, i)
-                if at < 0:
-                    cut = i
-                    break
-                i = at
-            elif state == _TAG:
-                i, self._tag_state = _scan_tag(data, i, self._tag_state)
-                if self._tag_state == _T_END:
-                    self._tag_ended(data, i)
-            elif state == _COMMENT:
-                found = _COMMENT_END.search(data, i)
-                if found is None:
-                    cut = max(i, n - _COMMENT_HOLD)
-                    break
-                i = found.end()
-                self._state = _DATA
-            elif state == _BOGUS:
-                gt = data.find(b">", i)
-                if gt < 0:
-                    break
-                i = gt + 1
-                self._state = _DATA
-            elif state == _RAW:
-                found = self._raw_end.search(data, i)
-                if found is None:
-                    cut = max(i, n - self._raw_hold)
-                    break
-                i = self._end_tag(found.end())
-            elif state in (_SCRIPT, _SCRIPT_ESC, _SCRIPT_DOUBLE):
-                regex = (
-                    _SCRIPT_DATA_RE
-                    if state == _SCRIPT
-                    else _SCRIPT_ESCAPED_RE
-                    if state == _SCRIPT_ESC
-                    else _SCRIPT_DOUBLE_RE
-                )
-                found = regex.search(data, i)
-                if found is None:
-                    cut = max(i, n - _SCRIPT_HOLD)
-                    break
-                token = found.group()
-                if token == b"<!--":
-                    # Its dashes may close it again at once: "<!-->" is no escape.
-                    self._state = _SCRIPT_ESC
-                    i = found.start() + 2
-                elif token == b"-->":
-                    self._state = _SCRIPT
-                    i = found.end()
-                elif token[1:2] == b"/":
-                    if state == _SCRIPT_DOUBLE:
-                        self._state = _SCRIPT_ESC
-                        i = found.end()
-                    else:
-                        i = self._end_tag(found.end())
-                else:  # "<script" inside an escaped script
-                    self._state = _SCRIPT_DOUBLE
-                    i = found.end()
-            else:  # _PLAINTEXT: nothing ever ends it
-                break
-        if cut < n:
-            self._pending = data[cut:]
-        self._out.append(data[self._emitted : cut])
-        self._emitted = cut
-
-    def _end_tag(self, at: int) -> int:
-        """The end tag of a raw-text element starts; its name ends at `at`."""
-        self._state = _TAG
-        self._tag_state = _T_NAME
-        self._after = _DATA
-        return at
-
-    def _tag_ended(self, data: bytes, at: int) -> None:
-        if self._head_after_tag:
-            self._head_after_tag = False
-            self._insert(data, at, self._head)
-            self._head = b""
-            self._refresh()
-        self._state = self._after
-        self._raw_end = self._next_raw_end
-        self._raw_hold = self._next_raw_hold
-
-    def _stream_tag(self, at: int, after: int, raw: bytes = b"") -> int:
-        self._state = _TAG
-        self._tag_state = _T_NAME
-        self._after = after
-        if raw:
-            self._next_raw_end = _RAW_END[raw]
-            self._next_raw_hold = len(raw) + 2
-        return at
-
-    def _markup(self, data: bytes, i: int) -> int:
-        """At a "<" the fast scan stopped at: what it starts. The position to go on from, or -1
-        when the next chunk is needed to tell."""
-        n = len(data)
-        if i + 1 >= n:
-            return -1
-        c = data[i + 1]
-        if c == 0x21:  # "<!"
-            if data.startswith(b"--", i + 2):
-                if i + 4 >= n or (data[i + 4] == 0x2D and i + 5 >= n):
-                    return -1
-                if data[i + 4] == _GT:
-                    return i + 5
-                if data.startswith(b"->", i + 4):
-                    return i + 6
-                self._state = _COMMENT
-                return i + 4
-            if i + 3 >= n and b"--".startswith(data[i + 2 :]):
-                return -1
-            self._state = _BOGUS
-            return i + 2
-        if c == 0x3F:  # "<?"
-            self._state = _BOGUS
-            return i + 2
-        is_end = c == _SLASH
-        start = i + 2 if is_end else i + 1
-        if start >= n:
-            return -1
-        if not 0x61 <= data[start] | 0x20 <= 0x7A:  # not an ASCII letter
-            if is_end:
-                self._state = _BOGUS
-                return start
-            return i + 1  # a "<" that opens nothing (the fast scan takes these itself)
-        match = _TAG_NAME.match(data, start)
-        name_end = match.end() if match is not None else start
-        name = data[start:name_end].lower()
-        if name_end >= n:
-            # The name may go on in the next chunk: wait if it could become one we act on.
-            stops = (b"body",) if is_end else _ALWAYS_STOP + _HEAD_STOP
-            if any(stop.startswith(name) for stop in stops):
-                return -1
-            return self._stream_tag(name_end, _DATA)
-        if is_end:
-            if name == b"body" and (self._head or self._body):
-                self._insert(data, i, self._head + self._body)
-                self._head = self._body = b""
-                self._head_after_tag = False
-                self._refresh()
-            return self._stream_tag(name_end, _DATA)
-        if self._head and not self._head_after_tag:
-            if name == b"head":
-                self._head_after_tag = True
-                self._refresh()
-            elif name in (b"script", b"link", b"body"):
-                self._insert(data, i, self._head)
-                self._head = b""
-                self._refresh()
+    def rewrite(self, name: bytes, tag: bytes, name_end: int) -> bytes:
         if name == b"script":
-            if self._gate:
-                return self._held_tag(data, i, name_end, _SCRIPT)
-            return self._stream_tag(name_end, _SCRIPT)
-        if name == b"iframe":
-            if self._gate:
-                return self._held_tag(data, i, name_end, _RAW)
-            return self._stream_tag(name_end, _RAW, name)
-        if name in _RAW_END:
-            return self._stream_tag(name_end, _RAW, name)
-        if name == b"plaintext":
-            return self._stream_tag(name_end, _PLAINTEXT)
-        return self._stream_tag(name_end, _DATA)
+            return self._gate_script(tag, name_end)
+        return self._gate_iframe(tag, name_end)
 
-    def _held_tag(self, data: bytes, i: int, name_end: int, after: int) -> int:
-        """A start tag that may need rewriting: rewrite it once whole, or wait for the rest."""
-        if i == 0 and self._held is not None:
-            pos, tag_state = self._held
-        else:
-            pos, tag_state = name_end, _T_NAME
-        self._held = None
-        pos, tag_state = _scan_tag(data, pos, tag_state)
-        if after == _RAW:
-            self._next_raw_end = _RAW_END[b"iframe"]
-            self._next_raw_hold = len(b"iframe") + 2
-        if tag_state == _T_END:
-            tag = data[i:pos]
-            if after == _SCRIPT:
-                new = self._gate_script(tag, name_end - i)
-            else:
-                new = self._gate_iframe(tag, name_end - i)
-            if new != tag:
-                self._replace(data, i, pos, new)
-            self._state = after
-            self._raw_end = self._next_raw_end
-            self._raw_hold = self._next_raw_hold
-            return pos
-        if pos - i > MAX_TAG:  # too long to hold: let it pass as it is
-            self._state = _TAG
-            self._tag_state = tag_state
-            self._after = after
-            return pos
-        self._held = (pos - i, tag_state)
-        return -1
+    def neutralize(self, name: bytes) -> bytes:
+        # An inert type for a script; for an iframe, srcdoc wins over any src after it.
+        if name == b"script":
+            return b' type="text/plain"'
+        return b' srcdoc="" hidden=""'
 
-    # --- rewriting ------------------------------------------------------------------------------
-
-    def _refused(self, attrs: dict[bytes, _Attr]) -> list[str] | None:
+    def _refused(self, attrs: dict[bytes, Attr]) -> list[str] | None:
         """The categories of a gated tag that are not granted (maybe []: an empty category
         value), or None when the tag may load."""
         attr = attrs.get(b"data-consent-category")
@@ -605,7 +93,7 @@ class HtmlRewriter:
         return refused if refused or not categories else None
 
     def _gate_script(self, tag: bytes, name_end: int) -> bytes:
-        attrs = _first(_attributes(tag, name_end))
+        attrs = first_by_name(attributes(tag, name_end))
         if self._refused(attrs) is None:
             return tag
         type_attr = attrs.get(b"type")
@@ -620,8 +108,8 @@ class HtmlRewriter:
         return tag[: type_attr.start] + new + tag[type_attr.end :]
 
     def _gate_iframe(self, tag: bytes, name_end: int) -> bytes:
-        attrs = _attributes(tag, name_end)
-        first = _first(attrs)
+        attrs = attributes(tag, name_end)
+        first = first_by_name(attrs)
         refused = self._refused(first)
         if refused is None:
             return tag
@@ -630,7 +118,7 @@ class HtmlRewriter:
             return tag
         parts = [tag[:name_end]]
         if b"hidden" not in first:
-            parts.append(b" hidden")
+            parts.append(b' hidden=""')
         prev = name_end
         for attr in sources:  # every one: a second src would load once the first is renamed
             parts += (tag[prev : attr.start], b"data-consent-")
@@ -656,51 +144,3 @@ class HtmlRewriter:
             + _escape(button)
             + b"</button></div>"
         )
-
-
-# --- Google Consent Mode ---------------------------------------------------------------------
-
-
-def consent_mode_update(consent: Consent, mapping: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """Google consent types -> "granted"/"denied", for `gtag('consent', 'update', ...)`.
-
-    Only the types `mapping` names (category -> types); a type that several categories name
-    is granted only when all of them are allowed.
-    """
-    allowed: dict[str, bool] = {}
-    for category, types in mapping.items():
-        ok = consent.allows(category)
-        for gtype in types:
-            allowed[gtype] = allowed.get(gtype, True) and ok
-    return {gtype: "granted" if ok else "denied" for gtype, ok in sorted(allowed.items())}
-
-
-def _json_for_script(value: object) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def consent_mode_default(
-    consent: Consent,
-    mapping: Mapping[str, Sequence[str]],
-    *,
-    nonce: str | None,
-    wait_for_update: int = 500,
-) -> bytes:
-    """The inline `<script>` with Consent Mode's default command; it must run before any tag.
-
-    `wait_for_update` is only sent while the visitor has not decided (the banner's update
-    comes later); `ads_data_redaction` is set while `ad_storage` is denied.
-    """
-    params: dict[str, object] = dict(consent_mode_update(consent, mapping))
-    if not consent.decided:
-        params["wait_for_update"] = int(wait_for_update)
-    js = (
-        "window.dataLayer=window.dataLayer||[];"
-        "window.gtag=window.gtag||function(){dataLayer.push(arguments);};"
-        f"gtag('consent','default',{_json_for_script(params)});"
-    )
-    if params.get("ad_storage") == "denied":
-        js += "gtag('set','ads_data_redaction',true);"
-    attr = "" if nonce is None else f' nonce="{html.escape(nonce, quote=True)}"'
-    return f"<script{attr}>{js}</script>".encode("ascii", "xmlcharrefreplace")

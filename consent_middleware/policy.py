@@ -1,9 +1,11 @@
 """Decisions, framework-free: whose consent a request carries, which Set-Cookie headers
 stay, which carried cookies must be expired, and what the app may read.
 
-The adapters hand in strings and get strings back; nothing here knows ASGI or WSGI.
-This is the hot path of every request, so each decision that depends only on a string
-(a Cookie header, a cookie name, a Set-Cookie's attributes) is cached in a bounded map.
+This is the hot path of every request. A Set-Cookie's fate depends on its name and its
+attributes, never on its value (real traffic sends a fresh session id and analytics id on
+every response), so verdicts are cached by name, per set of granted categories, and the
+attributes are parsed only for cookies that might be refused, cached by their own text.
+Every cache is bounded by entries and by bytes (see `cache.py`).
 """
 
 from __future__ import annotations
@@ -11,36 +13,44 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from time import time as _now
 
-from .cache import BoundedCache
+from .cache import ENTRY_OVERHEAD, BoundedCache, ByteBudget
 from .config import ALWAYS, ConsentConfig
 from .consent import Consent, ConsentCodec
 from .cookies import (
+    DELETION_MARGIN,
     build_set_cookie,
     cookie_value,
     deletion_header,
+    deletion_time,
+    judged_names,
     parse_cookie_header,
     parse_set_cookie,
-    set_cookie_name,
 )
 
 __all__ = ["ConsentPolicy", "RequestConsent"]
 
 logger = logging.getLogger("consent_middleware")
 
-_MAX_REMEMBERED = 2048
+_MAX_NAMES = 1024  # distinct cookie names remembered per table
 _MAX_PLACES_PER_COOKIE = 8
-_MAX_VERDICT_TABLES = 64
-_MAX_EXPIRED_PER_RESPONSE = 64
-_UNKNOWN = "\x00unknown"  # the category of a name that no rule matches, under "block"
+_MAX_TABLES = 64
+#: A browser holds at most a few hundred cookies per site; a request claiming more must not
+#: make every response carry thousands of deletions.
+MAX_EXPIRED_PER_RESPONSE = 64
+
+# What a cookie name's category means for its Set-Cookie headers, under one consent.
+_STRIP = 0  # never leaves (the consent cookie; judged names of refused and unknown mixed)
+_KEEP = 1  # leaves as it is: a required category, or one that no rule names under "allow"
+_KEEP_OPTIONAL = 2  # leaves, and its place (path, domain) is learned for a later expiry
+_REFUSED = 3  # leaves only as a deletion that every browser reads as one
 
 
 class RequestConsent:
-    """What the middleware knows about one request, before the app runs. Shared between
-    requests with the same Cookie header (it is cached): never mutate it."""
+    """What the middleware knows about one request before the app runs. Cached by Cookie
+    header and shared between requests: never mutate it."""
 
     __slots__ = (
         "consent",
@@ -50,7 +60,7 @@ class RequestConsent:
         "refused",
         "filtered_cookie_header",
         "needs_response_work",
-        "verdicts",
+        "names",
         "valid_until",
     )
 
@@ -62,73 +72,59 @@ class RequestConsent:
         https: bool,
         refused: tuple[str, ...] = (),
         filtered_cookie_header: str | None = None,
-        verdicts: BoundedCache[str | bytes, bool] | None = None,
+        names: dict[str, int] | None = None,
         max_age: int = 0,
     ) -> None:
         self.consent = consent
         #: The Cookie header as the browser sent it ("" for none).
         self.cookie_header = cookie_header
-        #: The consent cookie was present but is no longer valid (forged, old, expired).
+        #: A consent cookie was present but none is valid (forged, old, expired).
         self.stale_consent_cookie = stale_consent_cookie
         self.https = https
-        #: Names of the carried cookies that the consent refuses (to expire, and to hide).
+        #: Names of carried cookies that the consent refuses, to expire (at most 64).
         self.refused = refused
         #: The Cookie header without refused cookies, or None when the app may see it whole.
         self.filtered_cookie_header = filtered_cookie_header
         #: The response must get deletions even if the app sets no cookie.
         self.needs_response_work = bool(refused) or stale_consent_cookie
+        #: Raw cookie name (text before "=") -> verdict kind, for this consent's categories
+        #: (one table shared by every consent granting the same set).
+        self.names: dict[str, int] = names if names is not None else {}
         #: Until when (epoch seconds) this reading holds: a decided consent expires.
         ts = consent.decided_ts
         self.valid_until = math.inf if ts is None else ts + max_age
-        #: Set-Cookie value -> may it leave, under this consent's categories (shared by all
-        #: requests whose consent grants the same categories). Empty when not shared.
-        self.verdicts: BoundedCache[str | bytes, bool] = (
-            verdicts if verdicts is not None else BoundedCache(0)
+
+    def for_scheme(self, https: bool, max_age: int) -> RequestConsent:
+        """The same reading for a request over the other scheme (Secure on deletions)."""
+        return RequestConsent(
+            self.consent,
+            self.cookie_header,
+            self.stale_consent_cookie,
+            https,
+            self.refused,
+            self.filtered_cookie_header,
+            self.names,
+            max_age,
         )
 
 
-@dataclass(slots=True)
-class _SetCookieInfo:
-    """What the policy needs of one Set-Cookie value, worked out once per distinct value."""
-
-    name: str
-    category: str | None
-    #: None for the consent cookie, which the app may not set nor delete.
-    attributes: _Attributes | None
-
-    @property
-    def expires_matters(self) -> bool:
-        """Whether the passing of time can make this value a deletion."""
-        attributes = self.attributes
-        return (
-            attributes is not None
-            and attributes.max_age is None
-            and (attributes.expires_ts is not None)
-        )
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Attributes:
-    """What the attributes part of a Set-Cookie says, parsed once per distinct string."""
+    """What the attributes of a Set-Cookie (the text after the first ";") say."""
 
+    #: See `cookies.deletion_time`: -inf always a deletion, +inf never, else Expires.
+    deletes_at: float
     path: str | None
     domain: str | None
-    max_age: int | None
-    expires_ts: float | None
-
-    def deletes(self, now: float) -> bool:
-        # As browsers judge it: a valid Max-Age decides alone, else a past Expires.
-        if self.max_age is not None:
-            return self.max_age <= 0
-        return self.expires_ts is not None and self.expires_ts <= now
 
 
 class ConsentPolicy:
-    """The sans-IO core shared by both adapters. One instance per middleware."""
+    """The sans-IO decisions shared by both adapters. One instance per middleware."""
 
-    def __init__(self, config: ConsentConfig) -> None:
+    def __init__(self, config: ConsentConfig, budget: ByteBudget | None = None) -> None:
         self.config = config
-        self.codec = ConsentCodec(config)
+        budget = budget or ByteBudget(config.cache_bytes)
+        self.codec = ConsentCodec(config, max_bytes=budget.share(0.1))
         self._cookie_name = config.cookie_name
         self._cookie_name_eq = config.cookie_name + "="
         self._honor_gpc = config.honor_gpc
@@ -137,15 +133,18 @@ class ConsentPolicy:
         self._filter_requests = config.filter_request_cookies
         self._max_age = config.max_age_seconds
         self._optional = frozenset(config.optional_categories)
-        size = self._cache_size = max(config.cache_size, 0)
-        # Cookie header (+ signals) -> request decision; cookie name -> category.
-        self._requests: BoundedCache[str | bytes, RequestConsent] = BoundedCache(size)
+        size = max(config.cache_size, 0)
+        # Cookie header (+ signals) -> request decision.
+        self._requests: BoundedCache[str | bytes, RequestConsent] = BoundedCache(
+            size, max_bytes=budget.share(0.75), size_of=_request_size
+        )
+        # Set-Cookie attributes text -> what it says.
+        self._attributes: BoundedCache[str, _Attributes] = BoundedCache(
+            size, 2048, max_bytes=budget.share(0.1)
+        )
+        # Granted categories -> name verdicts (see RequestConsent.names).
+        self._tables: dict[frozenset[str], dict[str, int]] = {}
         self._categories: dict[str, str | None] = {}
-        # Set-Cookie attributes string -> parsed attributes; whole value -> judgement.
-        self._attributes: BoundedCache[str, _Attributes] = BoundedCache(size)
-        self._set_cookies: BoundedCache[str | bytes, _SetCookieInfo] = BoundedCache(size)
-        # Granted categories -> Set-Cookie verdicts (see RequestConsent.verdicts).
-        self._verdict_tables: dict[frozenset[str], BoundedCache[str | bytes, bool]] = {}
         # Where the app set each cookie (path, domain): learned from its own Set-Cookie
         # headers, so that an expiry hits the cookie the browser really holds.
         self._places: dict[str, tuple[tuple[str, str | None], ...]] = {}
@@ -155,7 +154,7 @@ class ConsentPolicy:
 
     def category_of(self, name: str) -> str | None:
         """The category deciding a cookie's fate: a category name, `ALWAYS`, or None when no
-        rule names it and unknown cookies are blocked."""
+        rule names it and unknown cookies are blocked (or it is the consent cookie)."""
         try:
             return self._categories[name]
         except KeyError:
@@ -165,29 +164,23 @@ class ConsentPolicy:
         else:
             rule = self.config.rules.match(name) or self.config.unknown_rule
             category = rule.category if rule is not None else None
-        if len(self._categories) < _MAX_REMEMBERED:
+        if len(self._categories) < _MAX_NAMES:
             self._categories[name] = category
         return category
 
-    def _refused_carried(self, name: str, consent: Consent) -> bool:
-        """A cookie the request carries that the visitor's choice refuses. Cookies that
-        match no rule are left alone: the site never said what they are."""
-        if not name or name == self._cookie_name:
-            return False
-        rule = self.config.rules.match(name)
-        if rule is None or rule.category == ALWAYS:
-            return False
-        return not consent.categories.get(rule.category, False)
-
     def refused_carried(self, cookie_header: str, consent: Consent) -> tuple[str, ...]:
-        """The names in a Cookie header whose category `consent` refuses, once each."""
+        """The names in a Cookie header whose category `consent` refuses, once each. Cookies
+        that match no rule are left alone: the site never said what they are."""
         if not cookie_header:
             return ()
-        names = dict.fromkeys(
-            name
-            for name, _ in parse_cookie_header(cookie_header)
-            if self._refused_carried(name, consent)
-        )
+        names: dict[str, None] = {}
+        categories = consent.categories
+        for name, _ in parse_cookie_header(cookie_header):
+            if not name or name == self._cookie_name or name in names:
+                continue
+            rule = self.config.rules.match(name)
+            if rule is not None and rule.category != ALWAYS and not categories[rule.category]:
+                names[name] = None
         return tuple(names)
 
     # -- request side ------------------------------------------------------------------
@@ -205,19 +198,8 @@ class ConsentPolicy:
             flags = f"\x00{gpc:d}{dnt:d}"
             key = flags.encode() + key if isinstance(key, bytes) else flags + key
         cached = self._requests.get(key)
-        if cached is not None and cached.valid_until > _now():
-            if cached.https == https:
-                return cached
-            return RequestConsent(
-                cached.consent,
-                cached.cookie_header,
-                cached.stale_consent_cookie,
-                https,
-                cached.refused,
-                cached.filtered_cookie_header,
-                cached.verdicts,
-                self._max_age,
-            )
+        if cached is not None and cached.valid_until > time.time():
+            return cached if cached.https == https else cached.for_scheme(https, self._max_age)
         text = (
             cookie_header.decode("latin-1") if isinstance(cookie_header, bytes) else cookie_header
         )
@@ -228,24 +210,10 @@ class ConsentPolicy:
     def _read_request(
         self, cookie_header: str, https: bool, gpc: bool, dnt: bool
     ) -> RequestConsent:
-        raw = (
-            cookie_value(cookie_header, self._cookie_name)
-            if self._cookie_name_eq in cookie_header
-            else None
-        )
-        consent = self.codec.decode(raw)
-        if raw is not None and not consent.decided:
-            # Several consent cookies (one tossed in from a sibling subdomain, say): the
-            # first one that verifies counts; a forged one must not hide the real choice.
-            for name, value in parse_cookie_header(cookie_header):
-                if name == self._cookie_name and value != raw:
-                    candidate = self.codec.decode(value)
-                    if candidate.decided:
-                        consent = candidate
-                        break
+        consent, present = self._consent_of(cookie_header)
         if (gpc and self._honor_gpc) or (dnt and self._honor_dnt):
             consent = consent.with_gpc(self._gpc_categories)
-        stale = raw is not None and not consent.decided
+        stale = present and not consent.decided
         refused = self.refused_carried(cookie_header, consent)
         filtered = None
         if refused and self._filter_requests:
@@ -255,118 +223,126 @@ class ConsentPolicy:
                 for name, value in parse_cookie_header(cookie_header)
                 if name not in hidden
             )
-        verdicts = self.verdicts_for(consent)
         return RequestConsent(
-            consent, cookie_header, stale, https, refused, filtered, verdicts, self._max_age
+            consent,
+            cookie_header,
+            stale,
+            https,
+            refused[:MAX_EXPIRED_PER_RESPONSE],
+            filtered,
+            self.names_for(consent),
+            self._max_age,
         )
 
-    def verdicts_for(self, consent: Consent) -> BoundedCache[str | bytes, bool]:
-        """The table of Set-Cookie verdicts for consents granting these categories."""
+    def _consent_of(self, cookie_header: str) -> tuple[Consent, bool]:
+        """The consent of the request's consent cookies, and whether there was any.
+
+        With several valid ones (one tossed in from a sibling subdomain, or planted over
+        plain http with a longer Path so that it comes first), the least permissive counts:
+        anyone can get a signed "accept all" value by clicking Accept, so a planted cookie
+        may take rights away but never add them. A forged one cannot hide the real one."""
+        if self._cookie_name_eq not in cookie_header:
+            return self.codec.undecided, False
+        raw = cookie_value(cookie_header, self._cookie_name)
+        if raw is None:
+            return self.codec.undecided, False
+        if cookie_header.count(self._cookie_name_eq) == 1:
+            return self.codec.decode(raw), True
+        values = [v for n, v in parse_cookie_header(cookie_header) if n == self._cookie_name]
+        valid = [c for c in (self.codec.decode(v) for v in values) if c.decided]
+        if not valid:
+            return self.codec.undecided, True
+        return least_permissive(valid), True
+
+    def names_for(self, consent: Consent) -> dict[str, int]:
+        """The table of name verdicts shared by consents granting the same categories."""
         granted = frozenset(name for name, ok in consent.categories.items() if ok)
-        table = self._verdict_tables.get(granted)
+        table = self._tables.get(granted)
         if table is None:
-            table = BoundedCache(self._cache_size, 1024)
-            if len(self._verdict_tables) < _MAX_VERDICT_TABLES:
-                self._verdict_tables[granted] = table
+            table = {}
+            if len(self._tables) < _MAX_TABLES:
+                self._tables[granted] = table
         return table
 
     # -- response side -----------------------------------------------------------------
 
-    def judge_set_cookie(self, value: str | bytes, request: RequestConsent) -> bool:
-        """Whether one Set-Cookie value may leave; remembered in `request.verdicts` when the
-        answer cannot change with time (an Expires date can turn a cookie into a deletion)."""
-        keep = self.keeps_set_cookie(value, request.consent.categories)
-        info = self._set_cookies.get(value)
-        if info is not None and (keep or not info.expires_matters):
-            request.verdicts.put(value, keep)
-        return keep
-
-    def keeps_set_cookie(self, value: str | bytes, categories: Mapping[str, bool]) -> bool:
-        """Whether one Set-Cookie value may leave, given the consent's `categories`.
-
-        Values may be `str` or the raw latin-1 `bytes` of ASGI headers. A deletion (the
-        app's own logout or clean-up) always leaves.
-        """
-        info = self._set_cookies.get(value)
-        if info is None:
-            info = self._judge_new(value)
-        category = info.category
-        if category is None:
-            if info.attributes is not None and info.attributes.deletes(time.time()):
-                return True
-            self._log_unknown(info.name)
-            return False
-        if category == ALWAYS or categories.get(category, False):
+    def keeps(self, value: str, request: RequestConsent) -> bool:
+        """Whether one of the app's Set-Cookie values may leave: the one judgement of a
+        Set-Cookie, for both adapters. A deletion (the app's own logout or clean-up) of a
+        refused cookie leaves only if every major browser reads it as a deletion."""
+        if "\n" in value or "\r" in value:
+            return False  # a header that a lax server would split into two
+        end = value.find(";")
+        eq = value.find("=", 0, end if end >= 0 else len(value))
+        raw_name = value[:eq] if eq > 0 else ""
+        names = request.names
+        kind = names.get(raw_name) if raw_name else None
+        if kind is None:
+            kind = self._kind(value, request.consent)
+            if raw_name and raw_name.strip(" \t") and len(names) < _MAX_NAMES:
+                names[raw_name] = kind
+        if kind == _KEEP:
             return True
-        return info.attributes is not None and info.attributes.deletes(time.time())
+        if kind == _STRIP:
+            return False
+        attributes = self._attributes_of(value, end)
+        if attributes.path is not None or attributes.domain is not None:
+            self._remember_place(raw_name.strip(" \t"), attributes)
+        if kind == _KEEP_OPTIONAL:
+            return True
+        return attributes.deletes_at <= time.time() - DELETION_MARGIN
 
-    def _judge_new(self, value: str | bytes) -> _SetCookieInfo:
-        """Name, category and attributes of a Set-Cookie value seen for the first time."""
-        text = value.decode("latin-1") if isinstance(value, bytes) else value
-        name = set_cookie_name(text)
-        category = self.category_of(name)
-        if category is not None and category in self._optional:
-            self._remember_place(name, text)
-        # The consent cookie is the middleware's own: the app cannot even delete it.
-        attributes = None if name == self._cookie_name else self._attributes_of(text)
-        info = _SetCookieInfo(name, category, attributes)
-        self._set_cookies.put(value, info)
-        return info
+    def deletes(self, value: str) -> bool:
+        """Whether a Set-Cookie value deletes its cookie in every major browser now."""
+        end = value.find(";")
+        return self._attributes_of(value, end).deletes_at <= time.time() - DELETION_MARGIN
 
-    def is_deletion(self, value: str | bytes) -> bool:
-        """Whether a Set-Cookie value makes the browser drop the cookie now."""
-        info = self._set_cookies.get(value) or self._judge_new(value)
-        return info.attributes is not None and info.attributes.deletes(time.time())
+    def _kind(self, value: str, consent: Consent) -> int:
+        """The verdict kind for every name the cookie may be stored or read back under."""
+        kinds = []
+        for name in judged_names(value):
+            category = self.category_of(name)
+            if name == self._cookie_name:
+                return _STRIP  # the middleware's own: the app may not even delete it
+            if category == ALWAYS or category in self.config.required_categories:
+                kinds.append(_KEEP)
+            elif category is not None and consent.categories.get(category, False):
+                kinds.append(_KEEP_OPTIONAL)
+            else:
+                if category is None:
+                    self._log_unknown(name)
+                kinds.append(_REFUSED)
+        if _REFUSED in kinds:
+            return _REFUSED
+        return _KEEP_OPTIONAL if _KEEP_OPTIONAL in kinds else _KEEP
 
-    def _attributes_of(self, value: str) -> _Attributes:
-        semi = value.find(";")
-        if semi < 0:
+    def _attributes_of(self, value: str, end: int) -> _Attributes:
+        if end < 0:
             return _NO_ATTRIBUTES
-        attributes = value[semi:]
-        found: _Attributes | None = self._attributes.get(attributes)
+        text = value[end + 1 :]
+        found = self._attributes.get(text)
         if found is None:
-            parsed = parse_set_cookie("x=" + attributes)
-            found = _Attributes(
-                parsed.path,
-                parsed.domain,
-                parsed.max_age,
-                parsed.expires.timestamp() if parsed.expires is not None else None,
-            )
-            self._attributes.put(attributes, found)
+            parsed = parse_set_cookie("x=;" + text)
+            found = _Attributes(deletion_time(text), parsed.path, parsed.domain)
+            self._attributes.put(text, found)
         return found
 
-    def expirations(
-        self,
-        request: RequestConsent,
-        refused: Iterable[str] | None = None,
-        app_set_cookies: Iterable[str | bytes] = (),
-    ) -> list[str]:
-        """Set-Cookie values expiring the refused cookies the request carries (`refused`,
-        by default those the request's own consent refuses) and a stale consent cookie.
-
-        `app_set_cookies` are the values that leave anyway: a deletion the app already sent
-        for a name is not sent twice.
-        """
+    def expirations(self, request: RequestConsent, deleted_by_app: Iterable[str] = ()) -> list[str]:
+        """Set-Cookie values expiring the refused cookies the request carries, and a stale
+        consent cookie. Names in `deleted_by_app` already get the app's own deletion."""
         out: list[str] = []
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
-        names = request.refused if refused is None else tuple(refused)
-        # A browser holds at most a few hundred cookies per site; a request claiming more
-        # must not make every response carry thousands of deletions.
-        names = names[:_MAX_EXPIRED_PER_RESPONSE]
-        if not names:
+        if not request.refused:
             return out
-        already = {
-            (self._set_cookies.get(value) or self._judge_new(value)).name
-            for value in app_set_cookies
-            if self.is_deletion(value)
-        }
-        for name in names:
+        already = set(deleted_by_app)
+        for name in request.refused:
             if name not in already:
-                out.extend(self._deletions_for(name, request.https))
+                out.extend(self.deletions_for(name, request.https))
         return out
 
-    def _deletions_for(self, name: str, https: bool) -> list[str]:
+    def deletions_for(self, name: str, https: bool) -> list[str]:
+        """Deletions of one cookie at every place the app set it, and at its rule's."""
         rule = self.config.rules.match(name)
         places: list[tuple[str, str | None]] = list(self._places.get(name, ()))
         fallback = (rule.path, rule.domain) if rule is not None else ("/", None)
@@ -383,26 +359,21 @@ class ConsentPolicy:
                 continue
         return out
 
-    def _remember_place(self, name: str, value: str) -> None:
+    def _remember_place(self, name: str, attributes: _Attributes) -> None:
         """Note where the app sets a cookie that a later choice might refuse."""
-        if ";" not in value:
-            # No attributes: the browser uses the request's default path, unknown here;
-            # the rule's place is tried anyway.
-            return
         rule = self.config.rules.match(name)
         if rule is None:
             return
-        attributes = self._attributes_of(value)
         place = (attributes.path or rule.path, attributes.domain or rule.domain)
         known = self._places.get(name, ())
         if place in known or place == (rule.path, rule.domain):
             return
-        if len(self._places) >= _MAX_REMEMBERED and name not in self._places:
+        if len(self._places) >= _MAX_NAMES and name not in self._places:
             return
         self._places[name] = (known + (place,))[-_MAX_PLACES_PER_COOKIE:]
 
     def _log_unknown(self, name: str) -> None:
-        if name in self._unknown_logged or len(self._unknown_logged) >= _MAX_REMEMBERED:
+        if name in self._unknown_logged or len(self._unknown_logged) >= _MAX_NAMES:
             return
         self._unknown_logged.add(name)
         logger.warning(
@@ -434,9 +405,41 @@ class ConsentPolicy:
         )
 
     def _secure(self, https: bool) -> bool:
+        if self._cookie_name.startswith(("__Host-", "__Secure-")):
+            return True  # browsers drop these prefixed cookies without Secure
         if self.config.secure is not None:
             return self.config.secure or self.config.same_site == "none"
         return https or self.config.same_site == "none"
 
 
-_NO_ATTRIBUTES = _Attributes(None, None, None, None)
+def least_permissive(consents: list[Consent]) -> Consent:
+    """One consent that grants a category only if every one of `consents` grants it."""
+    first = consents[0]
+    if len(consents) == 1:
+        return first
+    categories = {
+        name: all(c.categories.get(name, False) for c in consents) for name in first.categories
+    }
+    oldest = min(c.decided_ts or 0 for c in consents)
+    return Consent(
+        categories,
+        decided=True,
+        policy_version=first.policy_version,
+        consent_id=first.consent_id,
+        decided_ts=oldest,
+        explicit=all(c.explicit for c in consents),
+    )
+
+
+def _request_size(key: str | bytes, value: RequestConsent) -> int:
+    filtered = value.filtered_cookie_header
+    return (
+        len(key)
+        + (len(value.cookie_header) if isinstance(key, bytes) else 0)
+        + (len(filtered) if filtered else 0)
+        + sum(len(name) + 56 for name in value.refused)
+        + 4 * ENTRY_OVERHEAD
+    )
+
+
+_NO_ATTRIBUTES = _Attributes(math.inf, None, None)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .context import context_of
 from .request import get_consent
 
 __all__ = ["Event", "ServerEvents", "allowed", "is_consent_refresh"]
@@ -27,11 +28,7 @@ def allowed(request: Any, category: str = "analytics") -> bool:
 def is_consent_refresh(request: Any) -> bool:
     """Whether this is banner.js asking for the page again after a choice, so that the
     server sets the cookies just allowed. Count it as no page view."""
-    scope = request if isinstance(request, Mapping) else getattr(request, "scope", None)
-    if isinstance(scope, Mapping) and "headers" in scope and "type" in scope:
-        return any(name.lower() == b"x-consent-refresh" for name, _ in scope["headers"])
-    environ = request if isinstance(request, Mapping) else getattr(request, "environ", {})
-    return "HTTP_X_CONSENT_REFRESH" in environ
+    return context_of(request).refresh
 
 
 @dataclass(frozen=True)

@@ -66,10 +66,13 @@ def wsgi_environ(path: str = "/") -> dict[str, Any]:
     }
 
 
-def wsgi_call(app: Any, path: str = "/", cookie: str | None = None) -> tuple[str, list[Any], Any]:
+def wsgi_call(
+    app: Any, path: str = "/", cookie: str | None = None, extra: dict[str, Any] | None = None
+) -> tuple[str, list[Any], Any]:
     environ = wsgi_environ(path)
     if cookie:
         environ["HTTP_COOKIE"] = cookie
+    environ.update(extra or {})
     captured: list[Any] = []
 
     def start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:

@@ -158,8 +158,72 @@ def test_cross_site_writes_are_refused(site: Site, headers: dict[str, str], meth
         headers={**FORM, **headers},
     )
     assert response.status_code == 403
-    assert response.json()["error"] == "cross_site"
     assert response.headers.get_list("set-cookie") == []
+    if method == "POST":
+        # A visitor's form post: a page that says what happened and leads back.
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert "came from another site" in response.text
+        assert 'href="/consent/preferences' in response.text
+    else:
+        assert response.json()["error"] == "cross_site"
+    scripted = site.request(
+        method,
+        "/consent",
+        content=b'{"action":"accept_all"}',
+        headers={**JSON, "accept": "application/json", **headers},
+    )
+    assert scripted.status_code == 403
+    assert scripted.json()["error"] == "cross_site"
+    assert scripted.headers.get_list("set-cookie") == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # A proxy rewrote Host (nginx's default): the browser's own word is enough.
+        {"origin": "https://www.example.com", "sec-fetch-site": "same-origin"},
+        {"host": "backend:8000", "origin": "http://testserver", "sec-fetch-site": "same-origin"},
+    ],
+)
+def test_same_origin_by_the_browser_is_enough(site: Site, headers: dict[str, str]) -> None:
+    response = site.request(
+        "POST", "/consent", content=form({"action": "accept_all"}), headers={**FORM, **headers}
+    )
+    assert response.status_code == 303
+    assert any(v.startswith("consent=") for v in response.headers.get_list("set-cookie"))
+
+
+def test_trusted_origins(make_site: Callable[..., Site]) -> None:
+    site = make_site(trusted_origins=["https://www.example.com"])
+    for origin, status in (("https://www.example.com", 200), ("https://evil.example", 403)):
+        response = site.request(
+            "POST",
+            "/consent",
+            content=b'{"action":"reject_all"}',
+            headers={**JSON, "origin": origin, "sec-fetch-site": "cross-site"},
+        )
+        assert response.status_code == status, origin
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://[::1", "http://[::1]:99999", "http://a:b:c", "http://%zz", "\x00"]
+)
+def test_broken_origin_and_referer_are_refused_not_crashed(site: Site, origin: str) -> None:
+    response = site.request(
+        "POST",
+        "/consent",
+        content=form({"action": "accept_all"}),
+        headers={**FORM, "origin": origin, "referer": origin},
+    )
+    assert response.status_code == 403
+    response = site.request(
+        "POST",
+        "/consent",
+        content=form({"action": "accept_all"}),
+        headers={**FORM, "referer": origin},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
 
 
 @pytest.mark.parametrize(
@@ -239,17 +303,32 @@ BAD_BODIES = [
 ]
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
 @pytest.mark.parametrize(("headers", "body", "status", "code"), BAD_BODIES)
 def test_bad_input_gets_a_json_error(
     site: Site, headers: dict[str, str], body: bytes, status: int, code: str
 ) -> None:
-    response = site.request("POST", "/consent", content=body, headers=headers)
+    """A script gets JSON; a form that a visitor sent gets a page saying what happened."""
+    as_json = {**headers, "accept": "application/json"}
+    response = site.request("POST", "/consent", content=body, headers=as_json)
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     error = response.json()
     assert error["error"] == code
     assert error["detail"]
     assert response.headers.get_list("set-cookie") == []
+    plain = site.request("POST", "/consent", content=body, headers=headers)
+    assert plain.status_code == status
+    assert plain.headers.get_list("set-cookie") == []
+    if headers.get("content-type", "").split(";")[0] in FORM_TYPES:
+        assert plain.headers["content-type"] == "text/html; charset=utf-8"
+        assert "Your choice was not saved" in plain.text
+        assert 'href="/consent/preferences?return_to=/"' in plain.text
+        assert '<a href="/">' in plain.text
+    else:
+        assert plain.json()["error"] == code
 
 
 def test_declared_length_over_the_limit_is_refused(site: Site) -> None:

@@ -14,17 +14,30 @@ from hypothesis import strategies as st
 
 from consent_middleware.config import DEFAULT_GOOGLE_CONSENT_MAPPING
 from consent_middleware.consent import Consent
-from consent_middleware.gating import (
+from consent_middleware.consent_mode import consent_mode_default, consent_mode_update
+from consent_middleware.gating import TagGate
+from consent_middleware.html import (
     _SKIPS,
     _T_END,
     _T_NAME,
     _TAG_REST,
     MAX_TAG,
-    HtmlRewriter,
     _scan_tag,
-    consent_mode_default,
-    consent_mode_update,
 )
+from consent_middleware.html import HtmlRewriter as _Rewriter
+
+
+def HtmlRewriter(  # noqa: N802 - the rewriter as the core builds it, with or without gating
+    *,
+    granted: Iterable[str],
+    gate: bool,
+    head_snippet: bytes = b"",
+    body_snippet: bytes = b"",
+    **texts: Any,
+) -> _Rewriter:
+    tags = TagGate(frozenset(granted), **texts) if gate else None
+    return _Rewriter(head_snippet=head_snippet, body_snippet=body_snippet, tags=tags)
+
 
 GRANTED = frozenset({"authentication", "analytics"})
 PLAIN = 'type="text/plain"'
@@ -238,7 +251,7 @@ def placeholder(names: str, label: str | None = None) -> str:
     [
         pytest.param(
             '<iframe src="https://yt.example/v" data-consent-category="marketing"></iframe>',
-            placeholder("marketing") + '<iframe hidden data-consent-src="https://yt.example/v"'
+            placeholder("marketing") + '<iframe hidden="" data-consent-src="https://yt.example/v"'
             ' data-consent-category="marketing"></iframe>',
             id="refused",
         ),
@@ -257,13 +270,14 @@ def placeholder(names: str, label: str | None = None) -> str:
         pytest.param(
             "<iframe data-consent-category='analytics marketing settings' src='/w'></iframe>",
             placeholder("marketing settings", "marketing, settings")
-            + "<iframe hidden data-consent-category='analytics marketing settings'"
+            + "<iframe hidden=\"\" data-consent-category='analytics marketing settings'"
             " data-consent-src='/w'></iframe>",
             id="several-names-refused-ones",
         ),
         pytest.param(
             '<iframe src="/a" src="/b" srcdoc="<p>x</p>" data-consent-category="marketing">',
-            placeholder("marketing") + '<iframe hidden data-consent-src="/a" data-consent-src="/b"'
+            placeholder("marketing")
+            + '<iframe hidden="" data-consent-src="/a" data-consent-src="/b"'
             ' data-consent-srcdoc="<p>x</p>" data-consent-category="marketing">',
             id="every-src-and-srcdoc",
         ),
@@ -280,7 +294,7 @@ def placeholder(names: str, label: str | None = None) -> str:
         pytest.param(
             '<iframe title="a > b" src="/v" data-consent-category="marketing">'
             '<script data-consent-category="marketing"></script></iframe>',
-            placeholder("marketing") + '<iframe hidden title="a > b" data-consent-src="/v"'
+            placeholder("marketing") + '<iframe hidden="" title="a > b" data-consent-src="/v"'
             ' data-consent-category="marketing">'
             '<script data-consent-category="marketing"></script></iframe>',
             id="content-is-raw-text",
@@ -480,7 +494,7 @@ def test_page_reference_output() -> None:
     assert b"[BODY]</body></html>" in out
     assert out.count(b'type="text/plain"') == 2  # the module and the "marketing analytics" one
     assert b'data-consent-type="module"' in out
-    assert b'hidden width=5 data-consent-src="https://yt.example/v?a=1&amp;b=2"' in out
+    assert b'hidden="" width=5 data-consent-src="https://yt.example/v?a=1&amp;b=2"' in out
 
 
 @pytest.mark.parametrize("gate", [pytest.param(True, id="gate"), pytest.param(False, id="plain")])
@@ -527,16 +541,30 @@ def test_only_a_tag_to_rewrite_is_held() -> None:
     assert rewriter.finish() == b""
 
 
-def test_an_oversized_tag_passes_unchanged_and_parsing_goes_on() -> None:
+@pytest.mark.parametrize("granted", [frozenset(), frozenset({"marketing"})])
+def test_an_oversized_tag_is_neutralised_and_parsing_goes_on(granted: frozenset[str]) -> None:
+    """A start tag too long to hold cannot be judged whole: it must not run, whatever its
+    category (its data-consent-category may come after the first MAX_TAG bytes)."""
     big = b"<script data-x='" + b"a>" * MAX_TAG + b"' data-consent-category=marketing>"
     html = big + b"var s='<iframe src=/v data-consent-category=marketing>'</script>" + TRAP.encode()
     chunks = [html[k : k + 1000] for k in range(0, len(html), 1000)]
-    out = rewrite(html, chunks)
-    assert out == html.replace(
-        TRAP.encode(), TRAP.replace("<script ", f"<script {PLAIN} ").encode()
-    )
-    # In one piece the whole tag is there and gets rewritten.
-    assert rewrite(html).startswith(f"<script {PLAIN} data-x=".encode())
+    out = rewrite(html, chunks, granted=granted)
+    assert out.startswith(f"<script {PLAIN} data-x='".encode())
+    assert out[len(f"<script {PLAIN}") :].startswith(big[len("<script") :])
+    # The rest of the page is read as before: the script's text is no tag.
+    trap = TRAP.replace("<script ", f"<script {PLAIN} ") if not granted else TRAP
+    assert out.endswith(b"'</script>" + trap.encode())
+    # In one piece the whole tag is there and gets judged as any other.
+    whole = rewrite(html, granted=granted)
+    assert whole.startswith(f"<script {PLAIN} data-x=".encode()) != bool(granted)
+
+
+def test_an_oversized_iframe_cannot_load() -> None:
+    big = b"<iframe title='" + b"x" * (MAX_TAG + 5000) + b"' src='/tracker'>"
+    chunks = [big[k : k + 4096] for k in range(0, len(big), 4096)]
+    out = rewrite(big + b"</iframe>", [*chunks, b"</iframe>"])
+    # srcdoc wins over any src that follows it, and the first of duplicates counts.
+    assert out.startswith(b'<iframe srcdoc="" hidden="" title=')
 
 
 def test_feed_after_finish_passes_through() -> None:

@@ -26,12 +26,43 @@ def test_page_gets_the_banner_with_an_exact_length(make_site: Callable[..., Site
     assert page.index(b'id="consent-banner"') < page.index(b"</body>")
     assert page.startswith(PAGE.split(b"</body>")[0])
     assert int(response.headers["content-length"]) == len(page)
+    # The banner's language follows Accept-Language: caches must keep them apart.
+    assert response.headers["vary"] == "Cookie, Accept-Language"
+
+
+def test_one_language_varies_on_cookie_only(make_site: Callable[..., Site]) -> None:
+    response = make_site(AppSpec(body=PAGE), languages=("en",)).get("/")
     assert response.headers["vary"] == "Cookie"
 
 
 def test_existing_vary_is_extended(make_site: Callable[..., Site]) -> None:
     site = html_site(make_site, extra_headers=[("Vary", "Accept-Encoding")])
-    assert site.get("/").headers["vary"] == "Accept-Encoding, Cookie"
+    assert site.get("/").headers["vary"] == "Accept-Encoding, Cookie, Accept-Language"
+    site = html_site(make_site, extra_headers=[("Vary", "accept-language, COOKIE")])
+    assert site.get("/").headers.get_list("vary") == ["accept-language, COOKIE"]
+    site = html_site(make_site, extra_headers=[("Vary", "*")])
+    assert site.get("/").headers.get_list("vary") == ["*"]
+
+
+def test_head_answers_the_length_of_the_get(make_site: Callable[..., Site]) -> None:
+    site = html_site(make_site)
+    get = site.get("/")
+    head = site.request("HEAD", "/")
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert int(head.headers["content-length"]) == len(get.content) > len(PAGE)
+    assert head.headers["vary"] == get.headers["vary"]
+
+
+def test_a_rewritten_page_loses_its_strong_etag(make_site: Callable[..., Site]) -> None:
+    site = html_site(make_site, extra_headers=[("ETag", '"v1-abc"')])
+    assert site.get("/").headers["etag"] == 'W/"v1-abc"'
+    weak = html_site(make_site, extra_headers=[("ETag", 'W/"v2"')])
+    assert weak.get("/").headers["etag"] == 'W/"v2"'
+    untouched = make_site(
+        AppSpec(content_type="application/json", body=b"{}", extra_headers=[("ETag", '"j"')])
+    )
+    assert untouched.get("/").headers["etag"] == '"j"'
 
 
 def test_uppercase_content_type_still_counts(make_site: Callable[..., Site]) -> None:
@@ -42,19 +73,36 @@ def test_uppercase_content_type_still_counts(make_site: Callable[..., Site]) -> 
 @pytest.mark.parametrize(
     ("spec", "method", "headers"),
     [
-        pytest.param({}, "HEAD", {}, id="head"),
         pytest.param({"status": 204, "body": b""}, "GET", {}, id="204"),
         pytest.param({"status": 304, "body": b""}, "GET", {}, id="304"),
         pytest.param({"status": 302}, "GET", {}, id="redirect"),
         pytest.param({"content_type": "application/json"}, "GET", {}, id="json"),
         pytest.param({"content_type": "text/plain"}, "GET", {}, id="text"),
         pytest.param(
-            {"extra_headers": [("Content-Encoding", "gzip")], "body": gzip.compress(PAGE)},
+            {"status": 206, "extra_headers": [("Content-Range", f"bytes 0-{len(PAGE) - 1}/999")]},
             "GET",
             {},
-            id="compressed",
+            id="partial-content",
+        ),
+        pytest.param(
+            {"extra_headers": [("Content-Range", f"bytes 0-{len(PAGE) - 1}/{len(PAGE)}")]},
+            "GET",
+            {},
+            id="any-content-range",
+        ),
+        pytest.param(
+            {"extra_headers": [("Content-Encoding", "br")], "body": b"not really brotli"},
+            "GET",
+            {},
+            id="unreadable-encoding",
         ),
         pytest.param({}, "GET", {"hx-request": "true"}, id="htmx-partial"),
+        pytest.param({}, "GET", {"turbo-frame": "main"}, id="turbo-frame"),
+        pytest.param({}, "GET", {"x-up-target": ".main"}, id="unpoly"),
+        pytest.param({}, "GET", {"x-requested-with": "XMLHttpRequest"}, id="xhr"),
+        pytest.param(
+            {"extra_headers": [("X-Consent-Banner", "off")]}, "GET", {}, id="banner-off-header"
+        ),
     ],
 )
 def test_responses_left_alone(
@@ -65,11 +113,42 @@ def test_responses_left_alone(
 ) -> None:
     site = make_site(AppSpec(**{"body": PAGE, **spec}))  # type: ignore[arg-type]
     response = site.request(method, "/", headers=headers)
-    if method != "HEAD" and site.spec.status not in (204, 304):
-        # The client decodes a gzip body: compare what the app meant.
-        assert response.content in (site.spec.body, PAGE)
+    if site.spec.status not in (204, 304):
+        assert response.content == site.spec.body
     assert b"consent-banner" not in response.content
     assert response.headers.get("content-length") == str(len(site.spec.body))
+    assert "x-consent-banner" not in response.headers  # the opt-out header is ours
+
+
+def test_head_of_a_page_is_left_empty(make_site: Callable[..., Site]) -> None:
+    response = html_site(make_site).request("HEAD", "/")
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("path", ["/api/items", "/api/", "/admin/x.html"])
+def test_excluded_paths_get_no_banner(make_site: Callable[..., Site], path: str) -> None:
+    site = make_site(
+        AppSpec(body=PAGE, set_cookies=["_fbp=1; Path=/"]),
+        exclude_paths=["/api/*", "/admin/*.html"],
+    )
+    response = site.get(path)
+    assert response.content == PAGE
+    assert response.headers.get_list("set-cookie") == []  # enforced all the same
+    assert b"consent-banner" in site.get("/page").content
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_pages_get_the_banner(make_site: Callable[..., Site], encoding: str) -> None:
+    import zlib
+
+    body = zlib.compress(PAGE) if encoding == "deflate" else gzip.compress(PAGE)
+    site = make_site(AppSpec(body=body, extra_headers=[("Content-Encoding", encoding)]))
+    response = site.get("/")
+    page = response.content  # the client decompresses what the middleware compressed again
+    assert page.count(b'id="consent-banner"') == 1
+    assert page.startswith(PAGE.split(b"</body>")[0]) and page.endswith(b"</body></html>")
+    assert response.headers["content-encoding"] == encoding
+    assert "content-length" not in response.headers  # unknown until it is compressed
 
 
 def test_error_pages_get_the_banner_too(make_site: Callable[..., Site]) -> None:

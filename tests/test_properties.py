@@ -55,6 +55,9 @@ def test_refused_cookies_never_leave(undecided_site: Site, cookie: str, values: 
                 assert is_deletion(value)  # the middleware's own expiries
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "text/plain")
+
+
 @FAST
 @given(
     body=st.binary(max_size=300),
@@ -75,4 +78,9 @@ def test_any_body_gets_a_clean_answer(
     headers: dict[str, Any] = {"content-type": content_type} if content_type else {}
     response = undecided_site.request(method, "/consent", content=body, headers=headers)
     assert response.status_code < 500
-    response.json()
+    if response.headers["content-type"].startswith("text/html"):
+        # A form's error, as a page for the visitor.
+        assert method == "POST" and content_type in FORM_TYPES and response.status_code >= 400
+        assert "<h1>" in response.text
+    else:
+        response.json()

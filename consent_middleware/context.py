@@ -1,0 +1,102 @@
+"""One request as the middleware saw it: what the adapters store in the ASGI scope or the
+WSGI environ, and what the helpers the app calls (`get_consent`, `consent_banner`,
+`is_consent_refresh`) read, so none of them has to sniff scopes or environs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .consent import Consent
+
+if TYPE_CHECKING:
+    from .core import ConsentCore
+    from .policy import RequestConsent
+
+__all__ = ["CONSENT_KEY", "CONTEXT_KEY", "RequestContext", "context_of"]
+
+#: Where the adapters store the request's `Consent` (ASGI scope key, WSGI environ key).
+CONSENT_KEY = "consent_middleware.consent"
+#: Where they store the `RequestContext`.
+CONTEXT_KEY = "consent_middleware.context"
+
+
+class RequestContext:
+    """The request's consent and the few request facts that the core and the helpers need.
+    Built once per request by an adapter; read-only afterwards."""
+
+    __slots__ = (
+        "core",
+        "state",
+        "method",
+        "root",
+        "path",
+        "query",
+        "accept_language",
+        "fragment",
+        "refresh",
+    )
+
+    def __init__(
+        self,
+        core: ConsentCore,
+        state: RequestConsent,
+        method: str,
+        root: str,
+        path: str,
+        query: str,
+        accept_language: str | None,
+        fragment: bool,
+        refresh: bool,
+    ) -> None:
+        self.core = core
+        #: The consent the request carries (cached and shared: never mutated).
+        self.state = state
+        self.method = method
+        #: The mount prefix every URL we emit starts with ("" or "/app"), already checked.
+        self.root = root
+        #: The path below `root`, as the app's routes see it.
+        self.path = path
+        self.query = query
+        self.accept_language = accept_language
+        #: A fragment request (htmx, Turbo Frame, Unpoly, XMLHttpRequest): no banner.
+        self.fragment = fragment
+        #: banner.js asking for the page again after a choice (`X-Consent-Refresh`).
+        self.refresh = refresh
+
+    @property
+    def consent(self) -> Consent:
+        return self.state.consent
+
+    @property
+    def return_to(self) -> str:
+        """The page's own URL on this site (prefix, path, query): where choices lead back."""
+        url = self.root + self.path
+        return url + "?" + self.query if self.query else url
+
+
+def context_of(request: Any) -> RequestContext:
+    """The context of a Starlette/FastAPI `Request` or `WebSocket`, an ASGI scope, a
+    Flask/Werkzeug request or a WSGI environ.
+
+    Raises `LookupError` when the request did not pass through the middleware: reading
+    "no consent" there would silently hide a missing middleware.
+    """
+    carrier: Any
+    if isinstance(request, Mapping):
+        carrier = request
+    elif isinstance(getattr(request, "scope", None), Mapping):
+        carrier = request.scope
+    elif isinstance(getattr(request, "environ", None), Mapping):
+        carrier = request.environ
+    else:
+        raise TypeError(
+            "expected a request, an ASGI scope or a WSGI environ, not " + type(request).__name__
+        )
+    context = carrier.get(CONTEXT_KEY)
+    if not isinstance(context, RequestContext):
+        raise LookupError(
+            "this request did not pass through ConsentMiddleware or ConsentWSGIMiddleware"
+        )
+    return context
