@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .config import ConsentConfig
 
-__all__ = ["check_config", "describe"]
+__all__ = ["check_config", "config_hints", "describe"]
 
 _MIN_SECRET = 32
 
@@ -38,6 +38,19 @@ def check_config(config: ConsentConfig) -> list[str]:
                 f"cookie {name!r} matches both its own rule and the pattern '{shadow}*'"
             )
     return findings
+
+
+def config_hints(config: ConsentConfig) -> list[str]:
+    """Advice that depends on how the site is deployed: printed, but not a failure."""
+    hints: list[str] = []
+    if config.cookie_domain is None and not config.cookie_name.startswith("__Host-"):
+        hints.append(
+            f"cookie_name={config.cookie_name!r}: on an https-only site, use"
+            " cookie_name='__Host-consent'. Browsers then refuse a consent cookie that a sibling"
+            " subdomain or a plain-http page tries to plant (the least permissive of several"
+            " consent cookies counts, so a planted one could take a visitor's choices away)."
+        )
+    return hints
 
 
 def describe(config: ConsentConfig) -> str:

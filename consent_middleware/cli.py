@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import click
 
 from . import __version__
-from .checks import check_config, describe
+from .checks import check_config, config_hints, describe
 from .discovery import load_config
 
 __all__ = ["main"]
@@ -42,6 +42,11 @@ def check_config_command(target: str) -> None:
         raise click.UsageError(str(exc)) from exc
     findings = check_config(config)
     click.echo(describe(config))
+    hints = config_hints(config)
+    if hints:
+        click.echo("\nHints:")
+        for hint in hints:
+            click.echo(f"- {hint}")
     if findings:
         click.echo("\nFindings:")
         for finding in findings:

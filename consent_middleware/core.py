@@ -254,7 +254,7 @@ class ConsentCore:
             or not self.rewrites_html
             or ranged
             or status < 200
-            or status in (204, 304)
+            or status in (204, 206, 304)
             or 300 <= status < 400
         ):
             return ResponsePlan(out, None)

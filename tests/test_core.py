@@ -1,0 +1,132 @@
+"""The sans-IO core on its own: `begin` reads a request, `plan_response` decides every
+header and the body filter. No adapter, no framework: plain values in, plain values out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from consent_middleware.consent import ConsentCodec
+from consent_middleware.core import ConsentCore
+
+from .conftest import make_config
+
+PAGE = b"<html><body><p>x</p></body></html>"
+
+
+@pytest.fixture
+def core() -> ConsentCore:
+    return ConsentCore(make_config())
+
+
+def consent_cookie(core: ConsentCore, granted: list[str]) -> str:
+    codec: ConsentCodec = core.policy.codec
+    return "consent=" + codec.encode(codec.decide(granted))
+
+
+def body_of(plan: Any, chunks: list[bytes]) -> bytes:
+    assert plan.body is not None
+    return b"".join(plan.body.feed(c) for c in chunks) + plan.body.finish()
+
+
+def test_begin_reads_the_request(core: ConsentCore) -> None:
+    ctx = core.begin(
+        consent_cookie(core, ["analytics"]) + "; _fbp=1; lang=en",
+        True,
+        method="POST",
+        root="/app/",
+        path="/shop",
+        query="a=1",
+        accept_language="uk",
+        fragment=True,
+    )
+    assert ctx.consent.decided and ctx.consent.allows("analytics")
+    assert ctx.state.refused == ("_fbp", "lang")
+    assert ctx.state.filtered_cookie_header is not None
+    assert "_fbp" not in ctx.state.filtered_cookie_header
+    assert ctx.root == "/app" and ctx.return_to == "/app/shop?a=1"
+    assert ctx.fragment and ctx.method == "POST"
+
+
+@pytest.mark.parametrize("root", ["/a b", "//evil.example", "/x<script>", "javascript:x"])
+def test_a_strange_prefix_counts_as_none(core: ConsentCore, root: str) -> None:
+    assert core.begin("", False, root=root).root == ""
+
+
+def test_plan_keeps_what_is_granted_and_adds_expiries(core: ConsentCore) -> None:
+    ctx = core.begin(consent_cookie(core, ["analytics"]) + "; _fbp=old", False)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"set-cookie", b"_ga=1; Path=/"),
+        (b"set-cookie", b"_fbp=2; Path=/"),
+        (b"set-cookie", b"session=3"),
+        (b"content-length", b"2"),
+    ]
+    plan = core.plan_response(ctx, 200, headers, as_bytes=True)
+    assert plan.body is None
+    assert plan.headers[:2] == [headers[0], headers[1]]
+    assert headers[2] not in plan.headers
+    assert plan.headers[2:4] == [headers[3], headers[4]]
+    assert plan.headers[4][0] == b"set-cookie" and plan.headers[4][1].startswith(b"_fbp=;")
+    assert plan.headers is not headers and len(headers) == 5
+
+
+def test_plan_spells_added_headers_like_the_adapter(core: ConsentCore) -> None:
+    ctx = core.begin("_fbp=old", False)
+    page = [("Content-Type", "text/html"), ("Content-Length", str(len(PAGE)))]
+    plan = core.plan_response(ctx, 200, page, as_bytes=False)
+    names = [name for name, _ in plan.headers]
+    assert names == ["Content-Type", "Content-Length", "Set-Cookie", "Vary"]
+    assert all(isinstance(v, str) for _, v in plan.headers)
+    out = body_of(plan, [PAGE[:10], PAGE[10:]])
+    assert int(dict(plan.headers)["Content-Length"]) == len(out)
+    assert out.count(b'id="consent-banner"') == 1
+
+
+def test_plan_for_an_unknown_length(core: ConsentCore) -> None:
+    gating = ConsentCore(make_config(gate_scripts=True))
+    ctx = gating.begin("", False)
+    plan = gating.plan_response(
+        ctx, 200, [(b"content-type", b"text/html"), (b"content-length", b"34")], as_bytes=True
+    )
+    assert [n for n, _ in plan.headers] == [b"content-type", b"vary"]  # streamed instead
+
+
+def test_plan_fails_closed(core: ConsentCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = core.begin(consent_cookie(core, ["analytics", "marketing", "settings"]), False)
+
+    def broken(*args: object) -> bool:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(core.policy, "keeps", broken)
+    headers = [
+        (b"content-type", b"text/html"),
+        (b"set-cookie", b"_ga=1"),
+        (b"set-cookie", b"session=1"),
+        (b"content-length", b"34"),
+    ]
+    plan = core.plan_response(ctx, 200, headers, as_bytes=True)
+    assert plan.headers == [headers[0], headers[2], headers[3]]  # only the required cookie
+    assert plan.body is None  # the page as the app wrote it, with its own length
+
+
+@pytest.mark.parametrize("status", [101, 204, 206, 301, 304])
+def test_no_page_work_for_these_statuses(core: ConsentCore, status: int) -> None:
+    ctx = core.begin("", False)
+    plan = core.plan_response(ctx, status, [(b"content-type", b"text/html")], as_bytes=True)
+    assert plan.body is None and plan.headers == [(b"content-type", b"text/html")]
+
+
+def test_keeps_is_the_one_judgement(core: ConsentCore) -> None:
+    undecided = core.begin("", False).state
+    accepted = core.begin(consent_cookie(core, ["analytics", "marketing"]), False).state
+    assert core.keeps(b"session=1", undecided) and core.keeps("session=1", undecided)
+    assert not core.keeps("_ga=1", undecided) and core.keeps("_ga=1", accepted)
+    assert core.keeps("_ga=; Max-Age=0", undecided)
+    assert not core.keeps("_ga=1; Max-Age=0; Max-Age=abc", undecided)
+    assert not core.keeps("consent=forged", accepted)  # the app may not set ours
+    # Fresh values every time: the verdict is by name, never by value.
+    for n in range(50):
+        assert not core.keeps(f"_fbp=fb.1.{n}; Path=/; Max-Age=7776000", undecided)
+    assert len(undecided.names) <= 4

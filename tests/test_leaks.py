@@ -1,0 +1,393 @@
+"""The ways a refused cookie used to get out, each one over both adapters (issue 7):
+deletions that browsers keep, header names in other forms, websockets, shared header
+lists and late headers, pages the banner or gating missed, replayed consent, a failing
+page filter, and memory that hostile Cookie headers could pin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tracemalloc
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from consent_middleware import ConsentMiddleware, ConsentWSGIMiddleware
+from consent_middleware.consent import ConsentCodec
+from consent_middleware.html import MAX_TAG
+
+from .conftest import AppSpec, Site, cookie_names, deleted_names, make_config
+from .fixtures.lookalikes import DELETIONS, LOOKALIKES
+from .raw import http_scope, raw_set_cookies_asgi, raw_set_cookies_wsgi, run_asgi, wsgi_call
+
+# -- 1. deletions that browsers keep ---------------------------------------------------
+
+
+@pytest.mark.parametrize("lookalike", LOOKALIKES, ids=[item.id for item in LOOKALIKES])
+def test_lookalike_deletions_are_stripped(make_site: Callable[..., Site], lookalike: Any) -> None:
+    site = make_site(AppSpec(set_cookies=[lookalike.value]))
+    # Raw calls: the values hold latin-1 bytes that an HTTP test client would choke on.
+    call = raw_set_cookies_asgi if site.kind == "asgi" else raw_set_cookies_wsgi
+    assert call(site.middleware, None) == []
+    rejected = site.consent_cookie({"action": "reject_all"})
+    assert call(site.middleware, rejected) == []
+    # Granted, the app's header leaves byte for byte, whatever it says.
+    accepted = site.consent_cookie({"action": "accept_all"})
+    assert call(site.middleware, accepted) == [lookalike.value]
+
+
+@pytest.mark.parametrize("value", DELETIONS)
+def test_real_deletions_pass(make_site: Callable[..., Site], value: str) -> None:
+    site = make_site(AppSpec(set_cookies=[value]))
+    response = site.get("/", cookie="_fbp=1")
+    assert response.headers.get_list("set-cookie") == [value]  # and no second deletion
+
+
+def test_a_stripped_lookalike_still_expires_the_carried_cookie(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(AppSpec(set_cookies=["_fbp=x; Max-Age=0; Max-Age=abc"]))
+    response = site.get("/", cookie="_fbp=old")
+    assert deleted_names(response) == ["_fbp"]
+    assert "_fbp=x; Max-Age=0; Max-Age=abc" not in response.headers.get_list("set-cookie")
+
+
+# -- 2. header names in other forms ----------------------------------------------------
+
+ASGI_NAMES: list[Any] = [
+    b"set-cookie",
+    b"Set-Cookie",
+    b"SET-COOKIE",
+    b"Set-Cookie ",
+    b"set-cookie\t",
+    b" set-cookie",
+    b"sEt-CoOkIe",
+    "set-cookie",
+    "Set-Cookie ",
+]
+
+
+def asgi_app_sending(headers: list[tuple[Any, Any]], body: bytes = b"ok") -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.mark.parametrize("name", ASGI_NAMES, ids=repr)
+@pytest.mark.parametrize("value_type", [bytes, str])
+def test_asgi_judges_every_spelling_of_set_cookie(name: Any, value_type: type) -> None:
+    value: Any = b"_fbp=1; Path=/" if value_type is bytes else "_fbp=1; Path=/"
+    kept: Any = b"session=2" if value_type is bytes else "session=2"
+    app = ConsentMiddleware(asgi_app_sending([(name, value), (name, kept)]), config=make_config())
+    start = run_asgi(app, http_scope())[0]
+    assert (name, value) not in start["headers"]
+    assert (name, kept) in start["headers"]
+
+
+@pytest.mark.parametrize("name", ["Set-Cookie", "set-cookie", "Set-Cookie ", "Set-Cookie\t"])
+def test_wsgi_judges_every_spelling_of_set_cookie(name: str) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [(name, "_fbp=1; Path=/"), (name, "session=2")])
+        return [b"ok"]
+
+    _, headers, _ = wsgi_call(ConsentWSGIMiddleware(app, config=make_config()))
+    assert headers == [(name, "session=2")]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("Set-Cookie: _fbp=1; x", "y"),  # a name a raw server writes as a Set-Cookie line
+        ("X-Note", "a\r\nSet-Cookie: _fbp=1"),
+        ("X-Note", "a\nSet-Cookie: _fbp=1"),
+        ("Set-Cookie", "session=1\r\nSet-Cookie: _fbp=1"),
+        ("", "_fbp=1"),
+    ],
+    ids=["colon-in-name", "crlf-in-value", "lf-in-value", "crlf-in-set-cookie", "empty-name"],
+)
+def test_headers_that_a_server_could_split_are_dropped(
+    header: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [header, ("X-Fine", "1")])
+        return [b"ok"]
+
+    with caplog.at_level(logging.WARNING, logger="consent_middleware"):
+        _, headers, _ = wsgi_call(ConsentWSGIMiddleware(app, config=make_config()))
+    assert headers == [("X-Fine", "1")]
+    asgi_headers = [(header[0].encode(), header[1].encode()), (b"x-fine", b"1")]
+    asgi = ConsentMiddleware(asgi_app_sending(asgi_headers), config=make_config())
+    assert run_asgi(asgi, http_scope())[0]["headers"] == [(b"x-fine", b"1")]
+
+
+# -- 3. websockets -----------------------------------------------------------------------
+
+
+def run_websocket(cookie: str | None, *, accept: bool) -> tuple[list[Any], dict[str, Any]]:
+    sent: list[Any] = []
+    seen: dict[str, Any] = {}
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen["cookie"] = [v for k, v in scope["headers"] if k == b"cookie"]
+        await receive()
+        headers = [(b"set-cookie", b"_fbp=1"), (b"set-cookie", b"session=1")]
+        if accept:
+            await send({"type": "websocket.accept", "headers": headers})
+            await send({"type": "websocket.close", "code": 1000})
+        else:
+            await send({"type": "websocket.http.response.start", "status": 403, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": b"no"})
+
+    headers = [(b"host", b"testserver")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": headers,
+        "scheme": "ws",
+        "query_string": b"",
+        "root_path": "",
+        "extensions": {"websocket.http.response": {}},
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(ConsentMiddleware(inner, config=make_config())(scope, receive, send))
+    return sent, seen
+
+
+@pytest.mark.parametrize("accept", [True, False], ids=["accepted", "refused-handshake"])
+def test_websocket_handshakes_are_judged(accept: bool) -> None:
+    sent, seen = run_websocket("_ga=1; lang=en; session=s", accept=accept)
+    first = sent[0]
+    assert first["type"] == ("websocket.accept" if accept else "websocket.http.response.start")
+    values = [v for k, v in first["headers"] if k == b"set-cookie"]
+    assert b"_fbp=1" not in values and b"session=1" in values
+    # Refused cookies the visitor carries are expired, and hidden from the app.
+    assert any(v.startswith(b"_ga=;") for v in values)
+    assert seen["cookie"] == [b"session=s"]
+
+
+# -- 4. shared header lists and late headers -----------------------------------------------
+
+PAGE = b"<!doctype html><html><body><p>" + b"x" * 3000 + b"</p></body></html>"
+
+
+def test_a_reused_starlette_response_stays_the_same_for_every_visitor() -> None:
+    response = HTMLResponse(PAGE)
+    response.set_cookie("_ga", "GA1.1", path="/")
+    response.set_cookie("session", "s1", path="/")
+    app = Starlette(routes=[Route("/", response)])
+    config = make_config()
+    client = TestClient(ConsentMiddleware(app, config=config))
+    codec = ConsentCodec(config)
+    accepted = "consent=" + codec.encode(codec.decide(["analytics"]))
+    lengths = []
+    for cookie in (None, accepted, "_fbp=carried", accepted, None):
+        client.cookies.clear()
+        answer = client.get("/", headers={"cookie": cookie} if cookie else {})
+        assert int(answer.headers["content-length"]) == len(answer.content)
+        lengths.append(len(answer.content))
+        names = cookie_names(answer)
+        assert ("_ga" in names) == (cookie == accepted)
+        assert "session" in names
+        assert ("_fbp" in deleted_names(answer)) == (cookie == "_fbp=carried")
+    assert response.raw_headers == HTMLResponse(PAGE).raw_headers[:2] + response.raw_headers[2:]
+    assert len(set(lengths)) <= 3  # undecided, decided, and the visitor carrying _fbp
+
+
+def test_the_app_header_list_is_never_modified() -> None:
+    headers = [
+        (b"content-type", b"text/html"),
+        (b"set-cookie", b"_fbp=1"),
+        (b"content-length", str(len(PAGE)).encode()),
+    ]
+    before = list(headers)
+    message = {"type": "http.response.start", "status": 200, "headers": headers}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(message)
+        await send({"type": "http.response.body", "body": PAGE})
+
+    for _ in range(3):
+        sent = run_asgi(ConsentMiddleware(app, config=make_config()), http_scope(cookie="_ga=1"))
+        assert sent[0]["headers"] is not headers
+    assert headers == before and message["headers"] is headers
+
+
+def test_wsgi_headers_appended_after_start_response_do_not_leave() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        headers = [("Content-Type", "text/plain")]
+        start_response("200 OK", headers)
+        headers.append(("Set-Cookie", "_fbp=late"))
+        return [b"ok"]
+
+    _, sent, body = wsgi_call(ConsentWSGIMiddleware(app, config=make_config()))
+    b"".join(body)
+    assert sent == [("Content-Type", "text/plain")]
+
+
+# -- 5. pages ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/HTML", " text/html", "Text/Html; charset=utf-8", "application/XHTML+xml", "text/html\t"],
+)
+def test_any_spelling_of_html_gets_banner_and_gating(
+    make_site: Callable[..., Site], content_type: str
+) -> None:
+    body = b'<html><body><script data-consent-category="analytics">a()</script></body></html>'
+    site = make_site(AppSpec(body=body, content_type=content_type), gate_scripts=True)
+    page = site.get("/").content
+    assert b'id="consent-banner"' in page
+    assert b'<script type="text/plain" data-consent-category="analytics">' in page
+
+
+def test_a_gated_tag_longer_than_any_chunk_cannot_run(make_site: Callable[..., Site]) -> None:
+    tag = b'<script data-x="' + b"y" * (MAX_TAG + 100) + b'" data-consent-category="marketing">'
+    body = b"<html><body>" + tag + b"track()</script></body></html>"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html")],
+            }
+        )
+        for k in range(0, len(body), 8192):
+            await send(
+                {"type": "http.response.body", "body": body[k : k + 8192], "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b""})
+
+    config = make_config(gate_scripts=True)
+    sent = run_asgi(ConsentMiddleware(app, config=config), http_scope())
+    page = b"".join(m.get("body", b"") for m in sent[1:])
+    assert page.startswith(b'<html><body><script type="text/plain" data-x=')
+
+
+def test_xhtml_pages_get_a_well_formed_banner(make_site: Callable[..., Site]) -> None:
+    import xml.etree.ElementTree as ET
+
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        b"<head><title>t</title></head><body><p>x</p>"
+        b'<iframe src="/v" data-consent-category="marketing"></iframe></body></html>'
+    )
+    site = make_site(AppSpec(body=body, content_type="application/xhtml+xml"), gate_scripts=True)
+    for cookie in (None, site.consent_cookie({"action": "reject_all"})):
+        page = site.get("/", cookie=cookie).content
+        assert b'id="consent-banner"' in page
+        ET.fromstring(page)  # raises on anything that is not well-formed XML
+
+
+# -- 6. replayed consent -------------------------------------------------------------------
+
+
+def test_the_least_permissive_consent_cookie_counts(make_site: Callable[..., Site]) -> None:
+    site = make_site(AppSpec(set_cookies=["_ga=1", "_fbp=2", "lang=3", "session=4"]))
+    reject = site.consent_cookie({"action": "reject_all"})
+    accept = site.consent_cookie({"action": "accept_all"})
+    analytics = site.consent_cookie({"action": "save", "categories": ["analytics", "settings"]})
+    # A planted accept-all (a longer Path puts it first) cannot override the visitor's reject.
+    for cookie in (f"{accept}; {reject}", f"{reject}; {accept}"):
+        assert cookie_names(site.get("/", cookie=cookie)) == ["session"]
+        assert site.get("/consent", cookie=cookie).json()["categories"]["analytics"] is False
+    assert cookie_names(site.get("/", cookie=f"{accept}; {analytics}")) == [
+        "_ga",
+        "lang",
+        "session",
+    ]
+    assert "consent" not in deleted_names(site.get("/", cookie=f"{accept}; {reject}"))
+
+
+def test_check_config_recommends_host_prefix() -> None:
+    from consent_middleware.checks import config_hints
+
+    assert any("__Host-consent" in h for h in config_hints(make_config()))
+    for options in ({"cookie_name": "__Host-consent"}, {"cookie_domain": ".example.com"}):
+        assert not any("__Host-" in h for h in config_hints(make_config(**options)))
+
+
+# -- 7. a failing page filter ----------------------------------------------------------------
+
+
+def test_a_failing_page_filter_serves_the_rest_untouched(
+    make_site: Callable[..., Site],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from consent_middleware import html
+
+    site = make_site(AppSpec(body=PAGE))
+    calls = {"n": 0}
+    original = html.HtmlRewriter.feed
+
+    def flaky(self: Any, chunk: bytes) -> bytes:
+        calls["n"] += 1
+        raise RuntimeError("tokenizer bug")
+
+    monkeypatch.setattr(html.HtmlRewriter, "feed", flaky)
+    with caplog.at_level(logging.ERROR, logger="consent_middleware"):
+        response = site.get("/")
+    assert response.status_code == 200
+    assert response.content.startswith(PAGE)  # the page as the app wrote it, padded at most
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert calls["n"] >= 1
+    assert sum("could not rewrite a page" in r.getMessage() for r in caplog.records) == 1
+    monkeypatch.setattr(html.HtmlRewriter, "feed", original)
+
+
+# -- 8. memory -------------------------------------------------------------------------------
+
+
+def test_caches_are_bounded_by_bytes() -> None:
+    """4096 distinct 8 KB Cookie headers full of refused names: the caches hold at most
+    about the configured budget (without the bound they pinned ~300 MB per worker)."""
+    budget = 4 * 1024 * 1024
+    assert make_config().cache_bytes == 32 * 1024 * 1024  # the default, per process
+    config = make_config(cache_bytes=budget)
+    app = ConsentMiddleware(
+        asgi_app_sending([(b"content-type", b"application/json")]), config=config
+    )
+    filler = "v" * 100
+    headers = [
+        "; ".join(f"_ga{k}_{n}={filler}" for k in range(72))[:8000].encode() for n in range(4096)
+    ]
+
+    async def drive() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            return None
+
+        for cookie in headers:
+            scope = http_scope()
+            scope["headers"].append((b"cookie", cookie))
+            await app(scope, receive, send)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        asyncio.run(drive())
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < budget * 1.5 + 2 * 1024 * 1024, held
+    policy = app.core.policy
+    assert 0 < len(policy._requests) < 4096
