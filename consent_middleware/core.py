@@ -203,7 +203,7 @@ class ConsentCore:
         length_at = etag_at = -1
         ranged = banner_off = False
         vary: list[int] = []
-        deleted: list[str] | None = [] if state.refused else None
+        deleted: list[tuple[str, str | None, str | None]] | None = [] if state.refused else None
         for header in app_headers:
             name, value = header
             kind = kinds.get(name)
@@ -219,8 +219,8 @@ class ConsentCore:
             if kind == _SET_COOKIE:
                 if keeps(text, state):
                     out.append(header)
-                    if deleted is not None and self.policy.deletes(text):
-                        deleted.extend(judged_names(text))
+                    if deleted is not None:
+                        deleted.extend(self.policy.deleted_places(text))
                 continue
             if kind == _DROP or _breaks_lines(text):
                 self._log_once(f"dropped header {_shown(name)}: a server could send it mangled")

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .cache import ENTRY_OVERHEAD, BoundedCache, ByteBudget
 from .config import ALWAYS, ConsentConfig
@@ -292,10 +293,15 @@ class ConsentPolicy:
             return True
         return attributes.deletes_at <= time.time() - DELETION_MARGIN
 
-    def deletes(self, value: str) -> bool:
-        """Whether a Set-Cookie value deletes its cookie in every major browser now."""
+    def deleted_places(self, value: str) -> list[tuple[str, str | None, str | None]]:
+        """(name, path, domain) of the cookie that a Set-Cookie value deletes in every
+        major browser now; [] when it is no such deletion. A path of None is the request's
+        default path: not one the middleware would expire itself."""
         end = value.find(";")
-        return self._attributes_of(value, end).deletes_at <= time.time() - DELETION_MARGIN
+        attributes = self._attributes_of(value, end)
+        if attributes.deletes_at > time.time() - DELETION_MARGIN:
+            return []
+        return [(name, attributes.path, attributes.domain) for name in judged_names(value)]
 
     def _kind(self, value: str, consent: Consent) -> int:
         """The verdict kind for every name the cookie may be stored or read back under."""
@@ -327,9 +333,14 @@ class ConsentPolicy:
             self._attributes.put(text, found)
         return found
 
-    def expirations(self, request: RequestConsent, deleted_by_app: Iterable[str] = ()) -> list[str]:
+    def expirations(
+        self,
+        request: RequestConsent,
+        deleted_by_app: Iterable[tuple[str, str | None, str | None]] = (),
+    ) -> list[str]:
         """Set-Cookie values expiring the refused cookies the request carries, and a stale
-        consent cookie. Names in `deleted_by_app` already get the app's own deletion."""
+        consent cookie. A (name, path, domain) in `deleted_by_app` already gets the app's
+        own deletion: it is not sent twice."""
         out: list[str] = []
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
@@ -337,11 +348,15 @@ class ConsentPolicy:
             return out
         already = set(deleted_by_app)
         for name in request.refused:
-            if name not in already:
-                out.extend(self.deletions_for(name, request.https))
+            out.extend(self.deletions_for(name, request.https, already))
         return out
 
-    def deletions_for(self, name: str, https: bool) -> list[str]:
+    def deletions_for(
+        self,
+        name: str,
+        https: bool,
+        skip: set[tuple[str, str | None, str | None]] | frozenset[Any] = frozenset(),
+    ) -> list[str]:
         """Deletions of one cookie at every place the app set it, and at its rule's."""
         rule = self.config.rules.match(name)
         places: list[tuple[str, str | None]] = list(self._places.get(name, ()))
@@ -352,6 +367,8 @@ class ConsentPolicy:
         out = []
         for path, domain in places:
             if name.startswith("__Host-") and (path != "/" or domain is not None):
+                continue
+            if (name, path, domain) in skip:
                 continue
             try:
                 out.append(deletion_header(name, path=path, domain=domain, secure=secure))
