@@ -22,7 +22,7 @@ from consent_middleware.config import Category, ConsentConfig
 from consent_middleware.consent import Consent, ConsentCodec
 from consent_middleware.csp import csp_nonce
 from consent_middleware.html import HtmlRewriter
-from consent_middleware.i18n import TEXTS, choose_language, texts_for
+from consent_middleware.i18n import BUNDLED_LANGUAGES, TEXTS, choose_language, texts_for
 from consent_middleware.redirects import safe_return_to
 
 SNIPPET = b"<!--SNIPPET-->"
@@ -503,12 +503,14 @@ def test_custom_categories_bring_their_words() -> None:
 
 
 def test_every_language_has_every_text() -> None:
-    assert set(TEXTS["uk"]) == set(TEXTS["en"])
-    for key, value in TEXTS["uk"].items():
-        assert value and value != TEXTS["en"][key] or key.endswith("privacy_link")
+    # tests/test_i18n.py checks every bundled language in depth.
+    for language in BUNDLED_LANGUAGES:
+        assert list(TEXTS[language]) == list(TEXTS["en"]), language
+        for key, value in TEXTS[language].items():
+            assert value and (language == "en" or value != TEXTS["en"][key]), (language, key)
 
 
-@pytest.mark.parametrize("language", ["en", "uk"])
+@pytest.mark.parametrize("language", BUNDLED_LANGUAGES)
 def test_placeholder_texts_name_the_category(language: str) -> None:
     texts = texts_for(make_config(), language)
     for key in ("placeholder", "placeholder_button"):
@@ -525,14 +527,15 @@ def test_placeholder_texts_name_the_category(language: str) -> None:
         ("uk", "uk"),
         ("uk-UA,uk;q=0.9,en;q=0.5", "uk"),
         ("en-US,en;q=0.9,uk;q=0.8", "en"),
-        ("de-DE,de;q=0.9,uk;q=0.7,en;q=0.3", "uk"),
+        ("de-DE,de;q=0.9,uk;q=0.7,en;q=0.3", "de"),
         ("UK-ua", "uk"),
         ("en;q=0.5, uk;q=0.8", "uk"),
         ("uk;q=0, en", "en"),
         ("uk;q=0, *", "en"),
-        ("en;q=0, *", "uk"),
+        ("en;q=0, *", "bg"),  # the first enabled language that is not refused
         ("*", "en"),
-        ("fr, de", "en"),
+        ("fr, de", "fr"),
+        ("nb, sv;q=0.5", "sv"),
         ("uk;q=abc, en;q=0.1", "en"),
         ("uk;q=2", "en"),
         ("uk;q=nan", "en"),
@@ -543,6 +546,19 @@ def test_placeholder_texts_name_the_category(language: str) -> None:
 )
 def test_choose_language(header: str | None, language: str) -> None:
     assert choose_language(make_config(), header) == language
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("de-DE,de;q=0.9,uk;q=0.7,en;q=0.3", "uk"),
+        ("en;q=0, *", "uk"),
+        ("fr, de", "en"),
+        ("uk;q=0, *", "en"),
+    ],
+)
+def test_choose_language_within_the_configured_ones(header: str, language: str) -> None:
+    assert choose_language(make_config(languages=("en", "uk")), header) == language
 
 
 def test_forced_language_and_order() -> None:
@@ -556,7 +572,8 @@ def test_forced_language_and_order() -> None:
 
 @given(st.text(max_size=200))
 def test_choose_language_never_raises(header: str) -> None:
-    assert choose_language(make_config(), header) in ("en", "uk")
+    assert choose_language(make_config(), header) in BUNDLED_LANGUAGES
+    assert choose_language(make_config(languages=("en", "uk")), header) in ("en", "uk")
 
 
 # -- request values ----------------------------------------------------------------------
