@@ -51,3 +51,12 @@ __all__ = [
     "texts_hash",
     "truncate_ip",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # PostgreSQL only on demand: the package works without the [postgres] extra.
+    if name == "PostgresRecordStore":
+        from .postgres import PostgresRecordStore
+
+        return PostgresRecordStore
+    raise AttributeError(name)

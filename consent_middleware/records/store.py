@@ -115,6 +115,7 @@ def open_store(value: object, *, create: bool = True) -> RecordStore | None:
     - None: no records.
     - "sqlite:///consent.db" (relative to the working directory), "sqlite:////var/lib/x.db"
       (absolute), or a `pathlib.Path`: an SQLite file, created on first use when `create`.
+    - "postgresql://user@host/db" or "postgres://…": PostgreSQL (the `[postgres]` extra).
     - any object with the `RecordStore` methods: used as it is.
 
     Cheap: nothing connects until the first read or write. Anything else raises
@@ -159,7 +160,16 @@ def _open_url(url: str, *, create: bool) -> RecordStore:
         from .sqlite import SQLiteRecordStore
 
         return SQLiteRecordStore(path, create=create)
+    if scheme in ("postgresql", "postgres"):
+        try:
+            parts = urlsplit(url)
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"records {shown!r} is not a valid PostgreSQL URL: {exc}") from exc
+        from .postgres import PostgresRecordStore
+
+        return PostgresRecordStore(url)
     raise ValueError(
-        f"records {shown!r} is not a store URL: use 'sqlite:///consent.db' or"
-        " 'sqlite:////absolute/path.db'"
+        f"records {shown!r} is not a store URL: use 'sqlite:///consent.db',"
+        " 'sqlite:////absolute/path.db' or 'postgresql://user@host/dbname'"
     )

@@ -230,6 +230,7 @@ def test_sqlite_urls(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) ->
         pytest.param("sqlite:///x.db?mode=ro", "no query", id="query"),
         pytest.param("mysql://db/x", "not a store URL", id="mysql"),
         pytest.param("consent.db", "not a store URL", id="bare-path"),
+        pytest.param("postgresql://u@host:notaport/db", "not a valid PostgreSQL URL", id="port"),
     ],
 )
 def test_bad_urls_name_themselves(url: str, message: str) -> None:
