@@ -10,7 +10,8 @@ The interface:
 
 - `Record`: a frozen dataclass; `to_json()` / `Record.from_json()` in the contract's names.
 - `RecordStore`: the store protocol (`write`, `put_texts`, `texts`, `records_for`,
-  `export`, `count`, `erase`, `purge`, `close`); `SQLiteRecordStore`, `PostgresRecordStore`.
+  `export`, `count`, `erase`, `purge`, `purge_inactive`, `close`); `SQLiteRecordStore`,
+  `PostgresRecordStore`.
 - `open_store(value)`: "sqlite:///consent.db", "postgresql://…", a store object, or None.
 - `RecordStoreError`: the store cannot write (or read) now; it recovers by itself.
 - `RecordSigner`: the HMAC of each record, keyed from the site's secrets, with a key id.

@@ -89,7 +89,9 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> da
         raise click.BadParameter(str(exc), ctx, param) from exc
 
 
-def _cutoff(ctx: click.Context, param: click.Parameter, value: str) -> datetime:
+def _cutoff(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
     try:
         return parse_age(value)
     except ValueError:
@@ -293,28 +295,53 @@ def erase_command(store_url: str, consent_ids: tuple[str, ...]) -> None:
     "cutoff",
     callback=_cutoff,
     metavar="AGE",
-    required=True,
-    help="90d, 12w, 6m or 5y (calendar months and years), or a date.",
+    help="Delete records older than this: 90d, 12w, 6m or 5y (calendar months and years),"
+    " or a date.",
+)
+@click.option(
+    "--inactive-for",
+    "inactive",
+    callback=_cutoff,
+    metavar="AGE",
+    help="Delete every record of the visitors whose latest choice is older than this.",
 )
 @click.option("--dry-run", is_flag=True, help="Only say how many records would go.")
 @_store_errors
-def purge_command(store_url: str, cutoff: datetime, dry_run: bool) -> None:
+def purge_command(
+    store_url: str, cutoff: datetime | None, inactive: datetime | None, dry_run: bool
+) -> None:
     """Delete records older than an age, and unused texts.
 
     Texts go when no record refers to them any more. Run it from cron with your
-    retention period, e.g. `--older-than 5y`.
+    retention period, e.g. `--older-than 5y`, or `--inactive-for 6m` to keep whole
+    histories of visitors who still come back.
     """
+    if (cutoff is None) == (inactive is None):
+        raise click.UsageError("give one of --older-than AGE or --inactive-for AGE")
     store = _open(store_url)
-    when = format_time(cutoff)
     try:
-        if dry_run:
-            count = store.count(until=cutoff)
-            click.echo(f"{count} record{'s' if count != 1 else ''} are older than {when}.")
-            return
-        purged = store.purge(cutoff)
+        if cutoff is not None:
+            what = f"older than {format_time(cutoff)}"
+            count = store.count(until=cutoff) if dry_run else store.purge(cutoff)
+        else:
+            assert inactive is not None
+            what = f"of visitors inactive since {format_time(inactive)}"
+            count = _count_inactive(store, inactive) if dry_run else store.purge_inactive(inactive)
     finally:
         store.close()
-    click.echo(f"Purged {purged} record{'s' if purged != 1 else ''} older than {when}.")
+    records_ = f"{count} record{'s' if count != 1 else ''}"
+    if dry_run:
+        click.echo(f"{records_} would go: those {what}.")
+    else:
+        click.echo(f"Purged {records_} {what}.")
+
+
+def _count_inactive(store: RecordStore, before: datetime) -> int:
+    latest: dict[str, tuple[datetime, int]] = {}
+    for record in _progress(store.export(), store.count(), "Counting"):
+        _, count = latest.get(record.consent_id, (record.time, 0))
+        latest[record.consent_id] = (record.time, count + 1)  # oldest first: the last wins
+    return sum(count for time, count in latest.values() if time < before)
 
 
 @records.command("stats")

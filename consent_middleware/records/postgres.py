@@ -76,6 +76,10 @@ _INSERT_TEXTS = (
     " ON CONFLICT (texts_hash) DO NOTHING"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM consent_records"
+_DELETE_INACTIVE = (
+    "DELETE FROM consent_records WHERE consent_id IN (SELECT consent_id FROM consent_records"
+    " GROUP BY consent_id HAVING max(time) < %s)"
+)
 _ORDER = " ORDER BY time, seq"
 
 
@@ -245,8 +249,14 @@ class PostgresRecordStore:
             return cursor.rowcount
 
     def purge(self, older_than: datetime) -> int:
+        return self._purge("DELETE FROM consent_records WHERE time < %s", older_than)
+
+    def purge_inactive(self, last_choice_before: datetime) -> int:
+        return self._purge(_DELETE_INACTIVE, last_choice_before)
+
+    def _purge(self, delete: str, moment: datetime) -> int:
         with self._connection("purge records") as conn, conn.transaction():
-            cursor = conn.execute("DELETE FROM consent_records WHERE time < %s", (older_than,))
+            cursor = conn.execute(delete, (moment,))
             # Writers add texts and their record in one transaction, holding a ROW EXCLUSIVE
             # lock on consent_texts until they commit. This lock waits for them and keeps
             # new ones out, so no texts are deleted that a record being written refers to.

@@ -76,6 +76,10 @@ _INSERT_TEXTS = (
     " ON CONFLICT (texts_hash) DO NOTHING"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM consent_records"
+_DELETE_INACTIVE = (
+    "DELETE FROM consent_records WHERE consent_id IN (SELECT consent_id FROM consent_records"
+    " GROUP BY consent_id HAVING max(time) < ?)"
+)
 _ORDER = " ORDER BY time, seq"
 
 _Identity = tuple[int, int]
@@ -280,10 +284,14 @@ class SQLiteRecordStore:
             return cursor.rowcount
 
     def purge(self, older_than: datetime) -> int:
+        return self._purge("DELETE FROM consent_records WHERE time < ?", older_than)
+
+    def purge_inactive(self, last_choice_before: datetime) -> int:
+        return self._purge(_DELETE_INACTIVE, last_choice_before)
+
+    def _purge(self, delete: str, moment: datetime) -> int:
         with self._transaction("purge records") as conn:
-            cursor = conn.execute(
-                "DELETE FROM consent_records WHERE time < ?", (format_time(older_than),)
-            )
+            cursor = conn.execute(delete, (format_time(moment),))
             conn.execute(
                 "DELETE FROM consent_texts WHERE NOT EXISTS (SELECT 1 FROM consent_records r"
                 " WHERE r.texts_hash = consent_texts.texts_hash)"

@@ -74,6 +74,11 @@ class RecordStore(Protocol):
         refers to any more; returns how many records went."""
         ...
 
+    def purge_inactive(self, last_choice_before: datetime) -> int:
+        """Delete every record of the consent ids whose latest choice is before that time
+        (visitors inactive since), and the texts no record refers to any more."""
+        ...
+
     def close(self) -> None:
         """Release connections. The store must not be used afterwards."""
         ...
@@ -134,7 +139,8 @@ def open_store(value: object, *, create: bool = True) -> RecordStore | None:
     raise ValueError(
         f"records {type(value).__name__} object is not a store: give a URL such as"
         " 'sqlite:///consent.db' or 'postgresql://…', None, or an object with the store"
-        " methods (write, put_texts, texts, records_for, export, count, erase, purge, close)"
+        " methods (write, put_texts, texts, records_for, export, count, erase, purge,"
+        " purge_inactive, close)"
     )
 
 

@@ -149,7 +149,8 @@ def test_purge(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys, "purge", "--store", store_url, "--older-than", "2026-03-03", "--dry-run"
     )
-    assert code == 0 and out.startswith("3 records are older than 2026-03-03T00:00:00.000Z")
+    assert code == 0
+    assert out.startswith("3 records would go: those older than 2026-03-03T00:00:00.000Z")
     code, out, _ = run(capsys, "purge", "--store", store_url, "--older-than", "2026-03-03")
     assert code == 0 and "Purged 3 records" in out
     store = open_store(store_url)
@@ -164,6 +165,27 @@ def test_purge(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "Purged 1 record " in out
     code, _, err = run(capsys, "purge", "--store", store_url, "--older-than", "soon")
     assert code == 2 and "not an age" in err
+    code, _, err = run(capsys, "purge", "--store", store_url)
+    assert code == 2 and "--older-than AGE or --inactive-for AGE" in err
+
+
+def test_purge_inactive_visitors(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = fill(store_url)  # ann: days 1 and 2, bob: day 1, cy: day 3
+    args = ("purge", "--store", store_url, "--inactive-for", "2026-03-02T12:00:00Z")
+    code, out, _ = run(capsys, *args, "--dry-run")
+    assert code == 0 and out.startswith("1 record would go: those of visitors inactive since")
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and out.startswith("Purged 1 record of visitors inactive since")
+    store = open_store(store_url)
+    assert store is not None
+    try:
+        assert store.records_for(ids["bob"]) == []
+        assert len(store.records_for(ids["ann"])) == 2  # her old choice stays with the new
+        assert store.purge_inactive(T0 + timedelta(days=1, hours=1)) == 2
+        assert [r.consent_id for r in store.export()] == [ids["cy"]]
+        assert store.texts(HASH) is None and store.texts(HASH_UK) == TEXTS_UK
+    finally:
+        store.close()
 
 
 def test_stats_text_json_and_html(

@@ -150,6 +150,9 @@ class ThreadNotingStore:
     def purge(self, older_than: datetime) -> int:
         return self.inner.purge(older_than)
 
+    def purge_inactive(self, last_choice_before: datetime) -> int:
+        return self.inner.purge_inactive(last_choice_before)
+
     def close(self) -> None:
         self.inner.close()
 
