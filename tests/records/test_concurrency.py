@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import threading
+from typing import Any
+
+import pytest
 
 from consent_middleware.records import RecordStore
 
@@ -79,3 +82,34 @@ def test_threads_sharing_one_store(store: RecordStore) -> None:
     expected = 1 + 50 + threads * (writes - 50)
     assert store.count() == expected
     assert sum(new) == expected - 1
+
+
+def _connection_identity(store: Any) -> int:
+    """Which connection the store hands out: the PostgreSQL backend's pid, or the Python
+    object of an SQLite connection (a forked child has a copy of the parent's objects)."""
+    with store._connection("look") as conn:
+        return int(conn.info.backend_pid) if hasattr(conn, "info") else id(conn)
+
+
+def _write_in_child(store: RecordStore, record_id: str, results: Any) -> None:
+    record = SIGNER.sign(dataclasses.replace(make(), record_id=record_id))
+    assert store.write(record, TEXTS)
+    results.put(_connection_identity(store))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_store_used_across_a_fork(store: RecordStore) -> None:
+    """A server that forks its workers after the app (and its store) was built: the
+    child opens connections of its own, and the parent's still work afterwards."""
+    store.write(make(), TEXTS)
+    parent = _connection_identity(store)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_write_in_child, args=(store, "c" * 32, results))
+    child.start()
+    in_child = results.get(timeout=60)
+    child.join(60)
+    assert child.exitcode == 0
+    assert in_child != parent, "the child used the parent's connection"
+    assert store.write(make(1), TEXTS)
+    assert store.count() == 3
