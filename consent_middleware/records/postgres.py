@@ -126,6 +126,10 @@ class PostgresRecordStore:
         self._kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in params:
             self._kwargs["connect_timeout"] = max(1, round(timeout))
+        if "tcp_user_timeout" not in params:
+            # A server that vanished from the network (no refusal, no answer) fails a call
+            # after `timeout` too, instead of after the kernel's many minutes of retries.
+            self._kwargs["tcp_user_timeout"] = max(1000, round(timeout * 1000))
         if "application_name" not in params:
             self._kwargs["application_name"] = "consent-middleware"
         self._lock = threading.Lock()
