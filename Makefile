@@ -1,5 +1,6 @@
 # Every target works on a fresh clone: the virtualenv, the npm packages the browser tests
-# inject (axe-core) and Debian's Chromium are installed on first use.
+# inject (axe-core), Debian's Chromium and PostgreSQL (for the record store tests) are
+# installed on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
@@ -20,6 +21,7 @@ node_modules/.installed: package.json
 
 install: $(VENV)/.installed node_modules/.installed
 	bash scripts/ensure-chromium
+	bash scripts/ensure-postgres
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check consent_middleware tests examples bench

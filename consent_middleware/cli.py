@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .checks import check_config, config_hints, describe
 from .discovery import load_config
+from .records.cli import records as records_group
 
 __all__ = ["main"]
 
@@ -53,6 +54,9 @@ def check_config_command(target: str) -> None:
             click.echo(f"- {finding}")
         sys.exit(1)
     click.echo("\nNo findings.")
+
+
+cli.add_command(records_group)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

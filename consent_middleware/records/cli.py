@@ -1,0 +1,499 @@
+"""`consent-middleware records …`: answer a regulator, a visitor, or a retention policy.
+
+    consent-middleware records export --store sqlite:///consent.db --since 2026-01-01
+    consent-middleware records erase --store postgresql://… 3f2a…          (one visitor)
+    consent-middleware records purge --store sqlite:///consent.db --older-than 5y
+    consent-middleware records stats --store sqlite:///consent.db --html report.html
+    consent-middleware records verify --store sqlite:///consent.db --secret "$OLD" --secret "$NEW"
+
+`--store` defaults to $CONSENT_RECORDS. Exit status: 0 when all is well, 1 when `verify`
+finds records that fail (or the store cannot be read), 2 on a usage error (a bad store
+URL, a missing database file, a bad time or age).
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import functools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, timedelta, timezone
+from typing import IO, Any, TypeVar
+
+import click
+
+from .model import FIELDS, Record, format_time
+from .signing import RecordSigner
+from .store import RecordStore, RecordStoreError, open_store, redact_url
+from .texts import texts_hash
+
+__all__ = ["parse_age", "parse_time_option", "records"]
+
+_AGE = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.IGNORECASE)
+_CONSENT_ID = re.compile(r"^[0-9a-f]{32}$")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _months_back(moment: datetime, months: int) -> datetime:
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def parse_age(text: str, now: datetime | None = None) -> datetime:
+    """ "90d", "12w", "6m", "5y" (calendar months and years) -> the moment that long ago."""
+    match = _AGE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an age such as 90d, 12w, 6m or 5y")
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    moment = now or _now()
+    if unit == "d":
+        return moment - timedelta(days=amount)
+    if unit == "w":
+        return moment - timedelta(weeks=amount)
+    return _months_back(moment, amount * (12 if unit == "y" else 1))
+
+
+def parse_time_option(text: str, now: datetime | None = None) -> datetime:
+    """A moment: an ISO date (midnight UTC), an ISO time (UTC unless it says otherwise), or
+    an age such as 30d (that long ago)."""
+    if _AGE.match(text):
+        return parse_age(text, now)
+    try:
+        if len(text.strip()) == 10:
+            day = date.fromisoformat(text.strip())
+            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a date (2026-01-31), a time (2026-01-31T12:00:00Z) or an age"
+            " (30d, 6m)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time_option(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
+def _cutoff(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_age(value)
+    except ValueError:
+        pass
+    try:
+        return parse_time_option(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an age such as 90d, 12w, 6m, 5y, or a date", ctx, param
+        ) from None
+
+
+def _store_option(function: F) -> F:
+    return click.option(
+        "--store",
+        "store_url",
+        envvar="CONSENT_RECORDS",
+        required=True,
+        metavar="URL",
+        help="sqlite:///consent.db, sqlite:////abs/path.db or postgresql://… "
+        "(default: $CONSENT_RECORDS).",
+    )(function)
+
+
+def _range_options(function: F) -> F:
+    function = click.option(
+        "--until",
+        callback=_moment,
+        metavar="TIME",
+        help="Only records before this time (exclusive).",
+    )(function)
+    return click.option(
+        "--since",
+        callback=_moment,
+        metavar="TIME",
+        help="Only records from this time on: 2026-01-31, 2026-01-31T12:00:00Z, or 30d (ago).",
+    )(function)
+
+
+def _store_errors(function: F) -> F:
+    """A store that cannot be read is a failure (exit 1), not a traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except RecordStoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(url: str) -> RecordStore:
+    try:
+        store = open_store(url, create=False)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from exc
+    except ImportError as exc:
+        raise click.UsageError(str(exc)) from exc
+    assert store is not None
+    from .sqlite import SQLiteRecordStore
+
+    if isinstance(store, SQLiteRecordStore) and not os.path.isfile(store.path):
+        raise click.BadParameter(f"no records database at {store.path}", param_hint="--store")
+    return store
+
+
+def _progress(items: Iterable[Record], length: int, label: str) -> Iterator[Record]:
+    """A progress bar on standard error, for people watching a terminal; silent in scripts."""
+    hidden = not sys.stderr.isatty() or length < 1000
+    with click.progressbar(
+        items, length=length, label=label, file=sys.stderr, hidden=hidden
+    ) as bar:
+        yield from bar
+
+
+@click.group("records", context_settings={"help_option_names": ["-h", "--help"]})
+def records() -> None:
+    """Proof of consent: export, erase, purge, stats and verify the records of choices."""
+
+
+@records.command("export")
+@_store_option
+@_range_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON lines (one record per line) or CSV with a header row.",
+)
+@click.option("--consent-id", help="Only the records of this consent id (a visitor's request).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    default="-",
+    help="Write here instead of standard output.",
+)
+@_store_errors
+def export_command(
+    store_url: str,
+    since: datetime | None,
+    until: datetime | None,
+    output_format: str,
+    consent_id: str | None,
+    output: IO[str],
+) -> None:
+    """Export records as JSON lines or CSV, oldest first.
+
+    Every field is written, the HMAC and its key id included. Pair it with
+    `records verify` (the records are intact) and `records texts HASH` (the words each
+    visitor was shown).
+    """
+    store = _open(store_url)
+    try:
+        if consent_id is not None:
+            _check_consent_id(consent_id)
+            found = [
+                r
+                for r in store.records_for(consent_id)
+                if (since is None or r.time >= since) and (until is None or r.time < until)
+            ]
+            items: Iterable[Record] = found
+            length = len(found)
+        else:
+            length = store.count(since, until)
+            items = store.export(since, until)
+        rows = _progress(items, length, "Exporting")
+        if output_format == "csv":
+            writer = csv.writer(output, lineterminator="\n")
+            writer.writerow(FIELDS)
+            for record in rows:
+                data = record.to_json()
+                data["granted"] = " ".join(record.granted)
+                data["refused"] = " ".join(record.refused)
+                data["gpc"] = "true" if record.gpc else "false"
+                data["ip"] = record.ip or ""
+                writer.writerow([data[name] for name in FIELDS])
+        else:
+            for record in rows:
+                output.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        output.flush()
+    finally:
+        store.close()
+
+
+@records.command("texts")
+@_store_option
+@click.argument("hashes", nargs=-1, required=True, metavar="TEXTS_HASH...")
+@_store_errors
+def texts_command(store_url: str, hashes: tuple[str, ...]) -> None:
+    """Print the texts behind texts hashes, as JSON lines.
+
+    These are the exact words a record's visitor was shown. Exit 1 when a hash is not in
+    the store.
+    """
+    store = _open(store_url)
+    missing = 0
+    try:
+        for digest in hashes:
+            texts = store.texts(digest)
+            if texts is None:
+                click.echo(f"no texts with hash {digest}", err=True)
+                missing += 1
+                continue
+            line = {"texts_hash": digest, "texts": texts}
+            click.echo(json.dumps(line, ensure_ascii=False, sort_keys=True))
+    finally:
+        store.close()
+    if missing:
+        sys.exit(1)
+
+
+@records.command("erase")
+@_store_option
+@click.argument("consent_ids", nargs=-1, required=True, metavar="CONSENT_ID...")
+@_store_errors
+def erase_command(store_url: str, consent_ids: tuple[str, ...]) -> None:
+    """Erase every record of one or more consent ids.
+
+    This answers a visitor's erasure request. The visitor finds their consent id on the
+    site's cookie preferences page.
+    """
+    for consent_id in consent_ids:
+        _check_consent_id(consent_id)
+    store = _open(store_url)
+    try:
+        for consent_id in consent_ids:
+            erased = store.erase(consent_id)
+            click.echo(f"Erased {erased} record{'s' if erased != 1 else ''} of {consent_id}.")
+    finally:
+        store.close()
+
+
+@records.command("purge")
+@_store_option
+@click.option(
+    "--older-than",
+    "cutoff",
+    callback=_cutoff,
+    metavar="AGE",
+    help="Delete records older than this: 90d, 12w, 6m or 5y (calendar months and years),"
+    " or a date.",
+)
+@click.option(
+    "--inactive-for",
+    "inactive",
+    callback=_cutoff,
+    metavar="AGE",
+    help="Delete every record of the visitors whose latest choice is older than this.",
+)
+@click.option("--dry-run", is_flag=True, help="Only say how many records would go.")
+@_store_errors
+def purge_command(
+    store_url: str, cutoff: datetime | None, inactive: datetime | None, dry_run: bool
+) -> None:
+    """Delete records older than an age, and unused texts.
+
+    Texts go when no record refers to them any more. Run it from cron with your
+    retention period, e.g. `--older-than 5y`, or `--inactive-for 6m` to keep whole
+    histories of visitors who still come back.
+    """
+    if (cutoff is None) == (inactive is None):
+        raise click.UsageError("give one of --older-than AGE or --inactive-for AGE")
+    store = _open(store_url)
+    try:
+        if cutoff is not None:
+            what = f"older than {format_time(cutoff)}"
+            count = store.count(until=cutoff) if dry_run else store.purge(cutoff)
+        else:
+            assert inactive is not None
+            what = f"of visitors inactive since {format_time(inactive)}"
+            count = _count_inactive(store, inactive) if dry_run else store.purge_inactive(inactive)
+    finally:
+        store.close()
+    records_ = f"{count} record{'s' if count != 1 else ''}"
+    if dry_run:
+        click.echo(f"{records_} would go: those {what}.")
+    else:
+        click.echo(f"Purged {records_} {what}.")
+
+
+def _count_inactive(store: RecordStore, before: datetime) -> int:
+    latest: dict[str, tuple[datetime, int]] = {}
+    for record in _progress(store.export(), store.count(), "Counting"):
+        _, count = latest.get(record.consent_id, (record.time, 0))
+        latest[record.consent_id] = (record.time, count + 1)  # oldest first: the last wins
+    return sum(count for time, count in latest.values() if time < before)
+
+
+@records.command("stats")
+@_store_option
+@_range_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write a one-page report with charts to this file.",
+)
+@_store_errors
+def stats_command(
+    store_url: str,
+    since: datetime | None,
+    until: datetime | None,
+    output_format: str,
+    html_file: str | None,
+) -> None:
+    """Opt-in rate per category, and the choices made per day."""
+    from .report import render_html
+    from .stats import compute_stats
+
+    store = _open(store_url)
+    try:
+        length = store.count(since, until)
+        stats = compute_stats(_progress(store.export(since, until), length, "Counting"))
+    finally:
+        store.close()
+    if output_format == "json":
+        click.echo(json.dumps(stats.to_json(), indent=2))
+    else:
+        _print_stats(stats)
+    if html_file:
+        source = redact_url(store_url)
+        with open(html_file, "w", encoding="utf-8") as handle:
+            handle.write(render_html(stats, source=source))
+        click.echo(f"Wrote {html_file}.", err=True)
+
+
+def _print_stats(stats: Any) -> None:
+    from .model import ACTIONS
+
+    total = stats.total
+    if not total.choices:
+        click.echo("No choices recorded in this period.")
+        return
+    first, last = stats.first.date().isoformat(), stats.last.date().isoformat()
+    click.echo(f"{total.choices} choices from {first} to {last} (UTC).")
+    click.echo("\nOpt-in rate (of the choices that offered the category, the share granting it):")
+    width = max(len(name) for name in stats.categories)
+    for name in stats.categories:
+        rate = total.rate(name) or 0.0
+        click.echo(
+            f"  {name:<{width}}  {100 * rate:5.1f}%  "
+            f"({total.granted[name]} of {total.offered[name]})"
+        )
+    click.echo("\nChoices:")
+    for action in ACTIONS:
+        click.echo(f"  {action:<10}  {total.actions[action]}")
+    click.echo("\nChoices per day:")
+    header = "  day         choices  " + "  ".join(f"{a:>10}" for a in ACTIONS)
+    click.echo(header)
+    for day in stats.days:
+        counts = "  ".join(f"{day.actions[a]:>10}" for a in ACTIONS)
+        click.echo(f"  {day.start.isoformat()}  {day.choices:>7}  {counts}")
+
+
+@records.command("verify")
+@_store_option
+@_range_options
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="S",
+    help="A secret the records may be signed with; repeat it for rotated secrets "
+    "(default: $CONSENT_SECRET).",
+)
+@_store_errors
+def verify_command(
+    store_url: str, since: datetime | None, until: datetime | None, secrets: tuple[str, ...]
+) -> None:
+    """Check every record's HMAC; name each record that was changed.
+
+    Also checks that the texts each record was shown still match their hash. Exit 1 when
+    any record fails.
+    """
+    keys = list(secrets)
+    if not keys:
+        env = os.environ.get("CONSENT_SECRET")
+        if not env:
+            raise click.UsageError("give --secret S (repeatable) or set CONSENT_SECRET")
+        keys = [env]
+    signer = RecordSigner(keys)
+    store = _open(store_url)
+    checked = failed = 0
+    texts_seen: dict[tuple[str, str], str | None] = {}
+    try:
+        length = store.count(since, until)
+        for record in _progress(store.export(since, until), length, "Verifying"):
+            checked += 1
+            problem = _problem(signer, record)
+            if problem is None:
+                key = (record.texts_hash, record.language)
+                if key not in texts_seen:
+                    texts_seen[key] = _texts_problem(store, *key)
+                problem = texts_seen[key]
+            if problem is not None:
+                failed += 1
+                click.echo(
+                    f"FAILED {record.record_id} (consent {record.consent_id},"
+                    f" {format_time(record.time)}): {problem}"
+                )
+    finally:
+        store.close()
+    if failed:
+        click.echo(f"{failed} of {checked} records failed verification.")
+        sys.exit(1)
+    click.echo(f"{checked} record{'s' if checked != 1 else ''} verified, none altered.")
+
+
+def _problem(signer: RecordSigner, record: Record) -> str | None:
+    check = signer.check(record)
+    if check == "unknown_key":
+        return (
+            f"signed with key {record.key_id!r}, which none of the given secrets makes"
+            " (give the old secret too)"
+        )
+    if check == "altered":
+        return "altered after it was written (its HMAC does not match)"
+    return None
+
+
+def _texts_problem(store: RecordStore, digest: str, language: str) -> str | None:
+    texts = store.texts(digest)
+    if texts is None:
+        return f"the texts it was shown ({digest[:12]}…) are missing"
+    if texts_hash(language, texts) != digest:
+        return f"the texts it was shown ({digest[:12]}…) were altered"
+    return None
+
+
+def _check_consent_id(value: str) -> None:
+    if not _CONSENT_ID.match(value):
+        raise click.BadParameter(
+            f"{value!r} is not a consent id (32 lowercase hex characters)", param_hint="CONSENT_ID"
+        )
