@@ -17,8 +17,6 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
-
 from .ip import truncate_ip
 from .model import Method, Record, RecordAction, new_record_id
 from .signing import RecordSigner
@@ -156,6 +154,8 @@ class ConsentRecorder:
             choice_token=choice_token,
             time=time,
         )
+        import anyio.to_thread  # there under any ASGI framework; not needed by WSGI sites
+
         return await anyio.to_thread.run_sync(call)
 
     def receipt(self, consent_id: str) -> dict[str, Any]:
@@ -163,6 +163,8 @@ class ConsentRecorder:
         return receipt(self.store, consent_id)
 
     async def areceipt(self, consent_id: str) -> dict[str, Any]:
+        import anyio.to_thread
+
         return await anyio.to_thread.run_sync(self.receipt, consent_id)
 
 
