@@ -1,0 +1,1 @@
+"""The real-browser audit: `consent-middleware audit URL` and `suggest-config URL`."""
