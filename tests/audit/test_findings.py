@@ -241,3 +241,13 @@ def test_a_cookie_the_config_does_not_name(
     if config is not None:
         expected.add(("unknown_category", "_hjid"))
     assert {(f.kind, f.cookie) for f in result.findings} == expected
+
+
+def test_every_kind_of_finding_is_documented_with_its_rule() -> None:
+    from pathlib import Path
+
+    from consent_middleware.audit.findings import RULES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    for kind in RULES:
+        assert f"`{kind}`" in docs, kind
