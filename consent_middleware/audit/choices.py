@@ -31,6 +31,7 @@ _WAY_BACK_TEXT = re.compile(
 )
 #: How long a choice may take to close the banner (a fetch, or a form post and a new page).
 CLOSE_TIMEOUT_MS = 5_000
+CLICK_TIMEOUT_MS = 5_000
 _MAX_CLICKS = 8
 
 Action = Literal["accept_all", "reject_all"]
@@ -42,7 +43,19 @@ def _action(action: str) -> str:
 
 async def _visible(page: Page, selector: str) -> Locator | None:
     locator = page.locator(selector).filter(visible=True)
-    return locator.first if await locator.count() else None
+    try:
+        return locator.first if await locator.count() else None
+    except Exception:  # noqa: BLE001 - the page navigated meanwhile: nothing to see yet
+        return None
+
+
+async def _click(control: Locator) -> bool:
+    """Click like a visitor; False when it cannot be clicked (covered, gone, disabled)."""
+    try:
+        await control.click(timeout=CLICK_TIMEOUT_MS)
+    except Exception:  # noqa: BLE001 - a control a visitor cannot use is no way to choose
+        return False
+    return True
 
 
 async def banner_visible(page: Page) -> bool:
@@ -71,15 +84,18 @@ async def first_layer(page: Page, screenshot: bool = True) -> BannerInfo:
 
 async def endpoint(page: Page) -> str | None:
     """The consent endpoint: the banner form's action, or the prefix in its state."""
-    found = await page.evaluate(
-        """() => {
+    try:
+        found = await page.evaluate(
+            """() => {
           const form = document.querySelector('#consent-banner form');
           if (form && form.getAttribute('action')) return form.getAttribute('action');
           try {
             return JSON.parse(document.getElementById('consent-state').textContent).prefix;
           } catch (e) { return null; }
         }"""
-    )
+        )
+    except Exception:  # noqa: BLE001 - the page navigated meanwhile
+        return None
     return str(found) if found else None
 
 
@@ -101,7 +117,8 @@ async def choose(page: Page, action: Action) -> ChoiceResult:
     while clicks < _MAX_CLICKS and await banner_visible(page):
         button = await _visible(page, _action(action))
         if button is not None:
-            await button.click()
+            if not await _click(button):
+                break
             clicks += 1
             steps.append(action)
             await _wait_closed(page)
@@ -110,18 +127,19 @@ async def choose(page: Page, action: Action) -> ChoiceResult:
         if save is not None:
             want = action == "accept_all"
             for box in await page.locator(CHECKBOXES).filter(visible=True).all():
-                if await box.is_enabled() and await box.is_checked() != want:
-                    await box.click()
+                if await box.is_enabled() and await box.is_checked() != want and await _click(box):
                     clicks += 1
                     steps.append("tick" if want else "untick")
-            await save.click()
+            if not await _click(save):
+                break
             clicks += 1
             steps.append("save")
             await _wait_closed(page)
             continue
         customize = await _visible(page, CUSTOMIZE)
         if customize is not None and not customized:
-            await customize.click()
+            if not await _click(customize):
+                break
             clicks += 1
             customized = True
             steps.append("customize")
@@ -141,8 +159,11 @@ async def way_back(page: Page, endpoint: str | None) -> str | None:
         return f"a link to {endpoint}/preferences"
     for role in ("link", "button"):
         named = page.get_by_role(role, name=_WAY_BACK_TEXT).filter(visible=True)
-        if await named.count():
-            return f'the {role} "{(await named.first.inner_text()).strip()}"'
+        try:
+            if await named.count():
+                return f'the {role} "{(await named.first.inner_text()).strip()}"'
+        except Exception:  # noqa: BLE001 - the page navigated meanwhile
+            return None
     return None
 
 
@@ -150,16 +171,13 @@ async def withdraw(page: Page, endpoint: str | None, timeout_ms: float) -> Choic
     """Withdraw consent the way the site offers: reopen the banner and reject all, or the
     preferences page; the DELETE endpoint only when the page has neither."""
     opener = await _visible(page, OPENER)
-    if opener is not None:
-        await opener.click()
-        if await _wait_open(page):
-            result = await choose(page, "reject_all")
-            return ChoiceResult(
-                "withdraw", result.clicks + 1, result.done, "[data-consent-open]", result.detail
-            )
+    if opener is not None and await _click(opener) and await _wait_open(page):
+        result = await choose(page, "reject_all")
+        return ChoiceResult(
+            "withdraw", result.clicks + 1, result.done, "[data-consent-open]", result.detail
+        )
     link = await _visible(page, f'a[href*="{endpoint}/preferences"]') if endpoint else None
-    if link is not None:
-        await link.click()
+    if link is not None and await _click(link):
         await page.wait_for_load_state()
         if await _wait_open(page):
             result = await choose(page, "reject_all")
@@ -168,7 +186,10 @@ async def withdraw(page: Page, endpoint: str | None, timeout_ms: float) -> Choic
             )
     if endpoint:
         preferences = urljoin(page.url, endpoint + "/preferences")
-        response = await page.goto(preferences, timeout=timeout_ms)
+        try:
+            response = await page.goto(preferences, timeout=timeout_ms)
+        except Exception:  # noqa: BLE001 - no preferences page: the endpoint is left
+            response = None
         if response is not None and response.ok and await _wait_open(page):
             result = await choose(page, "reject_all")
             return ChoiceResult(

@@ -3,7 +3,7 @@ registered in consent_middleware/cli.py).
 
 Exit status: 0 clean, 1 on any finding (audit), 2 on a usage or configuration error (a bad
 URL or option, a config that cannot be loaded, Playwright or the browser missing, a start
-page that does not load).
+page that does not load) or when the browser itself fails.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .browser import BrowserUnavailable, default_browser, require_playwright
 from .crawl import is_http_url
 from .journeys import PageFailed
 from .model import AuditRun
-from .runner import AuditOptions, run_audit
+from .runner import AuditFailed, AuditOptions, run_audit
 from .suggest import render_suggestion, suggest
 
 __all__ = ["audit_command", "suggest_config_command"]
@@ -187,7 +187,7 @@ def _run(
     )
     try:
         return run_audit(options)
-    except (BrowserUnavailable, PageFailed) as exc:
+    except (BrowserUnavailable, PageFailed, AuditFailed) as exc:
         raise AuditUsageError(str(exc)) from exc
 
 

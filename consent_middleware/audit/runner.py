@@ -19,7 +19,11 @@ from .journeys import Journey
 from .model import AuditRun, BannerInfo, Visit, Visitor
 from .observe import Observer
 
-__all__ = ["AuditOptions", "run_audit"]
+__all__ = ["AuditFailed", "AuditOptions", "run_audit"]
+
+
+class AuditFailed(Exception):
+    """The browser failed in a way no visitor would meet (it crashed, a page hung it)."""
 
 
 @dataclass
@@ -95,8 +99,12 @@ async def _audit(options: AuditOptions) -> AuditRun:
 
         crawling = asyncio.ensure_future(crawl())
         deciding = [asyncio.ensure_future(j.decide(options.urls[0], found)) for j in others]
+        from playwright.async_api import Error as PlaywrightError
+
         try:
             await asyncio.gather(crawling, *deciding)
+        except PlaywrightError as exc:
+            raise AuditFailed(f"the browser failed: {exc}") from exc
         finally:
             for task in (crawling, *deciding):
                 task.cancel()
