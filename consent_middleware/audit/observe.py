@@ -118,7 +118,9 @@ class Observer:
 
     # -- events --------------------------------------------------------------------------
 
-    def _on_binding(self, source: Any, kind: str, data: dict[str, Any]) -> None:
+    def _on_binding(self, source: Any, kind: object, data: object) -> None:
+        if not isinstance(data, dict):
+            return  # not our init script's call: pages can see the binding too
         if kind == "cookie":
             self._script_cookie(str(data.get("value", "")), data)
         elif kind == "cookieStore":

@@ -7,6 +7,7 @@ the pages, which the others visit once they have made their choice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -88,8 +89,11 @@ async def _audit(options: AuditOptions) -> AuditRun:
         async def crawl() -> BannerInfo:
             try:
                 pages, banner = await undecided.crawl(options.urls, options.pages)
-            except BaseException as exc:
-                found.set_exception(exc)
+            except asyncio.CancelledError:
+                found.cancel()
+                raise
+            except Exception as exc:
+                found.set_exception(exc)  # the other visitors wait for the pages: they stop too
                 raise
             found.set_result(pages)
             launched.automation["navigator_webdriver"] = await undecided.page.evaluate(
@@ -110,7 +114,8 @@ async def _audit(options: AuditOptions) -> AuditRun:
                 task.cancel()
             await asyncio.gather(crawling, *deciding, return_exceptions=True)
             for each in (undecided, *others):
-                await each.context.close()
+                with contextlib.suppress(Exception):  # a browser that crashed is closed already
+                    await each.context.close()
         banner = crawling.result()
         pages = found.result()
         visits: dict[Visitor, Visit] = {undecided.visitor: undecided.visit}

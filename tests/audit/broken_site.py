@@ -11,7 +11,10 @@ faults to commit, comma-separated (default: all of them; empty: none, a complian
 - `no_reject`: "Reject all" only on the second layer, behind "Customize";
 - `third_party`: every page loads a pixel from another host (`localhost` for `127.0.0.1`).
 
-One more, never on by default: `no_banner` (no banner at all, the pages of a generic site).
+More, never on by default: `no_banner` (no banner at all, the pages of a generic site),
+`storage` (a script stores `_TCCookieSync`, an analytics key, in local storage before a
+choice) and `cookie_store` (a script sets `_pk_id.1.abcd`, an analytics cookie, with the
+Cookie Store API before a choice, and deletes it again at once).
 """
 
 from __future__ import annotations
@@ -63,6 +66,17 @@ def _page(request: Request, title: str) -> str:
             "if (!/(^|; )consent=/.test(document.cookie)) {"
             " document.cookie = '_gcl_au=1.1.42.1700000000; path=/';"
             " setTimeout(() => { document.cookie = '_gcl_au=; max-age=0; path=/'; }, 50); }"
+        )
+    if "storage" in FAULTS:
+        scripts.append(
+            "if (!/(^|; )consent=/.test(document.cookie))"
+            " localStorage.setItem('_TCCookieSync', String(Date.now()));"
+        )
+    if "cookie_store" in FAULTS:
+        scripts.append(
+            "if (!/(^|; )consent=/.test(document.cookie))"
+            " cookieStore.set('_pk_id.1.abcd', 'x')"
+            ".then(() => cookieStore.delete('_pk_id.1.abcd'));"
         )
     if "survivor" in FAULTS:
         # The bug: "a choice was made" is taken for "analytics was granted".

@@ -216,15 +216,29 @@ def test_the_broken_site_without_its_faults_is_clean(
 def test_a_site_without_a_banner(
     site_with_faults: Callable[[str], Server], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A generic site, without our banner: that is a finding, and its cookies are listed."""
-    site = site_with_faults("marketing,no_banner")
+    """A generic site, without our banner: that is a finding, and what it stores is listed,
+    local storage and the Cookie Store API included."""
+    site = site_with_faults("no_banner,marketing,storage,cookie_store")
     status, doc, _ = audit_json(capsys, tmp_path, site.url + "/")
     assert status == 1
     found = {(f["kind"], f["cookie"], f["visitor"]) for f in doc["findings"]}
     assert found == {
         ("no_banner", None, "undecided"),
         ("cookie_before_consent", "_fbp", "undecided"),
+        ("cookie_before_consent", "_pk_id.1.abcd", "undecided"),
+        ("storage_before_consent", "_TCCookieSync", "undecided"),
     }
     assert doc["banner"]["found"] is False
-    assert by_visitor(doc)["undecided"] == {"_fbp"}
+    assert by_visitor(doc)["undecided"] == {"_fbp", "_pk_id.1.abcd"}
+    cookies = {(c["name"], c["visitor"]): c for c in doc["cookies"]}
+    matomo = cookies[("_pk_id.1.abcd", "undecided")]
+    assert (matomo["set_by"], matomo["transient"]) == ("script", True)
+    assert matomo["known_as"]["pattern"] == "_pk_id.*"
+    (stored,) = [s for s in doc["storage"] if s["visitor"] == "undecided"]
+    assert (stored["key"], stored["area"], stored["category"]) == (
+        "_TCCookieSync",
+        "local",
+        "analytics",
+    )
+    assert stored["origin"] == site.url
     assert doc["notes"]["rejected"] == "no consent banner: no choice could be made"
