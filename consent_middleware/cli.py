@@ -1,6 +1,8 @@
 """The `consent-middleware` command (click): one group, one small module per command family.
 
     consent-middleware check-config examples.fastapi_app.app:app
+    consent-middleware audit http://127.0.0.1:8000/ --config examples.fastapi_app.app:app
+    consent-middleware suggest-config http://127.0.0.1:8000/
     consent-middleware --version
 
 Exit status: 0 when all is well, 1 when a check found problems, 2 on a usage error (a
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 import click
 
 from . import __version__
+from .audit.cli import audit_command, suggest_config_command
 from .checks import check_config, config_hints, describe
 from .discovery import load_config
 from .records.cli import records as records_group
@@ -57,6 +60,8 @@ def check_config_command(target: str) -> None:
 
 
 cli.add_command(records_group)
+cli.add_command(audit_command)
+cli.add_command(suggest_config_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """The wheel carries what an installed package needs: the banner files, the templates,
-py.typed, and the command."""
+py.typed, the audit's cookie database with its licence, and the command."""
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ def test_wheel_contents(wheel: Path) -> None:
         "consent_middleware/templates/banner.html",
         "consent_middleware/templates/preferences.html",
         "consent_middleware/py.typed",
+        # The audit's cookie names: the derived database, its licence and where it comes from.
+        "consent_middleware/audit/data/open-cookie-database.json",
+        "consent_middleware/audit/data/LICENSE",
+        "consent_middleware/audit/data/NOTICE",
+        "consent_middleware/audit/templates/report.html",
     ):
         assert needed in names
     assert not any("/src/" in name for name in names)  # the build's sources stay home
@@ -76,9 +81,11 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         "from consent_middleware.consent import ConsentCodec;"
         "c = ConsentConfig(secret_key='s');"
         "html = BannerRenderer(c).snippet(ConsentCodec(c).undecided, 'en');"
+        "from consent_middleware.audit.cookiedb import default_database;"
         "print(consent_middleware.__file__);"
         "print(sorted(a.load_assets()));"
-        "print('consent-banner' in html)"
+        "print('consent-banner' in html);"
+        "print(default_database().lookup('_ga').platform)"
     )
     result = subprocess.run(
         [
@@ -96,7 +103,8 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         cwd=tmp_path,
         check=True,
     )
-    file_line, assets_line, banner_line = result.stdout.splitlines()
+    file_line, assets_line, banner_line, cookiedb_line = result.stdout.splitlines()
     assert file_line.startswith(str(target))
     assert assets_line == "['banner.css', 'banner.js']"
     assert banner_line == "True"
+    assert cookiedb_line == "Google Analytics"  # read from the installed wheel's data
