@@ -6,7 +6,10 @@ Every failure of the visitor's input is a 4xx with a JSON error that names the p
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,11 +19,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .assets import StaticAsset, load_assets
 from .banner import BannerRenderer
 from .consent import Consent
+from .crosssite import CrossSiteError, check_same_origin
 from .i18n import choose_language
 from .policy import MAX_EXPIRED_PER_RESPONSE, ConsentPolicy, RequestConsent
+from .records import ConsentRecorder, RecordStoreError
 from .redirects import safe_return_to
 
 __all__ = ["ApiRequest", "ApiResponse", "ConsentAPI"]
+
+logger = logging.getLogger("consent_middleware")
 
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
@@ -29,6 +36,9 @@ _FORM_TYPES = (_FORM, "multipart/form-data", "text/plain")
 _LENGTH_RE = re.compile(r"[0-9]{1,18}")
 _CHOICE_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _MAX_FORM_FIELDS = 64
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+#: The endpoints that read or write proof of consent (a store call: off the event loop).
+STORE_PATHS = frozenset({"", "/", "/receipt", "/preferences"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,26 @@ class ApiRequest:
     root: str = ""
     #: The body was longer than `max_body_size` (and was not read whole).
     too_large: bool = False
+    #: The client's address as the server saw it (only ever stored truncated, if at all).
+    client: str | None = None
+
+    @property
+    def method_kind(self) -> str:
+        """How the choice was made, for its record: a form, a script in a browser (which
+        always sends Sec-Fetch-Mode), or another client of the API."""
+        if self.from_form or self.headers.get("content-type", "").startswith(_FORM):
+            return "form"
+        return "js" if self.headers.get("sec-fetch-mode") else "api"
+
+    @property
+    def choice_token(self) -> str | None:
+        """The token that makes a retried request the same choice: the form's `?t=` (the
+        banner renders a fresh one per page), or an `Idempotency-Key` header."""
+        for part in self.query.split("&"):
+            if part.startswith("t=") and _TOKEN_RE.fullmatch(part[2:]):
+                return part[2:]
+        key = self.headers.get("idempotency-key", "").strip()
+        return key if _TOKEN_RE.fullmatch(key) else None
 
     @property
     def from_form(self) -> bool:
@@ -76,11 +106,22 @@ class ApiError(Exception):
 class ConsentAPI:
     """Answers every request under `path_prefix`."""
 
-    def __init__(self, policy: ConsentPolicy, renderer: BannerRenderer) -> None:
+    def __init__(
+        self,
+        policy: ConsentPolicy,
+        renderer: BannerRenderer,
+        recorder: ConsentRecorder | None = None,
+    ) -> None:
         self.policy = policy
         self.config = policy.config
         self.renderer = renderer
+        #: Where proof of consent goes; None when the site keeps no records.
+        self.recorder = recorder
         self.assets: dict[str, StaticAsset] = load_assets()
+        self._outage = False
+        self._id_key = hmac.new(
+            policy.config.secret_keys[0].encode(), b"consent_middleware.consent_id", "sha256"
+        ).digest()
 
     def handle(self, req: ApiRequest) -> ApiResponse:
         try:
@@ -116,9 +157,13 @@ class ConsentAPI:
             if method == "POST":
                 return self._choose(req)
             if method == "DELETE":
-                self._check_same_origin(req)
+                self._same_origin(req)
                 return self._decide(req, "withdraw", (), gpc=False, form=False, return_to="/")
             return _method_not_allowed("GET, HEAD, POST, DELETE")
+        if sub == "/receipt":
+            if method not in ("GET", "HEAD"):
+                return _method_not_allowed("GET, HEAD")
+            return self._receipt(req, method)
         if sub == "/preferences":
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET, HEAD")
@@ -142,8 +187,14 @@ class ConsentAPI:
         ]
         return ApiResponse(200, headers, b"" if method == "HEAD" else body)
 
+    def _same_origin(self, req: ApiRequest) -> None:
+        try:
+            check_same_origin(req.headers, self.config)
+        except CrossSiteError as exc:
+            raise ApiError(403, "cross_site", str(exc), page="error_cross_site") from exc
+
     def _choose(self, req: ApiRequest) -> ApiResponse:
-        self._check_same_origin(req)
+        self._same_origin(req)
         self._check_size(req)
         ctype = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if ctype == _JSON:
@@ -186,8 +237,13 @@ class ConsentAPI:
         else:
             granted = ()
         consent = self.policy.codec.decide(
-            granted, consent_id=current.consent_id, explicit=action == "save", gpc=gpc
+            granted,
+            consent_id=current.consent_id or self._new_consent_id(req),
+            explicit=action == "save",
+            gpc=gpc,
         )
+        if self.recorder is not None:
+            self._record(req, consent, action)
         https = req.request.https
         cookie_header = req.request.cookie_header
         cookies = [self.policy.consent_cookie(consent, https)]
@@ -202,6 +258,86 @@ class ConsentAPI:
             response = self._state(req, consent, "POST")
         response.headers.extend(("set-cookie", value) for value in cookies)
         return response
+
+    def _new_consent_id(self, req: ApiRequest) -> str | None:
+        """A first choice's consent id: derived from the choice token when there is one, so
+        that a retried request is the same choice (the store keeps its record once)."""
+        token = req.choice_token
+        if token is None:
+            return None
+        return hmac.new(self._id_key, token.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _record(self, req: ApiRequest, consent: Consent, action: str) -> None:
+        """No consent without its proof: when the store cannot write, the choice fails."""
+        assert self.recorder is not None
+        language = choose_language(self.config, req.headers.get("accept-language"))
+        token = req.choice_token
+        try:
+            self.recorder.record(
+                consent,
+                action=action,  # type: ignore[arg-type]
+                method=req.method_kind,  # type: ignore[arg-type]
+                language=language,
+                user_agent=req.headers.get("user-agent"),
+                client_ip=req.client,
+                # The same page may send several different choices: each is its own record.
+                choice_token=None if token is None else f"{token}:{action}:{consent.granted}",
+            )
+        except RecordStoreError as exc:
+            if not self._outage:
+                self._outage = True
+                logger.error(
+                    "consent-middleware cannot write proof of consent (%s): choices get 503"
+                    " and no consent cookie until the store is back",
+                    exc,
+                )
+            raise ApiError(
+                503,
+                "records_unavailable",
+                "the choice could not be recorded, so it was not saved: try again later",
+                page="error_unavailable",
+            ) from exc
+        if self._outage:
+            self._outage = False
+            logger.warning("consent-middleware: the record store writes again")
+
+    def _receipt(self, req: ApiRequest, method: str) -> ApiResponse:
+        """The visitor's own records (GDPR art. 15): for the consent id of their cookie."""
+        if self.recorder is None:
+            raise ApiError(404, "no_records", "this site keeps no consent records")
+        consent_id = req.request.consent.consent_id
+        if consent_id is None:
+            data: dict[str, Any] = {"consent_id": None, "records": []}
+        else:
+            try:
+                data = self.recorder.receipt(consent_id)
+            except RecordStoreError as exc:
+                raise ApiError(
+                    503, "records_unavailable", "the records cannot be read now: try later"
+                ) from exc
+        body = json.dumps(data, indent=2).encode()
+        headers = [
+            ("content-type", _JSON),
+            ("cache-control", "no-store"),
+            ("vary", "Cookie"),
+            ("x-content-type-options", "nosniff"),
+        ]
+        if "download=1" in req.query.split("&") and consent_id is not None:
+            name = f"consent-{consent_id}.json"
+            headers.append(("content-disposition", f'attachment; filename="{name}"'))
+        headers.append(("content-length", str(len(body))))
+        return ApiResponse(200, headers, b"" if method == "HEAD" else body)
+
+    def _history(self, consent: Consent) -> list[dict[str, Any]] | None:
+        """The visitor's records for the preferences page; None when there are none to
+        show (no store, no consent id, or the store cannot be read just now)."""
+        if self.recorder is None or consent.consent_id is None:
+            return None
+        try:
+            return list(self.recorder.receipt(consent.consent_id)["records"])
+        except RecordStoreError:
+            logger.warning("consent-middleware could not read the records for a receipt")
+            return None
 
     def _parse_json(self, body: bytes) -> tuple[str, tuple[str, ...], bool]:
         try:
@@ -279,54 +415,6 @@ class ConsentAPI:
 
     # -- cross-site protection ---------------------------------------------------------
 
-    def _check_same_origin(self, req: ApiRequest) -> None:
-        """Refuse writes that a third-party page makes on the visitor's behalf.
-
-        `Sec-Fetch-Site` comes from the browser and cannot be forged by a page: `same-origin`
-        (or `none`, typed by the visitor) is enough on its own, whatever `Host` a proxy
-        rewrote. Without it (older browsers, other clients), `Origin` must be the request's
-        own host, a sibling under `cookie_domain`, or one of `trusted_origins`."""
-        headers = req.headers
-        fetch_site = headers.get("sec-fetch-site", "").strip().lower()
-        origin = headers.get("origin")
-        if fetch_site in ("same-origin", "none"):
-            return
-        if fetch_site and not (
-            self._trusted(origin) or (fetch_site == "same-site" and self._shared_site(origin))
-        ):
-            raise ApiError(
-                403,
-                "cross_site",
-                f"a {fetch_site[:20]} request cannot change the consent",
-                page="error_cross_site",
-            )
-        if origin is None or self._trusted(origin) or self._shared_site(origin):
-            return
-        host = headers.get("host", "").strip().lower()
-        origin_host = _origin_netloc(origin)
-        if origin_host is None or origin_host != _normal_netloc(host, origin):
-            raise ApiError(
-                403,
-                "cross_site",
-                f"origin {origin[:80]!r} cannot change the consent",
-                page="error_cross_site",
-            )
-
-    def _trusted(self, origin: str | None) -> bool:
-        return origin is not None and origin.strip().lower() in self.config.trusted
-
-    def _shared_site(self, origin: str | None) -> bool:
-        """With `cookie_domain`, sibling subdomains share one choice and may change it."""
-        domain = self.config.cookie_domain
-        if not domain or not origin:
-            return False
-        try:
-            host = urlsplit(origin.strip()).hostname or ""
-        except ValueError:
-            return False
-        suffix = domain.lstrip(".").lower()
-        return host == suffix or host.endswith("." + suffix)
-
     def _referer_path(self, req: ApiRequest) -> str:
         """The page the visitor came from, if it is on this site; else the site's root."""
         home = req.root + "/" if req.root else "/"
@@ -353,11 +441,14 @@ class ConsentAPI:
             ) from exc
         language = choose_language(self.config, req.headers.get("accept-language"))
         home = req.root + "/" if req.root else "/"
+        consent = req.request.consent
+        history = self._history(consent)
         page = self.renderer.preferences_page(
-            req.request.consent,
+            consent,
             language,
             return_to=safe_return_to(query.get("return_to"), home),
             root=req.root,
+            extra={"history": history, "keeps_records": self.recorder is not None},
         )
         body = page.encode()
         headers = [
@@ -428,26 +519,3 @@ def _accepts_gzip(accept_encoding: str) -> bool:
             q = params.strip()
             return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
     return False
-
-
-def _origin_netloc(origin: str) -> str | None:
-    try:
-        parts = urlsplit(origin.strip())
-        hostname = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not hostname:
-        return None
-    default = "443" if parts.scheme == "https" else "80"
-    host = hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return host if port is None or str(port) == default else f"{host}:{port}"
-
-
-def _normal_netloc(host: str, origin: str) -> str:
-    """The Host header in the form `_origin_netloc` gives, default port dropped."""
-    scheme = "https" if origin.strip().lower().startswith("https:") else "http"
-    normal = _origin_netloc(f"{scheme}://{host}")
-    return normal or host

@@ -8,6 +8,8 @@ page filter when the plan has one.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -50,6 +52,8 @@ _API_HEADERS = frozenset(
         "accept-encoding",
         "if-none-match",
         "user-agent",
+        "sec-fetch-mode",
+        "idempotency-key",
     }
 )
 _MAX_LEARNED = 256
@@ -198,7 +202,18 @@ class ConsentMiddleware:
         body, too_large = b"", False
         if ctx.method in _BODY_METHODS:
             body, too_large = await _read_body(receive, self.config.max_body_size)
-        response = self.core.answer(ctx, subpath, wanted, body, too_large=too_large)
+        client = scope.get("client")
+        answer = functools.partial(
+            self.core.answer,
+            ctx,
+            subpath,
+            wanted,
+            body,
+            too_large=too_large,
+            client=str(client[0]) if client else None,
+        )
+        # The record store blocks: never on the event loop.
+        response = await _in_thread(answer) if self.core.answer_blocks(subpath) else answer()
         await _send_response(send, response)
 
 
@@ -218,6 +233,14 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks), False
+
+
+async def _in_thread(call: Callable[[], ApiResponse]) -> ApiResponse:
+    try:
+        import anyio.to_thread  # the thread pool of the running framework (asyncio or trio)
+    except ImportError:  # pragma: no cover - a bare ASGI app without Starlette
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+    return await anyio.to_thread.run_sync(call)
 
 
 async def _send_response(send: Send, response: ApiResponse) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -31,10 +32,11 @@ _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _CACHE_SIZE = 256
 _STATE_CACHE_SIZE = 4096
 # Slots survive autoescaping unchanged (NUL is never escaped, and never in a safe value).
-_SLOT_RE = re.compile("\x00(nonce|ret|retq|state)\x00")
+_SLOT_RE = re.compile("\x00(nonce|ret|retq|state|tok)\x00")
 _NONCE = "\x00nonce\x00"
 _RET = "\x00ret\x00"
 _RETQ = "\x00retq\x00"
+_TOKEN = "\x00tok\x00"
 _STATE = Markup("\x00state\x00")
 _INDENT_RE = re.compile(r"\n\s+")
 _PLAIN_PATH_RE = re.compile(r"/(?!/)[A-Za-z0-9/._~-]{0,1998}")
@@ -135,7 +137,7 @@ class BannerRenderer:
             self._context("page", consent, language, nonce is not None, root),
             decided_at=decided_at.strftime("%Y-%m-%dT%H:%M:%SZ") if decided_at else None,
             decided_at_text=decided_at.strftime("%Y-%m-%d %H:%M UTC") if decided_at else None,
-            **(extra or {}),
+            **{"history": None, "keeps_records": False, **(extra or {})},
         )
         return _Template(html).fill(self._slots(consent, language, nonce, return_to, root))
 
@@ -219,6 +221,7 @@ class BannerRenderer:
             "return_to": _RET,
             "prefs_href": f"{prefix}/preferences?return_to={_RETQ}",
             "state_json": _STATE,
+            "token": _TOKEN,
         }
 
     def _slots(
@@ -237,6 +240,8 @@ class BannerRenderer:
             + self._state_json(consent)
             + ","
             + self._json_tail(language, root),
+            # A fresh token per page: a retried post of the same choice is recorded once.
+            "tok": secrets.token_urlsafe(12),
         }
 
     def _json_tail(self, language: str, root: str) -> str:

@@ -28,7 +28,9 @@ ACTIONS: tuple[Action, ...] = ("accept_all", "reject_all", "save", "withdraw")
 _SALT = "consent_middleware.consent"
 #: A real consent cookie is about 130 characters; anything much longer is not one.
 _MAX_COOKIE = 512
-_FORMAT = "1"
+#: Format 2 adds when the policy-update notice was dismissed; format 1 still verifies.
+_FORMAT = "2"
+_FORMATS = ("1", "2")
 
 
 logger = logging.getLogger("consent_middleware")
@@ -67,6 +69,13 @@ class Consent:
     gpc: bool = False
     #: The choice came from an explicit per-category "save" (Customize), which GPC respects.
     explicit: bool = False
+    #: When the visitor last dismissed the policy-update notice (epoch seconds), if ever.
+    notice_seen_ts: int | None = None
+
+    def predates(self, timestamp: float) -> bool:
+        """Whether the visitor chose, and has not seen the notice, since `timestamp`."""
+        seen = max(self.decided_ts or 0, self.notice_seen_ts or 0)
+        return self.decided and seen < timestamp
 
     def allows(self, category: str) -> bool:
         """True when cookies of `category` may be set. A name that is no category is
@@ -152,6 +161,7 @@ class ConsentCodec:
         explicit: bool = False,
         gpc: bool = False,
         now: float | None = None,
+        notice_seen_ts: int | None = None,
     ) -> Consent:
         """A new decided consent granting `granted` (required categories always granted)."""
         wanted = set(granted)
@@ -164,6 +174,7 @@ class ConsentCodec:
             decided_ts=int(time.time() if now is None else now),
             gpc=gpc,
             explicit=explicit,
+            notice_seen_ts=notice_seen_ts,
         )
 
     def encode(self, consent: Consent) -> str:
@@ -179,6 +190,7 @@ class ConsentCodec:
                 granted or "-",
                 "e" if consent.explicit else "-",
                 self._version_tag,
+                "-" if consent.notice_seen_ts is None else format(consent.notice_seen_ts, "x"),
             )
         )
         return self._signer.sign(payload).decode("ascii")
@@ -194,13 +206,21 @@ class ConsentCodec:
         if cached is None:
             return self.undecided
         assert isinstance(cached, Consent)
+        if not cached.decided:
+            return cached  # authentic, but of an older policy: undecided, same consent id
         assert cached.decided_ts is not None
         current = time.time() if now is None else now
         if current - cached.decided_ts >= self.config.max_age_seconds:
-            return self.undecided
+            return self._undecided_with(cached.consent_id)
         return cached
 
+    def _undecided_with(self, consent_id: str | None) -> Consent:
+        return replace(self.undecided, consent_id=consent_id)
+
     def _verify(self, value: str) -> Consent | None:
+        """The consent of a signed value; an undecided one (that keeps its consent id, so
+        the visitor's history goes on) for an authentic cookie of an older policy; None
+        for anything forged or malformed."""
         if len(value) > _MAX_COOKIE:
             return None
         try:
@@ -208,17 +228,27 @@ class ConsentCodec:
         except (BadSignature, UnicodeError):
             return None
         parts = payload.split("~")
-        if len(parts) != 6 or parts[0] != _FORMAT or parts[5] != self._version_tag:
+        if not parts or parts[0] not in _FORMATS or len(parts) != (6 if parts[0] == "1" else 7):
             return None
-        _, consent_id, ts_hex, granted, explicit, _ = parts
+        consent_id, ts_hex, granted, explicit, tag = parts[1:6]
+        seen_hex = parts[6] if len(parts) == 7 else "-"
         try:
             decided_ts = int(ts_hex, 16)
+            seen = None if seen_hex == "-" else int(seen_hex, 16)
         except ValueError:
             return None
         if len(consent_id) != 32 or any(ch not in "0123456789abcdef" for ch in consent_id):
             return None
+        if tag != self._version_tag:
+            return self._undecided_with(consent_id)
         names = set() if granted == "-" else set(granted.split("+"))
-        return self.decide(names, consent_id=consent_id, explicit=explicit == "e", now=decided_ts)
+        return self.decide(
+            names,
+            consent_id=consent_id,
+            explicit=explicit == "e",
+            now=decided_ts,
+            notice_seen_ts=seen,
+        )
 
 
 _MISSING: Any = object()

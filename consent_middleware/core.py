@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from .api import ApiRequest, ApiResponse, ConsentAPI
+from .api import STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
 from .cache import ByteBudget
 from .compression import decoder_for
@@ -23,6 +23,7 @@ from .gating import TagGate
 from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
 from .policy import ConsentPolicy, RequestConsent
+from .records import ConsentRecorder
 from .redirects import safe_prefix
 
 __all__ = ["BodyFilter", "ConsentCore", "ResponsePlan"]
@@ -88,7 +89,8 @@ class ConsentCore:
         self.config = config
         self.policy = ConsentPolicy(config, ByteBudget(config.cache_bytes))
         self.renderer = BannerRenderer(config)
-        self.api = ConsentAPI(self.policy, self.renderer)
+        recorder = None if config.records is None else ConsentRecorder(config)
+        self.api = ConsentAPI(self.policy, self.renderer, recorder)
         self.prefix = config.path_prefix
         self._prefix_slash = config.path_prefix + "/"
         #: Whether HTML pages need any body work at all.
@@ -152,12 +154,17 @@ class ConsentCore:
         body: bytes,
         *,
         too_large: bool = False,
+        client: str | None = None,
     ) -> ApiResponse:
         """The response of an endpoint under `path_prefix`."""
         request = ApiRequest(
-            ctx.method, subpath, ctx.query, headers, body, ctx.state, ctx.root, too_large
+            ctx.method, subpath, ctx.query, headers, body, ctx.state, ctx.root, too_large, client
         )
         return self.api.handle(request)
+
+    def answer_blocks(self, subpath: str) -> bool:
+        """Whether answering `subpath` may wait on the record store (ASGI: off the loop)."""
+        return self.api.recorder is not None and subpath in STORE_PATHS
 
     # -- response side -----------------------------------------------------------------
 

@@ -214,7 +214,9 @@ class ConsentPolicy:
         consent, present = self._consent_of(cookie_header)
         if (gpc and self._honor_gpc) or (dnt and self._honor_dnt):
             consent = consent.with_gpc(self._gpc_categories)
-        stale = present and not consent.decided
+        # A forged or broken consent cookie goes; an authentic one of an older policy stays
+        # (it grants nothing, and keeps the visitor's consent id for their next choice).
+        stale = present and not consent.decided and consent.consent_id is None
         refused = self.refused_carried(cookie_header, consent)
         filtered = None
         if refused and self._filter_requests:
@@ -250,9 +252,11 @@ class ConsentPolicy:
         if cookie_header.count(self._cookie_name_eq) == 1:
             return self.codec.decode(raw), True
         values = [v for n, v in parse_cookie_header(cookie_header) if n == self._cookie_name]
-        valid = [c for c in (self.codec.decode(v) for v in values) if c.decided]
+        decoded = [self.codec.decode(v) for v in values]
+        valid = [c for c in decoded if c.decided]
         if not valid:
-            return self.codec.undecided, True
+            authentic = [c for c in decoded if c.consent_id is not None]
+            return (authentic[0] if authentic else self.codec.undecided), True
         return least_permissive(valid), True
 
     def names_for(self, consent: Consent) -> dict[str, int]:
@@ -445,6 +449,7 @@ def least_permissive(consents: list[Consent]) -> Consent:
         consent_id=first.consent_id,
         decided_ts=oldest,
         explicit=all(c.explicit for c in consents),
+        notice_seen_ts=min((c.notice_seen_ts or 0) for c in consents) or None,
     )
 
 

@@ -38,6 +38,8 @@ _API_ENVIRON = {
     "HTTP_ACCEPT_ENCODING": "accept-encoding",
     "HTTP_IF_NONE_MATCH": "if-none-match",
     "HTTP_USER_AGENT": "user-agent",
+    "HTTP_SEC_FETCH_MODE": "sec-fetch-mode",
+    "HTTP_IDEMPOTENCY_KEY": "idempotency-key",
 }
 _FRAGMENT_HEADERS = ("HTTP_HX_REQUEST", "HTTP_TURBO_FRAME", "HTTP_X_UP_TARGET")
 _LENGTH_RE = re.compile(r"[0-9]{1,18}")
@@ -119,7 +121,10 @@ class ConsentWSGIMiddleware:
         body, too_large = b"", False
         if ctx.method in _BODY_METHODS:
             body, too_large = _read_body(environ, self.config.max_body_size)
-        response = self.core.answer(ctx, subpath, wanted, body, too_large=too_large)
+        client = environ.get("REMOTE_ADDR")
+        response = self.core.answer(
+            ctx, subpath, wanted, body, too_large=too_large, client=client or None
+        )
         return _send_response(start_response, response)
 
 

@@ -89,32 +89,46 @@ def test_carried_refused_cookies_are_expired(
 
 
 @pytest.mark.parametrize(
-    "cookie",
+    ("cookie", "authentic"),
     [
-        pytest.param(signed({}, ["analytics", "marketing"], age=181 * 86400), id="expired"),
+        pytest.param(signed({}, ["analytics", "marketing"], age=181 * 86400), True, id="expired"),
         pytest.param(
             signed({"policy_version": "2023-01-01"}, ["analytics", "marketing"]),
+            True,
             id="old-policy-version",
         ),
         pytest.param(
-            signed({"secret_key": "someone-else"}, ["analytics", "marketing"]), id="forged"
+            signed({"secret_key": "someone-else"}, ["analytics", "marketing"]),
+            False,
+            id="forged",
         ),
-        pytest.param("consent=1~abc~0~analytics~-~x.sig", id="garbage"),
-        pytest.param(signed({}, ["analytics", "marketing"])[:-3], id="truncated"),
+        pytest.param("consent=1~abc~0~analytics~-~x.sig", False, id="garbage"),
+        pytest.param(signed({}, ["analytics", "marketing"])[:-3], False, id="truncated"),
     ],
 )
 def test_invalid_consent_cookie_means_undecided(
-    make_site: Callable[..., Site], cookie: str
+    make_site: Callable[..., Site], cookie: str, authentic: bool
 ) -> None:
     site = make_site(spec())
     response = site.get("/", cookie=cookie)
     assert response.status_code == 200
     assert cookie_names(response) == ["session"]
-    # The stale consent cookie itself is expired.
-    assert "consent" in deleted_names(response)
+    # A forged or broken one is expired; an authentic old one stays (it grants nothing) so
+    # that the visitor's next choice continues the same consent id.
+    assert ("consent" in deleted_names(response)) is not authentic
     state = site.get("/consent", cookie=cookie).json()
     assert state["decided"] is False
     assert state["categories"]["analytics"] is False
+    assert (state["consent_id"] is not None) is authentic
+    if authentic:
+        choice = site.request(
+            "POST",
+            "/consent",
+            cookie=cookie,
+            content=b'{"action": "reject_all"}',
+            headers={"content-type": "application/json"},
+        ).json()
+        assert choice["consent_id"] == state["consent_id"] and choice["decided"] is True
 
 
 def test_consent_within_max_age_is_kept(make_site: Callable[..., Site]) -> None:

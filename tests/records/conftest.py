@@ -3,6 +3,7 @@ server that this session starts (and fails, never skips, when it cannot)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator
 
@@ -48,3 +49,19 @@ def store(store_url: str) -> Iterator[RecordStore]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def own_server() -> Iterator[PostgresServer]:
+    """A server of this test's own, so stopping it disturbs no other test."""
+    try:
+        server = PostgresServer().init()
+        server.start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(PostgresUnavailable):  # already stopped by a failed test
+            server.stop()
+        server.remove()

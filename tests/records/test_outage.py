@@ -3,18 +3,16 @@ answer 503), and resume on the same store object once it is back."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pathlib
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from consent_middleware.records import PostgresRecordStore, RecordStoreError, SQLiteRecordStore
 
 from .helpers import TEXTS, make
-from .pgserver import PostgresServer, PostgresUnavailable
+from .pgserver import PostgresServer
 
 
 def test_sqlite_database_directory_goes_away(tmp_path: pathlib.Path) -> None:
@@ -65,22 +63,6 @@ def test_sqlite_database_file_replaced(tmp_path: pathlib.Path) -> None:
     assert store.write(record, TEXTS)  # a new file at the path, schema and all
     assert [r.record_id for r in store.export()] == [record.record_id]
     store.close()
-
-
-@pytest.fixture
-def own_server() -> Iterator[PostgresServer]:
-    """A server of this test's own, so stopping it disturbs no other test."""
-    try:
-        server = PostgresServer().init()
-        server.start()
-    except PostgresUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
-    finally:
-        with contextlib.suppress(PostgresUnavailable):  # already stopped by a failed test
-            server.stop()
-        server.remove()
 
 
 def test_postgres_server_stops_and_returns(own_server: PostgresServer) -> None:
