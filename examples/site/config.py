@@ -4,6 +4,8 @@ Environment:
 - `CONSENT_SECRET`: signs the consent and session cookies (a development default otherwise).
 - `INTEGRICA_POLICY_VERSION`: overrides the policy version, which asks every visitor again.
 - `INTEGRICA_DB`: the SQLite file of the page-view counter (see `pageviews.py`).
+- `INTEGRICA_RECORDS`: where proof of consent goes (default: the SQLite file
+  `integrica-records.db` in the current folder; a `postgresql://` URL works too).
 """
 
 from __future__ import annotations
@@ -41,4 +43,6 @@ def make_config() -> ConsentConfig:
         gate_scripts=True,
         # gtag('consent', 'default', ...) before any tag, and 'update' on every choice.
         google_consent_mode=True,
+        # Proof of consent: one signed record per choice, in a local SQLite file.
+        records=os.environ.get("INTEGRICA_RECORDS", "sqlite:///integrica-records.db"),
     )

@@ -75,11 +75,18 @@ def start_server(kind: str, log_dir: Path, env: Mapping[str, str] | None = None)
     log = log_dir / f"{kind}-{port}.log"
     # Each server counts its page views in its own file, so tests can compare its numbers.
     database = str(log_dir / f"{kind}-{port}.db")
+    records = f"sqlite:///{log_dir / f'{kind}-{port}-records.db'}"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, *args],
             cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "INTEGRICA_DB": database, **(env or {})},
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "INTEGRICA_DB": database,
+                "INTEGRICA_RECORDS": records,
+                **(env or {}),
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -159,3 +160,27 @@ def test_customize_without_javascript(
     }
     names = cookie_names(context)
     assert "_ga" in names and "_fbp" not in names
+
+
+def test_the_visitor_sees_their_receipt(site: Server, context: BrowserContext, page: Page) -> None:
+    """Proof of consent from the visitor's side: every choice they made, on the preferences
+    page, and a copy to download."""
+    page.goto(site.url + "/")
+    choose(page, "accept_all")
+    page.goto(site.url + "/consent/preferences")
+    page.locator("#consent-banner [data-consent-action=reject_all]").click()
+    page.goto(site.url + "/consent/preferences")
+    history = page.locator(".consent-history")
+    expect(history).to_contain_text("Your consent history")
+    rows = history.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Accepted all")
+    expect(rows.nth(1)).to_contain_text("Rejected all")
+    expect(rows.nth(1)).to_contain_text("Authentication")
+    with page.expect_download() as download_info:
+        history.get_by_role("link", name="Download a copy (JSON)").click()
+    path = download_info.value.path()
+    receipt = json.loads(path.read_text())
+    assert receipt["consent_id"] == consent_state(context, site)["consent_id"]
+    assert [r["action"] for r in receipt["records"]] == ["accept_all", "reject_all"]
+    assert [r["method"] for r in receipt["records"]] == ["js", "form"]
