@@ -69,7 +69,10 @@ def server_command(server: str, target: str, port: int, *extra: str) -> list[str
             f"from {module} import serve_werkzeug; serve_werkzeug({attr!r}, {port})",
         ],
     }
-    return [*commands[server], *extra]
+    command = commands[server]
+    if server in ("waitress", "gunicorn"):  # options before the app, or they are refused
+        return [*command[:-1], *extra, command[-1]]
+    return [*command, *extra]
 
 
 @dataclass
