@@ -2,6 +2,7 @@
 # inject (axe-core), Debian's Chromium and PostgreSQL (for the record store tests) are
 # installed on first use.
 VENV ?= .venv
+DEMO_VENV ?= .venv-demo
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
@@ -33,16 +34,23 @@ typecheck: $(VENV)/.installed
 test: install lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-demo: $(VENV)/.installed
-	@echo "Integrica (FastAPI) on http://$(HOST):$(PORT)/"
-	$(VENV)/bin/uvicorn examples.fastapi_app.app:app --host $(HOST) --port $(PORT)
+# The demo needs only what it runs: the package with both frameworks and two servers.
+$(DEMO_VENV)/.installed: pyproject.toml
+	test -x $(DEMO_VENV)/bin/python || python3 -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DEMO_VENV)/bin/python -m pip install -q -e '.[fastapi,flask]' uvicorn waitress
+	touch $@
 
-demo-flask: $(VENV)/.installed
+demo: $(DEMO_VENV)/.installed
+	@echo "Integrica (FastAPI) on http://$(HOST):$(PORT)/"
+	$(DEMO_VENV)/bin/uvicorn examples.fastapi_app.app:app --host $(HOST) --port $(PORT)
+
+demo-flask: $(DEMO_VENV)/.installed
 	@echo "Integrica (Flask, under waitress) on http://$(HOST):$(PORT)/"
-	$(VENV)/bin/waitress-serve --host $(HOST) --port $(PORT) examples.flask_app.app:app
+	$(DEMO_VENV)/bin/waitress-serve --host $(HOST) --port $(PORT) examples.flask_app.app:app
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run --write docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

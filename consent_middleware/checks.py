@@ -50,6 +50,21 @@ def config_hints(config: ConsentConfig) -> list[str]:
             " subdomain or a plain-http page tries to plant (the least permissive of several"
             " consent cookies counts, so a planted one could take a visitor's choices away)."
         )
+    prefixes = config.rules.prefixes
+    for i, (longer, long_rule) in enumerate(prefixes):
+        for shorter, short_rule in prefixes[i + 1 :]:
+            if longer.startswith(shorter) and long_rule.category != short_rule.category:
+                hints.append(
+                    f"patterns '{longer}*' ({long_rule.category}) and '{shorter}*'"
+                    f" ({short_rule.category}) overlap: the longer one wins for names it matches"
+                )
+    for regex, glob_rule in config.rules.globs:
+        for name, rule in config.rules.exact.items():
+            if regex.match(name) and rule.category != glob_rule.category:
+                hints.append(
+                    f"cookie {name!r} ({rule.category}) also matches the pattern"
+                    f" {regex.pattern!r} ({glob_rule.category}): the exact name wins"
+                )
     return hints
 
 

@@ -19,7 +19,8 @@ import click
 from . import __version__
 from .audit.cli import audit_command, suggest_config_command
 from .checks import check_config, config_hints, describe
-from .discovery import load_config
+from .discovery import find_config, load_object
+from .probe import probe_findings, probe_set_cookies
 from .records.cli import records as records_group
 
 __all__ = ["main"]
@@ -34,17 +35,38 @@ def cli() -> None:
 
 @cli.command("check-config")
 @click.argument("target", metavar="MODULE:ATTR")
-def check_config_command(target: str) -> None:
+@click.option(
+    "--probe",
+    "paths",
+    multiple=True,
+    metavar="PATH",
+    help="Also GET this path from the app in-process (repeatable) and check the cookies it"
+    " sets: names no rule covers, and a Path or Domain their rule does not name.",
+)
+def check_config_command(target: str, paths: tuple[str, ...]) -> None:
     """Load MODULE:ATTR and report what would surprise you in production.
 
     ATTR may be the ConsentConfig, an object with a .config, or the FastAPI, Starlette or
     Flask app (or WSGI callable) that carries the middleware. Exit 1 on findings.
     """
     try:
-        config = load_config(target)
+        app = load_object(target)
+        config = find_config(app)
+        if config is None:
+            raise TypeError(
+                f"{target!r} is a {type(app).__name__}, not a ConsentConfig, and no"
+                " ConsentMiddleware or ConsentWSGIMiddleware was found in it"
+            )
     except (ImportError, AttributeError, ValueError, TypeError, LookupError) as exc:
         raise click.UsageError(str(exc)) from exc
     findings = check_config(config)
+    if paths:
+        try:
+            findings += probe_findings(config, probe_set_cookies(app, list(paths)))
+        except LookupError as exc:
+            raise click.UsageError(f"--probe needs the app itself: {exc}") from exc
+        except Exception as exc:  # the app's own failure: say so, and which
+            raise click.ClickException(f"the app failed while probed: {exc!r}") from exc
     click.echo(describe(config))
     hints = config_hints(config)
     if hints:

@@ -392,6 +392,19 @@ class ConsentPolicy:
         if len(self._places) >= _MAX_NAMES and name not in self._places:
             return
         self._places[name] = (known + (place,))[-_MAX_PLACES_PER_COOKIE:]
+        if not known:
+            logger.warning(
+                "consent-middleware: the app sets cookie %r at Path=%s%s, which its rule does"
+                " not name. Once refused, it is expired only by a process that saw the app set"
+                " it: name the place with CookieRule(%r, path=%r%s) in ConsentConfig.cookies."
+                " Logged once per cookie.",
+                name,
+                place[0],
+                f" Domain={place[1]}" if place[1] else "",
+                rule.category,
+                place[0],
+                f", domain={place[1]!r}" if place[1] else "",
+            )
 
     def _log_unknown(self, name: str) -> None:
         if name in self._unknown_logged or len(self._unknown_logged) >= _MAX_NAMES:

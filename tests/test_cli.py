@@ -75,3 +75,29 @@ def test_app_as_target(capsys: pytest.CaptureFixture[str]) -> None:
         out = capsys.readouterr().out
         assert "policy_version: " in out, target
         assert status == 1  # the example's development secret is a finding
+
+
+def test_probe_finds_cookies_the_config_misses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "tests.fixtures.configs:fastapi_probed", "--probe", "/shop/"]) == 1
+    out = capsys.readouterr().out
+    assert "GET /shop/ sets '_fbp' at Path=/shop" in out
+    assert "CookieRule('marketing', path='/shop')" in out
+    assert "sets cookie 'mystery', which no rule in cookies= names" in out
+    assert "'session'" not in out.split("Findings:")[1]  # required, and set where its rule says
+    assert main(["check-config", "tests.fixtures.configs:fastapi_probed", "--probe", "/"]) == 0
+    capsys.readouterr()
+    assert main(["check-config", "tests.fixtures.configs:flask_probed", "--probe", "/shop/"]) == 1
+    out = capsys.readouterr().out
+    assert "sets '_ga' at Path=/ Domain=example.com" in out
+    assert "CookieRule('analytics', path='/', domain='example.com')" in out
+
+
+def test_probe_needs_the_app(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "tests.fixtures.configs:good", "--probe", "/"]) == 2
+    assert "--probe needs the app" in capsys.readouterr().err
+
+
+def test_hints_are_not_findings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "tests.fixtures.configs:good"]) == 0
+    out = capsys.readouterr().out
+    assert "Hints:" in out and "__Host-consent" in out

@@ -108,3 +108,43 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
     assert assets_line == "['banner.css', 'banner.js']"
     assert banner_line == "True"
     assert cookiedb_line == "Google Analytics"  # read from the installed wheel's data
+
+
+def test_a_flask_site_needs_no_starlette(wheel: Path, tmp_path: Path) -> None:
+    """`pip install 'consent-middleware[flask]'` into a fresh environment: no Starlette (the
+    package never needs it), and a Flask app under the middleware works."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            f"{wheel}[flask]",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    script = (
+        "import importlib.util, flask;"
+        "from consent_middleware import ConsentConfig, ConsentWSGIMiddleware, get_consent;"
+        "app = flask.Flask('x');"
+        "app.add_url_rule('/', 'page', lambda: ('<html><body>hi</body></html>', 200,"
+        " [('Set-Cookie', '_ga=1'), ('Content-Type', 'text/html')]));"
+        "me = lambda: {'a': get_consent(flask.request).allows('analytics')};"
+        "app.add_url_rule('/me', 'me', me);"
+        "c = ConsentConfig(secret_key='s', cookies={'_ga*': 'analytics'});"
+        "app.wsgi_app = ConsentWSGIMiddleware(app.wsgi_app, config=c);"
+        "client = app.test_client(); page = client.get('/'); me = client.get('/me');"
+        "find = importlib.util.find_spec;"
+        "print(find('starlette') is None, find('anyio') is None);"
+        "print(page.headers.getlist('Set-Cookie'), b'consent-banner' in page.data, me.json)"
+    )
+    result = subprocess.run(
+        [str(python), "-I", "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    assert result.stdout.splitlines() == ["True True", "[] True {'a': False}"]
