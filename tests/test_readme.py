@@ -26,8 +26,10 @@ def test_fastapi_example() -> None:
     (source,) = [s for s in examples() if "FastAPI()" in s]
     with TestClient(run(source)["app"]) as client:
         assert client.get("/").json() == {"analytics allowed": False}
+        assert client.get("/me").json() == {"decided": False}  # Depends(get_consent)
         client.post("/consent", json={"action": "accept_all"})
         assert client.get("/").json() == {"analytics allowed": True}
+        assert client.get("/me").json() == {"decided": True}
 
 
 def test_flask_example() -> None:
