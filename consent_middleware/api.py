@@ -11,8 +11,9 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -37,6 +38,8 @@ _LENGTH_RE = re.compile(r"[0-9]{1,18}")
 _CHOICE_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _MAX_FORM_FIELDS = 64
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+#: Where a site says that it honours Global Privacy Control (the GPC specification, 3.3).
+GPC_JSON = "/.well-known/gpc.json"
 #: The endpoints that read or write proof of consent (a store call: off the event loop).
 STORE_PATHS = frozenset({"", "/", "/receipt", "/preferences"})
 
@@ -160,6 +163,10 @@ class ConsentAPI:
                 self._same_origin(req)
                 return self._decide(req, "withdraw", (), gpc=False, form=False, return_to="/")
             return _method_not_allowed("GET, HEAD, POST, DELETE")
+        if sub == GPC_JSON:
+            if method not in ("GET", "HEAD"):
+                return _method_not_allowed("GET, HEAD")
+            return self._gpc_json(method)
         if sub == "/receipt":
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET, HEAD")
@@ -199,11 +206,15 @@ class ConsentAPI:
         ctype = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if ctype == _JSON:
             action, categories, gpc = self._parse_json(req.body)
+            if action == "dismiss_notice":
+                return self._dismiss_notice(req, form=False, return_to="/")
             return self._decide(req, action, categories, gpc=gpc, form=False, return_to="/")
         if ctype == _FORM:
             action, categories, return_to = self._parse_form(req.body)
             if return_to is None:
                 return_to = self._referer_path(req)
+            if action == "dismiss_notice":
+                return self._dismiss_notice(req, form=True, return_to=return_to)
             if action == "customize":
                 # The banner's Customize button without JavaScript: the full choice page.
                 query = urlencode({"return_to": safe_return_to(return_to)})
@@ -257,6 +268,35 @@ class ConsentAPI:
         else:
             response = self._state(req, consent, "POST")
         response.headers.extend(("set-cookie", value) for value in cookies)
+        return response
+
+    def _gpc_json(self, method: str) -> ApiResponse:
+        """`{"gpc": true, "lastUpdate": "YYYY-MM-DD"}`: the site honours the signal."""
+        data: dict[str, Any] = {"gpc": True}
+        updated = self.config.policy_updated or _iso_date(self.config.policy_version)
+        if updated:
+            data["lastUpdate"] = updated
+        body = json.dumps(data).encode()
+        headers = [
+            ("content-type", _JSON),
+            ("cache-control", "public, max-age=86400"),
+            ("access-control-allow-origin", "*"),
+            ("content-length", str(len(body))),
+        ]
+        return ApiResponse(200, headers, b"" if method == "HEAD" else body)
+
+    def _dismiss_notice(self, req: ApiRequest, *, form: bool, return_to: str) -> ApiResponse:
+        """The visitor saw the policy-update notice: the same choice, remembered as seen.
+        Nothing was consented to, so nothing is recorded."""
+        # The choice as the cookie holds it, before Global Privacy Control is applied to it.
+        current, _ = self.policy.consent_of(req.request.cookie_header)
+        if not current.decided:
+            raise ApiError(400, "undecided", "there is no choice to keep: choose first")
+        seen = replace(current, notice_seen_ts=int(time.time()))
+        https = req.request.https
+        state = req.request.consent if form else replace(req.request.consent, notice_seen_ts=0)
+        response = _redirect(safe_return_to(return_to)) if form else self._state(req, state, "POST")
+        response.headers.append(("set-cookie", self.policy.consent_cookie(seen, https)))
         return response
 
     def _new_consent_id(self, req: ApiRequest) -> str | None:
@@ -347,6 +387,8 @@ class ConsentAPI:
         if not isinstance(data, dict):
             raise ApiError(400, "malformed_choice", "the body must be a JSON object")
         action = data.get("action")
+        if action == "dismiss_notice":
+            return action, (), False
         raw_categories = data.get("categories", [])
         if not isinstance(raw_categories, list) or not all(
             isinstance(c, str) for c in raw_categories
@@ -374,8 +416,8 @@ class ConsentAPI:
             raise ApiError(400, "malformed_choice", "the form sends more than one 'action'")
         categories = [value for key, value in fields if key == "category"]
         return_to = next((value for key, value in fields if key == "return_to"), None)
-        if actions == ["customize"]:
-            return "customize", (), return_to
+        if actions in (["customize"], ["dismiss_notice"]):
+            return actions[0], (), return_to
         action = self._check_choice(actions[0] if actions else None, categories)
         return action, self._check_categories(categories), return_to
 
@@ -488,6 +530,10 @@ _PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+
+
+def _iso_date(value: str) -> str | None:
+    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else None
 
 
 def error_response(status: int, code: str, detail: str) -> ApiResponse:

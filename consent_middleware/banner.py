@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -32,13 +33,25 @@ _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _CACHE_SIZE = 256
 _STATE_CACHE_SIZE = 4096
 # Slots survive autoescaping unchanged (NUL is never escaped, and never in a safe value).
-_SLOT_RE = re.compile("\x00(nonce|ret|retq|state|tok)\x00")
+_SLOT_RE = re.compile("\x00(nonce|snonce|ret|retq|state|tok)\x00")
 _NONCE = "\x00nonce\x00"
+_STYLE_NONCE = "\x00snonce\x00"
 _RET = "\x00ret\x00"
 _RETQ = "\x00retq\x00"
 _TOKEN = "\x00tok\x00"
 _STATE = Markup("\x00state\x00")
 _INDENT_RE = re.compile(r"\n\s+")
+#: The policy-update notice's own look, inline where it shows (never in banner.css).
+_NOTICE_CSS = (
+    "#consent-notice{position:fixed;z-index:2147483000;left:1rem;right:1rem;bottom:1rem;"
+    "max-width:32rem;margin:0;padding:1rem 1.25rem;color:#1a1a1a;background:#fff;"
+    "border:1px solid #595959;border-radius:.5rem;box-shadow:0 .25rem 1.5rem #0005;"
+    "font:1rem/1.5 system-ui,sans-serif;overflow-wrap:anywhere}"
+    "#consent-notice p{margin:0 0 .75rem}#consent-notice a{color:#0645ad}"
+    "#consent-notice button{min-height:2.75rem;padding:.5rem 1rem;color:#fff;"
+    "background:#1a1a1a;border:2px solid #1a1a1a;border-radius:.375rem;font:inherit;"
+    "font-weight:600;cursor:pointer}"
+)
 _PLAIN_PATH_RE = re.compile(r"/(?!/)[A-Za-z0-9/._~-]{0,1998}")
 
 
@@ -80,6 +93,14 @@ class BannerRenderer:
         self._message = self.env.get_template("message.html")
         assets = load_assets()
         self._css_query = f"/banner.css?v={assets['banner.css'].version}"
+        # Inlined for undecided visitors; "</" cannot occur in it (it ends a <style>).
+        self._css_text = assets["banner.css"].body.decode("utf-8").strip().replace("</", "<\\/")
+        updated = config.policy_updated
+        self._updated_ts = (
+            None
+            if updated is None
+            else datetime.fromisoformat(updated).replace(tzinfo=timezone.utc).timestamp()
+        )
         self._js_query = f"/banner.js?v={assets['banner.js'].version}"
         self._texts = {lang: texts_for(config, lang) for lang in config.enabled_languages}
         # What banner.js needs besides the visitor's state; the same for every visitor.
@@ -102,22 +123,32 @@ class BannerRenderer:
         nonce: str | None = None,
         return_to: str = "/",
         root: str = "",
+        inline_style: bool = True,
+        style_nonce: str | None = None,
     ) -> str:
-        """What goes before `</body>` of every HTML page: stylesheet, banner, state, script.
+        """What goes before `</body>` of every HTML page: styles, banner, state, script.
 
         Pure ASCII (other characters as references), so it fits a page in any charset.
         `root` is the mount prefix that every URL gets (ASGI root_path, WSGI SCRIPT_NAME).
+        A visitor who has not decided gets the banner's CSS inline (when `inline_style`: the
+        page's CSP allows it, with `style_nonce`), so that the banner paints with the page
+        instead of waiting for its stylesheet; decided visitors get the cached stylesheet.
         """
         language = self._language(language)
-        template = self._cached("snippet", consent, language, nonce is not None, root)
-        return template.fill(self._slots(consent, language, nonce, return_to, root))
+        inline = inline_style and (not consent.decided or self._notice(consent))
+        template = self._cached(
+            "snippet", consent, language, nonce is not None, root, inline, style_nonce is not None
+        )
+        slots = self._slots(consent, language, nonce, return_to, root)
+        slots["snonce"] = str(escape(style_nonce)) if style_nonce else ""
+        return template.fill(slots)
 
     def render_banner(
         self, consent: Consent, language: str, *, return_to: str = "/", root: str = ""
     ) -> str:
         """Only the `<section id="consent-banner">`, for apps that place it themselves."""
         language = self._language(language)
-        template = self._cached("banner", consent, language, False, root)
+        template = self._cached("banner", consent, language, False, root, False, False)
         return template.fill(self._slots(consent, language, None, return_to, root))
 
     def preferences_page(
@@ -134,7 +165,7 @@ class BannerRenderer:
         language = self._language(language)
         decided_at = consent.decided_at if consent.decided else None
         html = self._page.render(
-            self._context("page", consent, language, nonce is not None, root),
+            self._context("page", consent, language, nonce is not None, root, False, False),
             decided_at=decided_at.strftime("%Y-%m-%dT%H:%M:%SZ") if decided_at else None,
             decided_at_text=decided_at.strftime("%Y-%m-%d %H:%M UTC") if decided_at else None,
             **{"history": None, "keeps_records": False, **(extra or {})},
@@ -165,8 +196,19 @@ class BannerRenderer:
             return language
         return choose_language(self.config, language)
 
+    def _notice(self, consent: Consent) -> bool:
+        """Whether the visitor chose before the latest minor policy update, unseen since."""
+        return self._updated_ts is not None and consent.predates(self._updated_ts)
+
     def _cached(
-        self, mode: Mode, consent: Consent, language: str, has_nonce: bool, root: str
+        self,
+        mode: Mode,
+        consent: Consent,
+        language: str,
+        has_nonce: bool,
+        root: str,
+        inline: bool,
+        has_style_nonce: bool,
     ) -> _Template:
         # Everything the rendered HTML depends on, except the slots filled per visitor.
         key = (
@@ -176,11 +218,17 @@ class BannerRenderer:
             consent.decided,
             consent.gpc,
             has_nonce,
+            inline,
+            has_style_nonce,
+            self._notice(consent),
             tuple(consent.categories.items()),
         )
         template = self._cache.get(key)
         if template is None:
-            html = self._banner.render(self._context(mode, consent, language, has_nonce, root))
+            context = self._context(
+                mode, consent, language, has_nonce, root, inline, has_style_nonce
+            )
+            html = self._banner.render(context)
             html = _INDENT_RE.sub("\n", html).strip()
             # Character references instead of UTF-8: the page may be windows-1251 or latin-1.
             html = html.encode("ascii", "xmlcharrefreplace").decode("ascii")
@@ -191,7 +239,14 @@ class BannerRenderer:
         return template
 
     def _context(
-        self, mode: Mode, consent: Consent, language: str, has_nonce: bool, root: str
+        self,
+        mode: Mode,
+        consent: Consent,
+        language: str,
+        has_nonce: bool,
+        root: str,
+        inline: bool,
+        has_style_nonce: bool,
     ) -> dict[str, Any]:
         texts = self._texts[language]
         categories = [
@@ -222,6 +277,15 @@ class BannerRenderer:
             "prefs_href": f"{prefix}/preferences?return_to={_RETQ}",
             "state_json": _STATE,
             "token": _TOKEN,
+            "inline_css": Markup(self._css_text) if inline else None,
+            "style_nonce": _STYLE_NONCE if has_style_nonce else None,
+            "notice": (
+                texts["policy_notice"].replace("{date}", self.config.policy_updated or "")
+                if mode == "snippet" and self._notice(consent)
+                else None
+            ),
+            "notice_css": Markup(_NOTICE_CSS),
+            "policy_updated": self.config.policy_updated,
         }
 
     def _slots(

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from .api import STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
+from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
 from .cache import ByteBudget
 from .compression import decoder_for
@@ -18,7 +18,7 @@ from .config import ALWAYS, ConsentConfig
 from .consent_mode import consent_mode_default
 from .context import RequestContext
 from .cookies import judged_names
-from .csp import csp_nonce
+from .csp import csp_nonce, inline_style_nonce
 from .gating import TagGate
 from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
@@ -139,9 +139,12 @@ class ConsentCore:
         )
 
     def api_subpath(self, path: str) -> str | None:
-        """The part of `path` below `path_prefix`, or None when the app should answer."""
+        """The part of `path` below `path_prefix`, or None when the app should answer.
+        `/.well-known/gpc.json` is ours too while Global Privacy Control is honoured."""
         if path == self.prefix:
             return ""
+        if path == GPC_JSON and self.config.honor_gpc:
+            return GPC_JSON
         if path.startswith(self._prefix_slash):
             return path[len(self.prefix) :]
         return None
@@ -317,8 +320,15 @@ class ConsentCore:
         language = choose_language(config, ctx.accept_language)
         snippet = b""
         if banner:
+            inline, style_nonce = inline_style_nonce(csp)
             snippet = self.renderer.snippet(
-                consent, language, nonce=nonce, return_to=ctx.return_to, root=ctx.root
+                consent,
+                language,
+                nonce=nonce,
+                return_to=ctx.return_to,
+                root=ctx.root,
+                inline_style=inline,
+                style_nonce=style_nonce,
             ).encode("ascii")
         head = b""
         if config.google_consent_mode and not ctx.fragment:

@@ -211,7 +211,7 @@ class ConsentPolicy:
     def _read_request(
         self, cookie_header: str, https: bool, gpc: bool, dnt: bool
     ) -> RequestConsent:
-        consent, present = self._consent_of(cookie_header)
+        consent, present = self.consent_of(cookie_header)
         if (gpc and self._honor_gpc) or (dnt and self._honor_dnt):
             consent = consent.with_gpc(self._gpc_categories)
         # A forged or broken consent cookie goes; an authentic one of an older policy stays
@@ -237,7 +237,7 @@ class ConsentPolicy:
             self._max_age,
         )
 
-    def _consent_of(self, cookie_header: str) -> tuple[Consent, bool]:
+    def consent_of(self, cookie_header: str) -> tuple[Consent, bool]:
         """The consent of the request's consent cookies, and whether there was any.
 
         With several valid ones (one tossed in from a sibling subdomain, or planted over

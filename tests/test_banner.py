@@ -217,7 +217,10 @@ def state_of(page: str) -> dict[str, Any]:
 
 def test_undecided_snippet(renderer: BannerRenderer, codec: ConsentCodec) -> None:
     page = renderer.snippet(codec.undecided, "en", return_to="/shop?page=2")
-    assert page.startswith('<link rel="stylesheet" href="/consent/banner.css?v=')
+    # The banner's CSS inline: it paints with the page, without waiting for a stylesheet.
+    css = load_assets()["banner.css"].body.decode().strip()
+    assert page.startswith("<style>" + css + "</style>")
+    assert "<link" not in page
     assert "hidden" not in section_tag(page)
     assert 'role="region"' in section_tag(page)
     assert 'aria-labelledby="consent-banner-title"' in section_tag(page)
@@ -238,6 +241,38 @@ def test_undecided_snippet(renderer: BannerRenderer, codec: ConsentCodec) -> Non
     assert re.search(r'<script src="/consent/banner\.js\?v=[0-9a-f]{10}" defer="">', page)
     assert 'class="consent-settings-link" data-consent-open="" hidden="">' in page
     assert page.isascii()
+
+
+def test_stylesheet_link_where_inline_style_is_not_allowed(
+    renderer: BannerRenderer, codec: ConsentCodec
+) -> None:
+    blocked = renderer.snippet(codec.undecided, "en", inline_style=False)
+    assert blocked.startswith('<link rel="stylesheet" href="/consent/banner.css?v=')
+    with_nonce = renderer.snippet(codec.undecided, "en", style_nonce="abc123")
+    assert with_nonce.startswith('<style nonce="abc123">')
+    decided = renderer.snippet(codec.decide(["analytics"]), "en")
+    assert decided.startswith('<link rel="stylesheet" href="/consent/banner.css?v=')
+    assert "<style" not in decided  # decided visitors' pages are no heavier than before
+
+
+@pytest.mark.parametrize(
+    ("csp", "inline", "nonce"),
+    [
+        (None, True, None),
+        ("default-src 'self'", False, None),
+        ("script-src 'self'", True, None),
+        ("style-src 'self' 'nonce-r4nd0m'", True, "r4nd0m"),
+        ("style-src 'self' 'unsafe-inline'", True, None),
+        ("style-src 'unsafe-inline' 'sha256-abc='", False, None),
+        ("default-src 'self' 'nonce-n1'; style-src-elem 'self'", False, None),
+        ("style-src 'nonce-a', style-src 'nonce-b'", False, None),
+        ("style-src 'nonce-a', default-src 'unsafe-inline'", True, "a"),
+    ],
+)
+def test_inline_style_follows_the_csp(csp: str | None, inline: bool, nonce: str | None) -> None:
+    from consent_middleware.csp import inline_style_nonce
+
+    assert inline_style_nonce(csp) == (inline, nonce)
 
 
 def test_checkboxes_follow_the_choice(renderer: BannerRenderer, codec: ConsentCodec) -> None:
@@ -293,7 +328,7 @@ def test_no_privacy_link_without_url(codec: ConsentCodec) -> None:
 
 
 def test_nonce_on_every_tag(renderer: BannerRenderer, codec: ConsentCodec) -> None:
-    page = renderer.snippet(codec.undecided, "en", nonce="r4nd0m+/=")
+    page = renderer.snippet(codec.decide(["analytics"]), "en", nonce="r4nd0m+/=")
     assert page.count(' nonce="r4nd0m+/="') == 2
     assert re.search(r'<link [^>]*nonce="r4nd0m\+/="', page)
     assert re.search(r'<script src=[^>]*nonce="r4nd0m\+/="', page)
@@ -713,7 +748,7 @@ def test_assets_are_stable() -> None:
 
 def test_renderer_links_the_current_versions(renderer: BannerRenderer, codec: ConsentCodec) -> None:
     assets = load_assets()
-    page = renderer.snippet(codec.undecided, "en")
+    page = renderer.snippet(codec.decide([]), "en")
     assert f"/consent/banner.css?v={assets['banner.css'].version}" in page
     assert f"/consent/banner.js?v={assets['banner.js'].version}" in page
 

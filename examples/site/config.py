@@ -3,6 +3,8 @@
 Environment:
 - `CONSENT_SECRET`: signs the consent and session cookies (a development default otherwise).
 - `INTEGRICA_POLICY_VERSION`: overrides the policy version, which asks every visitor again.
+- `INTEGRICA_POLICY_UPDATED`: the date of the latest minor policy update (a one-time notice
+  for visitors who chose before it).
 - `INTEGRICA_DB`: the SQLite file of the page-view counter (see `pageviews.py`).
 - `INTEGRICA_RECORDS`: where proof of consent goes (default: the SQLite file
   `integrica-records.db` in the current folder; a `postgresql://` URL works too).
@@ -35,6 +37,7 @@ def make_config() -> ConsentConfig:
         secret_key=secret_key(),
         cookies=COOKIES,
         policy_version=os.environ.get("INTEGRICA_POLICY_VERSION", POLICY_VERSION),
+        policy_updated=os.environ.get("INTEGRICA_POLICY_UPDATED") or None,
         privacy_policy_url="/privacy",
         # Every page's footer has its own "Cookie settings" button (data-consent-open).
         settings_link=False,
