@@ -38,6 +38,22 @@ _LENGTH_RE = re.compile(r"[0-9]{1,18}")
 _CHOICE_ACTIONS = ("accept_all", "reject_all", "save", "withdraw")
 _MAX_FORM_FIELDS = 64
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+#: The request headers the endpoints read (besides the Cookie header), lowercased.
+API_HEADERS = (
+    "content-type",
+    "content-length",
+    "origin",
+    "sec-fetch-site",
+    "sec-fetch-mode",
+    "host",
+    "referer",
+    "accept",
+    "accept-language",
+    "accept-encoding",
+    "if-none-match",
+    "user-agent",
+    "idempotency-key",
+)
 #: Where a site says that it honours Global Privacy Control (the GPC specification, 3.3).
 GPC_JSON = "/.well-known/gpc.json"
 #: The endpoints that read or write proof of consent (a store call: off the event loop).

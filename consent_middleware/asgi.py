@@ -13,10 +13,11 @@ import functools
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .api import ApiResponse
+from .api import API_HEADERS, ApiResponse
 from .config import ConsentConfig
 from .context import CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
+from .headers import RequestHeaders
 
 __all__ = ["ConsentMiddleware"]
 
@@ -26,37 +27,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_OTHER, _COOKIE, _GPC, _DNT, _LANGUAGE, _FRAGMENT, _XHR, _REFRESH, _API = range(9)
-_REQUEST_HEADERS = {
-    "cookie": _COOKIE,
-    "sec-gpc": _GPC,
-    "dnt": _DNT,
-    "accept-language": _LANGUAGE,
-    "hx-request": _FRAGMENT,
-    "turbo-frame": _FRAGMENT,
-    "x-up-target": _FRAGMENT,
-    "x-requested-with": _XHR,
-    "x-consent-refresh": _REFRESH,
-}
-#: What the endpoints read besides the Cookie header.
-_API_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "origin",
-        "sec-fetch-site",
-        "host",
-        "referer",
-        "accept",
-        "accept-language",
-        "accept-encoding",
-        "if-none-match",
-        "user-agent",
-        "sec-fetch-mode",
-        "idempotency-key",
-    }
-)
-_MAX_LEARNED = 256
+_API_HEADERS = frozenset(API_HEADERS)
 _FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -68,8 +39,7 @@ class ConsentMiddleware:
         self.app = app
         self.core = ConsentCore(config)
         self.config = config
-        # Request header name -> what it is to us; other spellings are learned (bounded).
-        self._kinds: dict[Any, int] = {k.encode(): v for k, v in _REQUEST_HEADERS.items()}
+        self._headers = RequestHeaders()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -129,54 +99,24 @@ class ConsentMiddleware:
         await self.app(self._hand_over(scope, ctx), receive, send_wrapper)
 
     def _begin(self, scope: Scope) -> RequestContext:
-        cookie = b""
-        gpc = dnt = fragment = refresh = False
-        language: bytes | None = None
-        kinds = self._kinds
-        for name, value in scope.get("headers") or ():
-            kind = kinds.get(name)
-            if kind is None:
-                kind = self._learn(name)
-            if not kind:
-                continue
-            if kind == _COOKIE:
-                cookie = cookie + b"; " + value if cookie else value
-            elif kind == _GPC:
-                gpc = value.strip() == b"1"
-            elif kind == _DNT:
-                dnt = value.strip() == b"1"
-            elif kind == _LANGUAGE:
-                language = value
-            elif kind == _FRAGMENT:
-                fragment = True
-            elif kind == _XHR:
-                fragment = fragment or value.strip().lower() == b"xmlhttprequest"
-            elif kind == _REFRESH:
-                refresh = True
+        signals = self._headers.read(scope.get("headers") or ())
         root: str = scope.get("root_path") or ""
         path: str = scope.get("path") or "/"
         if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
             path = path[len(root) :] or "/"  # servers that put the prefix in `path` too
         return self.core.begin(
-            cookie,
+            signals.cookie,
             scope.get("scheme") in ("https", "wss"),
-            gpc,
-            dnt,
+            signals.gpc,
+            signals.dnt,
             method=scope.get("method", "GET"),
             root=root,
             path=path,
             query=(scope.get("query_string") or b"").decode("latin-1"),
-            accept_language=None if language is None else language.decode("latin-1"),
-            fragment=fragment,
-            refresh=refresh,
+            accept_language=signals.accept_language,
+            fragment=signals.fragment,
+            refresh=signals.refresh,
         )
-
-    def _learn(self, name: Any) -> int:
-        text = name.decode("latin-1") if isinstance(name, bytes) else str(name)
-        kind = _REQUEST_HEADERS.get(text.strip(" \t").lower(), _OTHER)
-        if len(self._kinds) < _MAX_LEARNED:
-            self._kinds[name] = kind
-        return kind
 
     def _hand_over(self, scope: Scope, ctx: RequestContext) -> Scope:
         """The scope the app sees: the context, and the Cookie header without refused
@@ -184,7 +124,7 @@ class ConsentMiddleware:
         filtered = ctx.state.filtered_cookie_header
         if filtered is not None:
             headers = [
-                (n, v) for n, v in scope.get("headers") or () if self._kinds.get(n) != _COOKIE
+                (n, v) for n, v in scope.get("headers") or () if not self._headers.is_cookie(n)
             ]
             scope = {**scope, "headers": [*headers, (b"cookie", filtered.encode("latin-1"))]}
         scope[CONTEXT_KEY] = ctx

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
-from .api import ApiResponse
+from .api import API_HEADERS, ApiResponse
 from .config import ConsentConfig
 from .context import CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
@@ -25,21 +25,14 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIEnviron = dict[str, Any]
 WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
 
-#: What the endpoints read besides the Cookie header.
+#: Environ key -> the header name the endpoints read it under.
 _API_ENVIRON = {
-    "CONTENT_TYPE": "content-type",
-    "CONTENT_LENGTH": "content-length",
-    "HTTP_ORIGIN": "origin",
-    "HTTP_SEC_FETCH_SITE": "sec-fetch-site",
-    "HTTP_HOST": "host",
-    "HTTP_REFERER": "referer",
-    "HTTP_ACCEPT": "accept",
-    "HTTP_ACCEPT_LANGUAGE": "accept-language",
-    "HTTP_ACCEPT_ENCODING": "accept-encoding",
-    "HTTP_IF_NONE_MATCH": "if-none-match",
-    "HTTP_USER_AGENT": "user-agent",
-    "HTTP_SEC_FETCH_MODE": "sec-fetch-mode",
-    "HTTP_IDEMPOTENCY_KEY": "idempotency-key",
+    (
+        h.upper().replace("-", "_")
+        if h.startswith("content-")
+        else "HTTP_" + h.upper().replace("-", "_")
+    ): h
+    for h in API_HEADERS
 }
 _FRAGMENT_HEADERS = ("HTTP_HX_REQUEST", "HTTP_TURBO_FRAME", "HTTP_X_UP_TARGET")
 _LENGTH_RE = re.compile(r"[0-9]{1,18}")

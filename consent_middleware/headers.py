@@ -1,0 +1,81 @@
+"""The few request headers the middleware reads, from raw ASGI header pairs (bytes, in any
+spelling): one pass, no dict of all headers, names learned once per spelling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+__all__ = ["RequestHeaders", "RequestSignals"]
+
+_OTHER, _COOKIE, _GPC, _DNT, _LANGUAGE, _FRAGMENT, _XHR, _REFRESH = range(8)
+_KINDS = {
+    "cookie": _COOKIE,
+    "sec-gpc": _GPC,
+    "dnt": _DNT,
+    "accept-language": _LANGUAGE,
+    "hx-request": _FRAGMENT,
+    "turbo-frame": _FRAGMENT,
+    "x-up-target": _FRAGMENT,
+    "x-requested-with": _XHR,
+    "x-consent-refresh": _REFRESH,
+}
+_MAX_LEARNED = 256
+
+
+class RequestSignals(NamedTuple):
+    cookie: bytes
+    gpc: bool
+    dnt: bool
+    accept_language: str | None
+    #: htmx, a Turbo Frame, Unpoly or an XMLHttpRequest: a fragment, not a page.
+    fragment: bool
+    #: banner.js asking for the page again after a choice.
+    refresh: bool
+
+
+class RequestHeaders:
+    """Reads `RequestSignals` from header pairs; shared by all requests of one middleware."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[Any, int] = {k.encode(): v for k, v in _KINDS.items()}
+
+    def is_cookie(self, name: Any) -> bool:
+        return self._kind(name) == _COOKIE
+
+    def read(self, headers: Iterable[tuple[Any, Any]]) -> RequestSignals:
+        cookie = b""
+        gpc = dnt = fragment = refresh = False
+        language: bytes | None = None
+        kinds = self._kinds
+        for name, value in headers:
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self._kind(name)
+            if not kind:
+                continue
+            if kind == _COOKIE:
+                cookie = cookie + b"; " + value if cookie else value
+            elif kind == _GPC:
+                gpc = value.strip() == b"1"
+            elif kind == _DNT:
+                dnt = value.strip() == b"1"
+            elif kind == _LANGUAGE:
+                language = value
+            elif kind == _FRAGMENT:
+                fragment = True
+            elif kind == _XHR:
+                fragment = fragment or value.strip().lower() == b"xmlhttprequest"
+            else:
+                refresh = True
+        text = None if language is None else language.decode("latin-1")
+        return RequestSignals(cookie, gpc, dnt, text, fragment, refresh)
+
+    def _kind(self, name: Any) -> int:
+        kind = self._kinds.get(name)
+        if kind is None:
+            text = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+            kind = _KINDS.get(text.strip(" \t").lower(), _OTHER)
+            if len(self._kinds) < _MAX_LEARNED:
+                self._kinds[name] = kind
+        return kind
