@@ -23,9 +23,11 @@ __all__ = ["ConsentMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Loose on purpose: apps, servers and tests type their scopes as dict, MutableMapping or a
+# TypedDict (asgiref), and each must fit without a cast.
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 _API_HEADERS = frozenset(API_HEADERS)
 _FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})

@@ -21,9 +21,9 @@ from .core import BodyFilter, ConsentCore
 __all__ = ["ConsentWSGIMiddleware"]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
-StartResponse = Callable[..., Callable[[bytes], object]]
+StartResponse = Callable[..., Any]
 WSGIEnviron = dict[str, Any]
-WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
+WSGIApp = Callable[[Any, Any], Iterable[bytes]]
 
 #: Environ key -> the header name the endpoints read it under.
 _API_ENVIRON = {
@@ -68,7 +68,7 @@ class ConsentWSGIMiddleware:
             started = True
             plan = core.plan_response(ctx, _status_code(status), headers, as_bytes=False)
             chosen[:] = [plan.body] if plan.body is not None else []
-            write = start_response(status, plan.headers, exc_info)
+            write: Callable[[bytes], object] = start_response(status, plan.headers, exc_info)
             made = plan.body
             if made is None:
                 return write
