@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install test lint typecheck unit browser demo demo-flask bench clean
+.PHONY: install test lint typecheck unit browser demo demo-flask bench docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,8 +30,17 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-test: install lint typecheck
+test: install lint typecheck docs
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The site, from docs/ into site/, strictly (mkdocs.yml: a broken link, a missing page or a
+# bad anchor fails the build). NO_MKDOCS_2_WARNING silences Material's notice about its own
+# end of life, which is printed on every build and is no warning about these docs.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build
+
+docs-serve: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr $(HOST):$(PORT)
 
 demo: $(VENV)/.installed
 	@echo "Integrica (FastAPI) on http://$(HOST):$(PORT)/"
@@ -45,4 +54,4 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.run --write docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules site .mypy_cache .ruff_cache .pytest_cache .hypothesis
