@@ -1,5 +1,6 @@
 """The wheel carries what an installed package needs: the banner files, the templates,
-py.typed, the audit's cookie database with its licence, and the command."""
+py.typed, the audit's cookie database with its licence, the command, the project's own
+licence, and the version that `consent_middleware.__version__` names (its one place)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+import consent_middleware
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +60,18 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "consent-middleware = consent_middleware.cli:entry_point" in text
 
 
+def test_wheel_version_and_licence(wheel: Path) -> None:
+    version = consent_middleware.__version__
+    assert wheel.name.startswith(f"consent_middleware-{version}-")
+    archive = zipfile.ZipFile(wheel)
+    dist_info = f"consent_middleware-{version}.dist-info"
+    metadata = archive.read(f"{dist_info}/METADATA").decode()
+    assert f"\nVersion: {version}\n" in metadata
+    assert "\nLicense-Expression: MIT\n" in metadata
+    assert "\nLicense-File: LICENSE\n" in metadata
+    assert archive.read(f"{dist_info}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
+
+
 def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
@@ -85,7 +100,9 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         "print(consent_middleware.__file__);"
         "print(sorted(a.load_assets()));"
         "print('consent-banner' in html);"
-        "print(default_database().lookup('_ga').platform)"
+        "print(default_database().lookup('_ga').platform);"
+        "import importlib.metadata as m;"
+        "print(m.version('consent-middleware'), consent_middleware.__version__)"
     )
     result = subprocess.run(
         [
@@ -103,11 +120,13 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         cwd=tmp_path,
         check=True,
     )
-    file_line, assets_line, banner_line, cookiedb_line = result.stdout.splitlines()
+    file_line, assets_line, banner_line, cookiedb_line, version_line = result.stdout.splitlines()
     assert file_line.startswith(str(target))
     assert assets_line == "['banner.css', 'banner.js']"
     assert banner_line == "True"
     assert cookiedb_line == "Google Analytics"  # read from the installed wheel's data
+    installed, imported = version_line.split()
+    assert installed == imported == consent_middleware.__version__
 
 
 def test_a_flask_site_needs_no_starlette(wheel: Path, tmp_path: Path) -> None:
