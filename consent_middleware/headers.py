@@ -8,13 +8,15 @@ from typing import Any, NamedTuple
 
 __all__ = ["RequestHeaders", "RequestSignals"]
 
-_OTHER, _COOKIE, _GPC, _DNT, _LANGUAGE, _FRAGMENT, _XHR, _REFRESH = range(8)
+_OTHER, _COOKIE, _GPC, _DNT, _LANGUAGE, _FRAGMENT, _XHR, _REFRESH, _HTMX, _BOOSTED = range(10)
 _KINDS = {
     "cookie": _COOKIE,
     "sec-gpc": _GPC,
     "dnt": _DNT,
     "accept-language": _LANGUAGE,
-    "hx-request": _FRAGMENT,
+    "hx-request": _HTMX,
+    # hx-boost swaps in the whole body of a page it fetches: that page needs its banner.
+    "hx-boosted": _BOOSTED,
     "turbo-frame": _FRAGMENT,
     "x-up-target": _FRAGMENT,
     "x-requested-with": _XHR,
@@ -45,7 +47,7 @@ class RequestHeaders:
 
     def read(self, headers: Iterable[tuple[Any, Any]]) -> RequestSignals:
         cookie = b""
-        gpc = dnt = fragment = refresh = False
+        gpc = dnt = fragment = refresh = htmx = boosted = False
         language: bytes | None = None
         kinds = self._kinds
         for name, value in headers:
@@ -66,9 +68,14 @@ class RequestHeaders:
                 fragment = True
             elif kind == _XHR:
                 fragment = fragment or value.strip().lower() == b"xmlhttprequest"
+            elif kind == _HTMX:
+                htmx = True
+            elif kind == _BOOSTED:
+                boosted = value.strip().lower() == b"true"
             else:
                 refresh = True
         text = None if language is None else language.decode("latin-1")
+        fragment = fragment or (htmx and not boosted)
         return RequestSignals(cookie, gpc, dnt, text, fragment, refresh)
 
     def _kind(self, name: Any) -> int:

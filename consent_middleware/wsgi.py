@@ -34,7 +34,7 @@ _API_ENVIRON = {
     ): h
     for h in API_HEADERS
 }
-_FRAGMENT_HEADERS = ("HTTP_HX_REQUEST", "HTTP_TURBO_FRAME", "HTTP_X_UP_TARGET")
+_FRAGMENT_HEADERS = ("HTTP_TURBO_FRAME", "HTTP_X_UP_TARGET")
 _LENGTH_RE = re.compile(r"[0-9]{1,18}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -94,7 +94,9 @@ class ConsentWSGIMiddleware:
             query=get("QUERY_STRING", ""),
             accept_language=get("HTTP_ACCEPT_LANGUAGE"),
             fragment=any(h in environ for h in _FRAGMENT_HEADERS)
-            or get("HTTP_X_REQUESTED_WITH", "").strip().lower() == "xmlhttprequest",
+            or get("HTTP_X_REQUESTED_WITH", "").strip().lower() == "xmlhttprequest"
+            # hx-boost swaps in a whole page: that one keeps its banner.
+            or ("HTTP_HX_REQUEST" in environ and get("HTTP_HX_BOOSTED", "").lower() != "true"),
             refresh="HTTP_X_CONSENT_REFRESH" in environ,
         )
 

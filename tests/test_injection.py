@@ -120,6 +120,17 @@ def test_responses_left_alone(
     assert "x-consent-banner" not in response.headers  # the opt-out header is ours
 
 
+@pytest.mark.parametrize("order", ["request-first", "boosted-first"])
+def test_an_htmx_boosted_page_keeps_its_banner(make_site: Callable[..., Site], order: str) -> None:
+    """hx-boost fetches a whole page and swaps its body in: without its banner an undecided
+    visitor would lose the banner (and every way back to it) at the first boosted link."""
+    site = html_site(make_site)
+    pairs = [("hx-request", "true"), ("hx-boosted", "true")]
+    headers = dict(pairs if order == "request-first" else pairs[::-1])
+    assert b'id="consent-banner"' in site.get("/", headers=headers).content
+    assert b"consent-banner" not in site.get("/", headers={"hx-request": "true"}).content
+
+
 def test_head_of_a_page_is_left_empty(make_site: Callable[..., Site]) -> None:
     response = html_site(make_site).request("HEAD", "/")
     assert response.content == b""
