@@ -1,5 +1,6 @@
 """The wheel carries what an installed package needs: the banner files, the templates,
-py.typed, the audit's cookie database with its licence, and the command."""
+py.typed, the OpenAPI document, the audit's cookie database with its licence, and the
+command."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def test_wheel_contents(wheel: Path) -> None:
         "consent_middleware/templates/banner.html",
         "consent_middleware/templates/preferences.html",
         "consent_middleware/py.typed",
+        # The OpenAPI document that every site serves at <path_prefix>/openapi.json.
+        "consent_middleware/openapi.json",
         # The audit's cookie names: the derived database, its licence and where it comes from.
         "consent_middleware/audit/data/open-cookie-database.json",
         "consent_middleware/audit/data/LICENSE",
@@ -85,7 +88,9 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         "print(consent_middleware.__file__);"
         "print(sorted(a.load_assets()));"
         "print('consent-banner' in html);"
-        "print(default_database().lookup('_ga').platform)"
+        "print(default_database().lookup('_ga').platform);"
+        "from consent_middleware.openapi import site_document;"
+        "print(sorted(site_document(c)['paths'])[0])"
     )
     result = subprocess.run(
         [
@@ -103,11 +108,12 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         cwd=tmp_path,
         check=True,
     )
-    file_line, assets_line, banner_line, cookiedb_line = result.stdout.splitlines()
+    file_line, assets_line, banner_line, cookiedb_line, openapi_line = result.stdout.splitlines()
     assert file_line.startswith(str(target))
     assert assets_line == "['banner.css', 'banner.js']"
     assert banner_line == "True"
     assert cookiedb_line == "Google Analytics"  # read from the installed wheel's data
+    assert openapi_line == "/.well-known/gpc.json"  # the document, from the wheel too
 
 
 def test_a_flask_site_needs_no_starlette(wheel: Path, tmp_path: Path) -> None:
