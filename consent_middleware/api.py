@@ -413,8 +413,6 @@ class ConsentAPI:
         if not isinstance(data, dict):
             raise ApiError(400, "malformed_choice", "the body must be a JSON object")
         action = data.get("action")
-        if action == "dismiss_notice":
-            return action, (), False
         raw_categories = data.get("categories", [])
         if not isinstance(raw_categories, list) or not all(
             isinstance(c, str) for c in raw_categories
@@ -423,6 +421,8 @@ class ConsentAPI:
         gpc = data.get("gpc", False)
         if not isinstance(gpc, bool):
             raise ApiError(400, "malformed_choice", "'gpc' must be true or false")
+        if action == "dismiss_notice":  # keeps the choice, but is read like any other
+            return action, self._check_categories(raw_categories), False
         return (
             self._check_choice(action, raw_categories),
             self._check_categories(raw_categories),

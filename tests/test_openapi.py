@@ -171,3 +171,51 @@ def test_a_mounted_site_serves_its_own_document() -> None:
     assert json.loads(b"".join(chunks)) == served == site_document(config, "/app")
     assert served["servers"][0]["url"] == "/app"
     assert "/privacy/choices/receipt" in served["paths"]
+
+
+@pytest.mark.parametrize("honor_gpc", [True, False])
+def test_gpc_json_is_at_the_root_only(adapter: str, honor_gpc: bool) -> None:
+    """The GPC resource is `/.well-known/gpc.json` of the site. Below the prefix it used to
+    answer too, `{"gpc": true}` even for a site that does not honour GPC."""
+    site = Site(adapter, AppSpec(), make_config(honor_gpc=honor_gpc))
+    below = site.get("/consent/.well-known/gpc.json")
+    assert below.status_code == 404 and below.json()["error"] == "not_found"
+    at_root = site.get("/.well-known/gpc.json")
+    if honor_gpc:
+        assert at_root.json()["gpc"] is True
+    else:  # the app's own path
+        assert at_root.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("choice", "code"),
+    [
+        ({"gpc": "yes"}, "malformed_choice"),
+        ({"categories": 5}, "malformed_choice"),
+        ({"categories": ["nope"]}, "unknown_category"),
+    ],
+)
+def test_dismiss_notice_is_read_like_any_choice(
+    site: Site, choice: dict[str, Any], code: str
+) -> None:
+    """docs/api.md: `categories` not a list of strings or `gpc` not a boolean is 400
+    `malformed_choice`, whatever the action; `dismiss_notice` used to skip those checks
+    and answer 200 (found while describing the choice for the document)."""
+    cookie = site.consent_cookie({"action": "accept_all"})
+    bad = site.request(
+        "POST",
+        "/consent",
+        cookie=cookie,
+        content=json.dumps({"action": "dismiss_notice", **choice}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == code
+    assert bad.headers.get_list("set-cookie") == []
+    good = site.request(
+        "POST",
+        "/consent",
+        cookie=cookie,
+        content=b'{"action": "dismiss_notice", "categories": ["analytics"], "gpc": false}',
+        headers={"content-type": "application/json"},
+    )
+    assert good.status_code == 200 and good.json()["decided"] is True
