@@ -22,6 +22,7 @@ from .banner import BannerRenderer
 from .consent import Consent
 from .crosssite import CrossSiteError, check_same_origin
 from .i18n import choose_language
+from .openapi import site_document
 from .policy import MAX_EXPIRED_PER_RESPONSE, ConsentPolicy, RequestConsent
 from .records import ConsentRecorder, RecordStoreError
 from .redirects import safe_return_to
@@ -58,6 +59,8 @@ API_HEADERS = (
 GPC_JSON = "/.well-known/gpc.json"
 #: The endpoints that read or write proof of consent (a store call: off the event loop).
 STORE_PATHS = frozenset({"", "/", "/receipt", "/preferences"})
+#: The OpenAPI document of these endpoints, under `path_prefix`.
+OPENAPI_JSON = "/openapi.json"
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class ConsentAPI:
         self.recorder = recorder
         self.assets: dict[str, StaticAsset] = load_assets()
         self._outage = False
+        #: This site's OpenAPI document by mount prefix (a proxy may send a few).
+        self._openapi_bodies: dict[str, bytes] = {}
         self._id_key = hmac.new(
             policy.config.secret_keys[0].encode(), b"consent_middleware.consent_id", "sha256"
         ).digest()
@@ -183,6 +188,10 @@ class ConsentAPI:
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET, HEAD")
             return self._gpc_json(method)
+        if sub == OPENAPI_JSON:
+            if method not in ("GET", "HEAD"):
+                return _method_not_allowed("GET, HEAD")
+            return self._openapi(req, method)
         if sub == "/receipt":
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET, HEAD")
@@ -301,6 +310,23 @@ class ConsentAPI:
         ]
         return ApiResponse(200, headers, b"" if method == "HEAD" else body)
 
+    def _openapi(self, req: ApiRequest, method: str) -> ApiResponse:
+        """The OpenAPI document, true for this site: its prefixes, cookie and categories."""
+        body = self._openapi_bodies.get(req.root)
+        if body is None:
+            body = json.dumps(site_document(self.config, req.root)).encode()
+            if len(self._openapi_bodies) < 16:
+                self._openapi_bodies[req.root] = body
+        headers = [
+            ("content-type", _JSON),
+            ("cache-control", "public, max-age=300"),
+            # Swagger UI or an editor on another origin may load it: it holds no visitor's data.
+            ("access-control-allow-origin", "*"),
+            ("x-content-type-options", "nosniff"),
+            ("content-length", str(len(body))),
+        ]
+        return ApiResponse(200, headers, b"" if method == "HEAD" else body)
+
     def _dismiss_notice(self, req: ApiRequest, *, form: bool, return_to: str) -> ApiResponse:
         """The visitor saw the policy-update notice: the same choice, remembered as seen.
         Nothing was consented to, so nothing is recorded."""
@@ -403,8 +429,6 @@ class ConsentAPI:
         if not isinstance(data, dict):
             raise ApiError(400, "malformed_choice", "the body must be a JSON object")
         action = data.get("action")
-        if action == "dismiss_notice":
-            return action, (), False
         raw_categories = data.get("categories", [])
         if not isinstance(raw_categories, list) or not all(
             isinstance(c, str) for c in raw_categories
@@ -413,6 +437,8 @@ class ConsentAPI:
         gpc = data.get("gpc", False)
         if not isinstance(gpc, bool):
             raise ApiError(400, "malformed_choice", "'gpc' must be true or false")
+        if action == "dismiss_notice":  # keeps the choice, but is read like any other
+            return action, self._check_categories(raw_categories), False
         return (
             self._check_choice(action, raw_categories),
             self._check_categories(raw_categories),

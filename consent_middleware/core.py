@@ -146,7 +146,9 @@ class ConsentCore:
         if path == GPC_JSON and self.config.honor_gpc:
             return GPC_JSON
         if path.startswith(self._prefix_slash):
-            return path[len(self.prefix) :]
+            sub = path[len(self.prefix) :]
+            # The GPC resource is at the site's root alone: below the prefix, no endpoint.
+            return "/" + sub if sub == GPC_JSON else sub
         return None
 
     def answer(

@@ -1,6 +1,7 @@
 """The wheel carries what an installed package needs: the banner files, the templates,
-py.typed, the audit's cookie database with its licence, the command, the project's own
-licence, and the version that `consent_middleware.__version__` names (its one place)."""
+py.typed, the OpenAPI document, the audit's cookie database with its licence, the command,
+the project's own licence, and the version that `consent_middleware.__version__` names (its
+one place)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def test_wheel_contents(wheel: Path) -> None:
         "consent_middleware/templates/banner.html",
         "consent_middleware/templates/preferences.html",
         "consent_middleware/py.typed",
+        # The OpenAPI document that every site serves at <path_prefix>/openapi.json.
+        "consent_middleware/openapi.json",
         # The audit's cookie names: the derived database, its licence and where it comes from.
         "consent_middleware/audit/data/open-cookie-database.json",
         "consent_middleware/audit/data/LICENSE",
@@ -101,6 +104,8 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         "print(sorted(a.load_assets()));"
         "print('consent-banner' in html);"
         "print(default_database().lookup('_ga').platform);"
+        "from consent_middleware.openapi import site_document;"
+        "print(sorted(site_document(c)['paths'])[0]);"
         "import importlib.metadata as m;"
         "print(m.version('consent-middleware'), consent_middleware.__version__)"
     )
@@ -120,11 +125,13 @@ def test_installed_wheel_serves_its_own_files(wheel: Path, tmp_path: Path) -> No
         cwd=tmp_path,
         check=True,
     )
-    file_line, assets_line, banner_line, cookiedb_line, version_line = result.stdout.splitlines()
+    lines = result.stdout.splitlines()
+    file_line, assets_line, banner_line, cookiedb_line, openapi_line, version_line = lines
     assert file_line.startswith(str(target))
     assert assets_line == "['banner.css', 'banner.js']"
     assert banner_line == "True"
     assert cookiedb_line == "Google Analytics"  # read from the installed wheel's data
+    assert openapi_line == "/.well-known/gpc.json"  # the document, from the wheel too
     installed, imported = version_line.split()
     assert installed == imported == consent_middleware.__version__
 
