@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from ..fixtures.hostile_apps import PWN
 from ..servers import Running, free_port, running, server_command
@@ -91,3 +91,40 @@ def test_the_preferences_and_error_pages(hostile_site: Running, page: Page) -> N
     back_link = page.locator(".consent-back a").last
     href = back_link.get_attribute("href") or ""
     assert href.startswith("/") and not href.startswith("//") and "<" not in href
+
+
+#: Pages whose refused script a browser would run if gating read them differently from it.
+TRICKY = [
+    b"<script data-consent-category=marketing>window.__pwned=1</script>",
+    b"<svg><script data-consent-category=marketing>window.__pwned=1</script></svg>",
+    b"<noscript><style></noscript><script data-consent-category=marketing>window.__pwned=1"
+    b"</script>",
+    b"<noscript><!--</noscript><script data-consent-category=marketing>window.__pwned=1"
+    b"</script>-->",
+    b"<noscript><script></noscript><script data-consent-category=marketing>window.__pwned=1"
+    b"</script>",
+    b"<noscript><a title='</noscript><script data-consent-category=marketing>"
+    b"window.__pwned=1</script>'>",
+    b"<!--<script>--><script data-consent-category=marketing>window.__pwned=1</script>",
+    b"<script><!--<script></script>--></script><script data-consent-category=marketing>"
+    b"window.__pwned=1</script>",
+]
+
+
+@pytest.mark.parametrize("markup", TRICKY, ids=lambda m: m.decode()[:40])
+def test_gated_scripts_stay_inert_in_chromium(browser: Browser, markup: bytes) -> None:
+    """The rewriter's output, as Chromium parses and runs it (each page in a new one):
+    the refused script does not run; without gating the same page runs it."""
+    from consent_middleware.gating import TagGate
+    from consent_middleware.html import HtmlRewriter
+
+    page = b"<!doctype html><html><head></head><body>" + markup + b"</body></html>"
+    rewriter = HtmlRewriter(tags=TagGate(frozenset({"authentication"})))
+    gated = rewriter.feed(page) + rewriter.finish()
+    for html, runs in ((page, True), (gated, False)):
+        tab = browser.new_page()
+        try:
+            tab.set_content(html.decode())
+            assert tab.evaluate("window.__pwned === 1") is runs, html
+        finally:
+            tab.close()
