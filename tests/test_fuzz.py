@@ -11,6 +11,7 @@ against html5lib, an independent implementation of the WHATWG parser, with scrip
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -41,6 +42,20 @@ from .fixtures.lookalikes import DELETIONS, LOOKALIKES
 from .raw import RawAnswer, asgi_request, wsgi_request
 
 FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+#: `make fuzz` multiplies every example count (CONSENT_FUZZ_FACTOR=20): the same properties,
+#: run for minutes instead of seconds.
+FACTOR = max(int(os.environ.get("CONSENT_FUZZ_FACTOR", "1") or 1), 1)
+
+
+def examples(count: int, *, fixtures: bool = False) -> Callable[[Any], Any]:
+    """Hypothesis settings for a property: `count` examples (times FACTOR), no deadline."""
+    return settings(
+        max_examples=count * FACTOR,
+        deadline=None,
+        suppress_health_check=FIXTURES if fixtures else (),
+    )
+
+
 WSP = " \t"
 
 # -- the cookie parser -------------------------------------------------------------------------
@@ -109,7 +124,7 @@ def attributes_of(header: str) -> list[tuple[str, str]]:
     return out
 
 
-@settings(max_examples=2000, deadline=None)
+@examples(2000)
 @given(SET_COOKIES)
 @example("=a=b; Max-Age=0")
 @example(" \t=\t; Max-Age=0; Max-Age=0")
@@ -122,7 +137,7 @@ def test_judged_names_start_with_the_name_a_browser_stores(header: str) -> None:
     assert len(names) <= 6
 
 
-@settings(max_examples=2000, deadline=None)
+@examples(2000)
 @given(SET_COOKIES)
 @example("x=1; Max-Age=0; Max-Age=0")
 @example("x=1; Max-Age=-0")
@@ -167,7 +182,7 @@ DOMAINS = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@examples(1500)
 @given(
     name=NAMES,
     value=VALUES,
@@ -225,7 +240,7 @@ def granted_set(consent: Consent) -> set[str]:
     return {name for name, ok in consent.categories.items() if ok}
 
 
-@settings(max_examples=500, deadline=None)
+@examples(500)
 @given(
     granted=GRANTS,
     explicit=st.booleans(),
@@ -271,7 +286,7 @@ def mutations(value: str) -> st.SearchStrategy[str]:
     )
 
 
-@settings(max_examples=1500, deadline=None)
+@examples(1500)
 @given(granted=GRANTS, data=st.data())
 def test_no_change_to_a_signed_value_grants_more(granted: list[str], data: st.DataObject) -> None:
     consent = CODEC.decide(granted)
@@ -283,7 +298,7 @@ def test_no_change_to_a_signed_value_grants_more(granted: list[str], data: st.Da
         assert back.consent_id == consent.consent_id
 
 
-@settings(max_examples=1000, deadline=None)
+@examples(1000)
 @given(st.one_of(ANYTHING, st.text(min_size=400, max_size=700), st.binary().map(repr)))
 def test_any_value_decodes_to_undecided_without_raising(value: str) -> None:
     assert CODEC.decode(value).decided is False
@@ -440,7 +455,7 @@ def live_gated_tags(page: bytes) -> list[str]:
     return live
 
 
-@settings(max_examples=1500, deadline=None)
+@examples(1500)
 @given(page=PAGES, cuts=st.lists(st.integers(0, 400), max_size=12), gate=st.booleans())
 @example(page=b"<script data-consent-category=marketing>x</script>", cuts=[8, 9], gate=True)
 def test_any_chunking_gives_the_output_of_one_chunk(
@@ -456,7 +471,7 @@ def test_any_chunking_gives_the_output_of_one_chunk(
         assert whole.replace(HEAD_SNIPPET, b"", 1).replace(BODY_SNIPPET, b"", 1) == page
 
 
-@settings(max_examples=1500, deadline=None)
+@examples(1500)
 @given(page=PAGES, cuts=st.lists(st.integers(0, 400), max_size=8))
 @example(page=b"<script type=a type=b data-consent-category=marketing></script>", cuts=[])
 @example(page=b"<!--<script>--><script data-consent-category=marketing>", cuts=[3])
@@ -584,7 +599,7 @@ SUBPATHS = st.sampled_from(
 PAGE_TYPES = ("text/html", "text/css", "text/javascript", "application/json")
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=FIXTURES)
+@examples(400, fixtures=True)
 @given(
     method=METHODS,
     sub=SUBPATHS,
@@ -682,7 +697,7 @@ def allowed_by(consent: Consent, config: Any, name: str) -> bool:
     return rule.category in config.required_categories or consent.categories[rule.category]
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=FIXTURES)
+@examples(500, fixtures=True)
 @given(
     values=st.lists(APP_SET_COOKIES, max_size=8),
     choice=CHOICES,
