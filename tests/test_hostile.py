@@ -420,13 +420,30 @@ def test_the_injected_banner_adds_no_markup_of_the_visitor(
         assert unquote(returns[0]) == wanted
 
 
-def test_the_preferences_and_error_pages_add_no_markup(make_raw: Callable[..., Raw]) -> None:
+@pytest.mark.parametrize("choice", [None, "reject_all", "accept_all"])
+def test_the_preferences_and_error_pages_add_no_markup(
+    make_raw: Callable[..., Raw], choice: str | None
+) -> None:
+    """Also for a visitor who decided: the consent id and the time of the choice show."""
     hostile = make_raw(**hostile_config())
     benign = make_raw(**benign_config())
     query = b"return_to=" + quoted('/"><script>window.__pwned=1</script>').encode()
-    bad = structure(hostile("GET", "/consent/preferences", query=query).body)
-    good = structure(benign("GET", "/consent/preferences", query=b"return_to=/x").body)
+    bad_cookie = hostile.consent_cookie(choice) if choice else None
+    good_cookie = benign.consent_cookie(choice) if choice else None
+    page = hostile("GET", "/consent/preferences", query=query, cookie=bad_cookie)
+    bad = structure(page.body)
+    good = structure(
+        benign("GET", "/consent/preferences", query=b"return_to=/x", cookie=good_cookie).body
+    )
     assert bad.shape == good.shape
+    if choice:
+        state = hostile.state(bad_cookie)
+        assert state["consent_id"] in "\n".join(bad.texts)
+        # The banner on a page of a decided visitor: hidden, and just as inert.
+        assert (
+            structure(hostile("GET", "/x", cookie=bad_cookie).body).shape
+            == structure(benign("GET", "/x", cookie=good_cookie).body).shape
+        )
     assert_safe_attributes(bad, HOSTILE_PRIVACY_URL)
     assert XSS + "preferences_title" in "\n".join(bad.texts)
     referer = (b"referer", b'http://testserver/"><script>window.__pwned=1</script>')
@@ -434,6 +451,16 @@ def test_the_preferences_and_error_pages_add_no_markup(make_raw: Callable[..., R
     good = structure(post_form(benign, "action=nope").body)
     assert bad.shape == good.shape
     assert_safe_attributes(bad, HOSTILE_PRIVACY_URL)
+
+
+@pytest.mark.parametrize("length", [2001, 10_000, 100_000])
+def test_a_very_long_page_url_returns_to_the_root(raw: Raw, length: int) -> None:
+    path = "/" + "a" * (length - 1)
+    page = structure(raw("GET", path, query=b"q=" + b"b" * length).body)
+    returns = [value for _, name, value in page.attributes if name == "value" and value[:1] == "/"]
+    assert returns == ["/"]
+    links = [value for _, name, value in page.attributes if name == "href"]
+    assert "/consent/preferences?return_to=/" in links
 
 
 @pytest.mark.parametrize(
