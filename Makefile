@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install test lint typecheck unit browser demo demo-flask bench docs docs-serve clean
+.PHONY: install test lint typecheck unit browser demo demo-flask bench fuzz docs docs-serve clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -61,6 +61,10 @@ demo: $(DEMO_VENV)/.installed
 demo-flask: $(DEMO_VENV)/.installed
 	@echo "Integrica (Flask, under waitress) on http://$(HOST):$(PORT)/"
 	$(DEMO_VENV)/bin/waitress-serve --host $(HOST) --port $(PORT) examples.flask_app.app:app
+
+# The property tests of tests/test_fuzz.py with 20 times the examples `make test` runs.
+fuzz: $(VENV)/.installed
+	CONSENT_FUZZ_FACTOR=$${CONSENT_FUZZ_FACTOR:-20} $(PY) -m pytest tests/test_fuzz.py -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run --write docs/benchmarks.md

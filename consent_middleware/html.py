@@ -61,7 +61,7 @@ _TAG_REST = rb"[^\t\n\f\r />]*(?=[\t\n\f\r />])[\t\n\f\r /]*(?:" + _ATTR + rb"[\
 _DELIM = rb"(?=[\t\n\f\r />])"
 
 _RAW_NAMES = (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
-_ALWAYS_STOP = (b"script", b"plaintext", *_RAW_NAMES)
+_ALWAYS_STOP = (b"script", b"plaintext", b"noscript", *_RAW_NAMES)
 _HEAD_STOP = (b"head", b"link", b"body")
 
 
@@ -100,9 +100,18 @@ def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re
     )
 
 
-# Keyed by (head snippet still waiting for its place, a "</body" still matters).
+# Keyed by (head snippet still waiting for its place, a "</body" still matters); inside a
+# <noscript>, its end tag matters too.
 _SKIPS = {
     (head, body): _skip_re(_ALWAYS_STOP + (_HEAD_STOP if head else ()), (b"body",) if body else ())
+    for head in (False, True)
+    for body in (False, True)
+}
+_SKIPS_IN_NOSCRIPT = {
+    (head, body): _skip_re(
+        _ALWAYS_STOP + (_HEAD_STOP if head else ()),
+        (b"noscript", b"body") if body else (b"noscript",),
+    )
     for head in (False, True)
     for body in (False, True)
 }
@@ -113,6 +122,9 @@ _SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
 _SCRIPT_ESCAPED_RE = re.compile(rb"-->|</script" + _DELIM + rb"|<script" + _DELIM, re.IGNORECASE)
 _SCRIPT_DOUBLE_RE = re.compile(rb"-->|</script" + _DELIM, re.IGNORECASE)
 _RAW_END = {name: re.compile(rb"</" + name + _DELIM, re.IGNORECASE) for name in _RAW_NAMES}
+_NOSCRIPT_END = re.compile(rb"</noscript" + _DELIM, re.IGNORECASE)
+#: Bytes kept back inside a <noscript>: its end tag may be split between chunks.
+_NOSCRIPT_HOLD = len(b"</noscript")
 _HTML_WS = b"\t\n\f\r "
 
 # Tag sub-states, for a tag that streams through (the tokenizer's own states, merged where
@@ -151,16 +163,16 @@ _ATTRS_SKIP = re.compile(
 )
 
 
-def _scan_tag(data: bytes, pos: int, state: int) -> tuple[int, int]:
-    """Advance through a tag from `pos` in `state`; (position after ">", _T_END) when it ends in
-    `data`, else (len(data), the state to resume in)."""
-    n = len(data)
+def _scan_tag(data: bytes, pos: int, state: int, end: int | None = None) -> tuple[int, int]:
+    """Advance through a tag from `pos` in `state`, reading `data` up to `end` (default: all of
+    it); (position after ">", _T_END) when it ends there, else (end, the state to resume in)."""
+    n = len(data) if end is None else end
     runs = _T_RUNS
     while True:
         if state == _T_BEFORE_ATTR:
-            skipped = _ATTRS_SKIP.match(data, pos)
+            skipped = _ATTRS_SKIP.match(data, pos, n)
             pos = skipped.end() if skipped is not None else pos
-        match = runs[state].match(data, pos)
+        match = runs[state].match(data, pos, n)
         pos = match.end() if match is not None else pos
         if pos >= n:
             return n, state
@@ -245,8 +257,10 @@ class HtmlRewriter:
 
     Markers are honoured only where the tokenizer would see them: a `</body>` or `<script>`
     inside a comment, an attribute value, a script's text or a `<title>` is not one. The
-    content of `<noscript>` is read as markup (as with scripting off), so a tag manager's
-    `<noscript><iframe>` is gated too. SVG/MathML content is read
+    content of `<noscript>` is read both ways: as markup (as with scripting off), so a tag
+    manager's `<noscript><iframe>` is gated too, and as text that its first `</noscript`
+    ends (as with scripting on), so that a comment, raw-text element or tag left open
+    inside it cannot hide what follows it. SVG/MathML content is read
     with HTML rules (its `<script>`, `<style>` and `<title>` are raw text; no CDATA sections).
     When the body ends inside an unfinished comment, raw-text element or streamed tag, the
     snippets still go at the end, where the browser will not run them (bytes already sent
@@ -269,6 +283,8 @@ class HtmlRewriter:
         "_next_raw_end",
         "_next_raw_hold",
         "_skip",
+        "_noscript",
+        "_opens_noscript",
         "_pending",
         "_held",
         "_out",
@@ -304,6 +320,8 @@ class HtmlRewriter:
         self._finished = False
         self._failed = False
         self._skip = _SKIPS[False, False]
+        self._noscript = False
+        self._opens_noscript = False
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -346,7 +364,8 @@ class HtmlRewriter:
 
     def _refresh(self) -> None:
         head = bool(self._head) and not self._head_after_tag
-        self._skip = _SKIPS[head, bool(self._head or self._body)]
+        skips = _SKIPS_IN_NOSCRIPT if self._noscript else _SKIPS
+        self._skip = skips[head, bool(self._head or self._body)]
 
     def _insert(self, data: bytes, at: int, text: bytes) -> None:
         self._out.append(data[self._emitted : at])
@@ -363,9 +382,13 @@ class HtmlRewriter:
         i = 0
         cut = n  # data[cut:] waits for the next chunk
         while i < n:
-            state = self._state
-            if state == _DATA:
-                match = self._skip.match(data, i)
+            if self._state == _DATA:
+                if self._noscript:
+                    # The fast scan may not take a comment or a tag across "</noscript".
+                    closing = _NOSCRIPT_END.search(data, i)
+                    match = self._skip.match(data, i, n if closing is None else closing.start())
+                else:
+                    match = self._skip.match(data, i)
                 if match is not None:
                     i = match.end()
                 if i >= n:
@@ -375,70 +398,97 @@ class HtmlRewriter:
                     cut = i
                     break
                 i = at
-            elif state == _TAG:
-                i, self._tag_state = _scan_tag(data, i, self._tag_state)
-                if self._tag_state == _T_END:
-                    self._tag_ended(data, i)
-            elif state == _COMMENT:
-                found = _COMMENT_END.search(data, i)
-                if found is None:
-                    cut = max(i, n - _COMMENT_HOLD)
+                continue
+            if not self._noscript:
+                i, stop = self._step(data, i, n)
+                if stop >= 0:
+                    cut = stop
                     break
-                i = found.end()
-                self._state = _DATA
-            elif state == _BOGUS:
-                gt = data.find(b">", i)
-                if gt < 0:
-                    break
-                i = gt + 1
-                self._state = _DATA
-            elif state == _RAW:
-                found = self._raw_end.search(data, i)
-                if found is None:
-                    cut = max(i, n - self._raw_hold)
-                    break
-                i = self._end_tag(found.end())
-            elif state in (_SCRIPT, _SCRIPT_ESC, _SCRIPT_DOUBLE):
-                regex = (
-                    _SCRIPT_DATA_RE
-                    if state == _SCRIPT
-                    else _SCRIPT_ESCAPED_RE
-                    if state == _SCRIPT_ESC
-                    else _SCRIPT_DOUBLE_RE
-                )
-                found = regex.search(data, i)
-                if found is None:
-                    cut = max(i, n - _SCRIPT_HOLD)
-                    break
-                token = found.group()
-                if token == b"<!--":
-                    # Its dashes may close it again at once: "<!-->" is no escape.
-                    self._state = _SCRIPT_ESC
-                    i = found.start() + 2
-                elif token == b"-->":
-                    self._state = _SCRIPT
-                    i = found.end()
-                elif token[1:2] == b"/":
-                    if state == _SCRIPT_DOUBLE:
-                        self._state = _SCRIPT_ESC
-                        i = found.end()
-                    else:
-                        i = self._end_tag(found.end())
-                else:  # "<script" inside an escaped script
-                    self._state = _SCRIPT_DOUBLE
-                    i = found.end()
-            else:  # _PLAINTEXT: nothing ever ends it
+                continue
+            # Inside a <noscript>, a browser with scripting on reads text up to the first
+            # "</noscript": whatever the markup reading is in (a comment, raw text, a tag),
+            # it ends there too, so that nothing after it is hidden from gating.
+            closing = _NOSCRIPT_END.search(data, i)
+            limit = closing.start() if closing is not None else _noscript_limit(data, i, n)
+            i, stop = self._step(data, i, limit)
+            if stop < 0:
+                continue
+            if closing is None:
+                cut = stop
                 break
+            i = self._close_noscript(closing.end())
         if cut < n:
             self._pending = data[cut:]
         self._out.append(data[self._emitted : cut])
         self._emitted = cut
+
+    def _step(self, data: bytes, i: int, n: int) -> tuple[int, int]:
+        """One step in a state other than data, reading `data` up to `n`: the position to go
+        on from, and where to stop the chunk (data[stop:] waits for more), or -1 to go on."""
+        state = self._state
+        if state == _TAG:
+            i, self._tag_state = _scan_tag(data, i, self._tag_state, n)
+            if self._tag_state != _T_END:
+                return n, n
+            self._tag_ended(data, i)
+            return i, -1
+        if state == _COMMENT:
+            found = _COMMENT_END.search(data, i, n)
+            if found is None:
+                return i, max(i, n - _COMMENT_HOLD)
+            self._state = _DATA
+            return found.end(), -1
+        if state == _BOGUS:
+            gt = data.find(b">", i, n)
+            if gt < 0:
+                return n, n
+            self._state = _DATA
+            return gt + 1, -1
+        if state == _RAW:
+            found = self._raw_end.search(data, i, n)
+            if found is None:
+                return i, max(i, n - self._raw_hold)
+            return self._end_tag(found.end()), -1
+        if state in (_SCRIPT, _SCRIPT_ESC, _SCRIPT_DOUBLE):
+            regex = (
+                _SCRIPT_DATA_RE
+                if state == _SCRIPT
+                else _SCRIPT_ESCAPED_RE
+                if state == _SCRIPT_ESC
+                else _SCRIPT_DOUBLE_RE
+            )
+            found = regex.search(data, i, n)
+            if found is None:
+                return i, max(i, n - _SCRIPT_HOLD)
+            token = found.group()
+            if token == b"<!--":
+                # Its dashes may close it again at once: "<!-->" is no escape.
+                self._state = _SCRIPT_ESC
+                return found.start() + 2, -1
+            if token == b"-->":
+                self._state = _SCRIPT
+                return found.end(), -1
+            if token[1:2] == b"/":
+                if state == _SCRIPT_DOUBLE:
+                    self._state = _SCRIPT_ESC
+                    return found.end(), -1
+                return self._end_tag(found.end()), -1
+            self._state = _SCRIPT_DOUBLE  # "<script" inside an escaped script
+            return found.end(), -1
+        return n, n  # _PLAINTEXT: nothing else ever ends it
+
+    def _close_noscript(self, at: int) -> int:
+        """A "</noscript" ends the noscript (its name ends at `at`): its end tag follows."""
+        self._noscript = False
+        self._refresh()
+        return self._end_tag(at)
 
     def _end_tag(self, at: int) -> int:
         """The end tag of a raw-text element starts; its name ends at `at`."""
         self._state = _TAG
         self._tag_state = _T_NAME
         self._after = _DATA
+        self._opens_noscript = False
         return at
 
     def _tag_ended(self, data: bytes, at: int) -> None:
@@ -450,6 +500,12 @@ class HtmlRewriter:
         self._state = self._after
         self._raw_end = self._next_raw_end
         self._raw_hold = self._next_raw_hold
+        if self._opens_noscript:
+            # Only once its start tag has ended: a "</noscript>" in one of its own
+            # attributes ends nothing.
+            self._opens_noscript = False
+            self._noscript = True
+            self._refresh()
 
     def _stream_tag(self, at: int, after: int, raw: bytes = b"") -> int:
         self._state = _TAG
@@ -498,11 +554,13 @@ class HtmlRewriter:
         name = data[start:name_end].lower()
         if name_end >= n:
             # The name may go on in the next chunk: wait if it could become one we act on.
-            stops = (b"body",) if is_end else _ALWAYS_STOP + _HEAD_STOP
+            stops = (b"body", b"noscript") if is_end else _ALWAYS_STOP + _HEAD_STOP
             if any(stop.startswith(name) for stop in stops):
                 return -1
             return self._stream_tag(name_end, _DATA)
         if is_end:
+            if name == b"noscript" and self._noscript:
+                return self._close_noscript(name_end)
             if name == b"body" and (self._head or self._body):
                 self._insert(data, i, self._head + self._body)
                 self._head = self._body = b""
@@ -529,6 +587,8 @@ class HtmlRewriter:
             return self._stream_tag(name_end, _RAW, name)
         if name == b"plaintext":
             return self._stream_tag(name_end, _PLAINTEXT)
+        if name == b"noscript":
+            self._opens_noscript = True
         return self._stream_tag(name_end, _DATA)
 
     def _held_tag(self, data: bytes, i: int, name_end: int, after: int) -> int:
@@ -538,13 +598,22 @@ class HtmlRewriter:
         else:
             pos, tag_state = name_end, _T_NAME
         self._held = None
-        pos, tag_state = _scan_tag(data, pos, tag_state)
+        # Inside a <noscript>, a "</noscript" ends the text before the tag would end.
+        closing = _NOSCRIPT_END.search(data, name_end) if self._noscript else None
+        pos, tag_state = _scan_tag(
+            data, pos, tag_state, None if closing is None else closing.start()
+        )
         if after == _RAW:
             self._next_raw_end = _RAW_END[b"iframe"]
             self._next_raw_hold = len(b"iframe") + 2
         tags = self._tags
         assert tags is not None
         name = b"script" if after == _SCRIPT else b"iframe"
+        if closing is not None and tag_state != _T_END:
+            # With scripting off it is still a tag (which goes on past "</noscript"): it
+            # must not run either way.
+            self._insert(data, name_end, tags.neutralize(name))
+            return self._close_noscript(closing.end())
         if tag_state == _T_END:
             tag = data[i:pos]
             new = tags.rewrite(name, tag, name_end - i)
@@ -564,6 +633,15 @@ class HtmlRewriter:
             return pos
         self._held = (pos - i, tag_state)
         return -1
+
+
+def _noscript_limit(data: bytes, i: int, n: int) -> int:
+    """How far to read inside a <noscript> without its end tag in sight: up to a last "<"
+    that a "</noscript" split between chunks may start at, else to the end."""
+    at = data.rfind(b"<", max(i, n - _NOSCRIPT_HOLD), n)
+    if at >= 0 and b"</noscript".startswith(data[at:n].lower()):
+        return at
+    return n
 
 
 _LOGGED: set[str] = set()

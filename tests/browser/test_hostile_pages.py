@@ -1,0 +1,130 @@
+"""Markup in every text the banner and the preferences page show, in the page's own URL and
+in the Referer, rendered by real Chromium through uvicorn and waitress: nothing injected runs
+(`window.__pwned` stays unset), and the texts show as the text they are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from ..fixtures.hostile_apps import PWN
+from ..servers import Running, free_port, running, server_command
+from .helpers import banner
+
+pytestmark = pytest.mark.browser
+
+HOSTILE_PATH = '/"><script>window.__pwned=1</script><img src=x onerror=window.__pwned=1>'
+HOSTILE_QUERY = (
+    "?q=%22%3E%3Cscript%3Ewindow.__pwned=1%3C/script%3E&x='\"<svg/onload=window.__pwned=1>"
+)
+
+
+@pytest.fixture(scope="module", params=["uvicorn", "waitress"])
+def hostile_site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
+    server = str(request.param)
+    app = "asgi" if server == "uvicorn" else "wsgi"
+    port = free_port()
+    log: Path = tmp_path_factory.mktemp("hostile-pages") / f"{server}.log"
+    with running(
+        server_command(server, f"tests.fixtures.hostile_apps:{app}", port), port, log
+    ) as site:
+        yield site
+
+
+def assert_nothing_ran(page: Page) -> None:
+    # Give onerror and onload handlers their chance, and move the focus through the banner
+    # (an injected onfocus would run then).
+    page.wait_for_timeout(300)
+    for _ in range(12):
+        page.keyboard.press("Tab")
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_a_page_with_hostile_texts_and_url(hostile_site: Running, page: Page) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(hostile_site.url + quote(HOSTILE_PATH, safe="/=") + HOSTILE_QUERY)
+    expect(banner(page)).to_be_visible()
+    assert page.locator("#consent-banner-title").inner_text() == f"{PWN} title"
+    assert (
+        page.locator("label[for=consent-cat-analytics]").inner_text()
+        == f"{PWN} category.analytics.label"
+    )
+    link = banner(page).locator("a[href^='/privacy']")
+    assert link.get_attribute("href") == '/privacy?a="><script>window.__pwned=1</script>'
+    assert page.locator("script").count() == 2  # the state and banner.js: none injected
+    assert page.locator("svg, img").count() == 0
+    assert_nothing_ran(page)
+    # The banner's own script read its state, with the policy version as text.
+    assert "</script>" in page.evaluate("window.consentMiddleware.get().policy_version")
+    assert dialogs == []
+
+
+def test_the_preferences_and_error_pages(hostile_site: Running, page: Page) -> None:
+    back = quote(HOSTILE_PATH, safe="")
+    page.goto(f"{hostile_site.url}/consent/preferences?return_to={back}")
+    expect(page.locator("h1")).to_have_text(f"{PWN} preferences_title")
+    assert page.locator("svg, img").count() == 0
+    assert_nothing_ran(page)
+    # A refused form post, sent from a page whose URL is hostile: its error page too.
+    page.goto(hostile_site.url + quote(HOSTILE_PATH, safe="/=") + HOSTILE_QUERY)
+    with page.expect_navigation():
+        page.evaluate(
+            """() => {
+                const form = document.createElement("form");
+                form.method = "post";
+                form.setAttribute("action", "/consent");
+                form.innerHTML = '<input name="action" value="nope">';
+                document.body.append(form);
+                form.submit();
+            }"""
+        )
+    expect(page.locator("h1")).to_have_text(f"{PWN} error_title")
+    assert page.locator("svg, img").count() == 0
+    assert_nothing_ran(page)
+    back_link = page.locator(".consent-back a").last
+    href = back_link.get_attribute("href") or ""
+    assert href.startswith("/") and not href.startswith("//") and "<" not in href
+
+
+#: Pages whose refused script a browser would run if gating read them differently from it.
+TRICKY = [
+    b"<script data-consent-category=marketing>window.__pwned=1</script>",
+    b"<svg><script data-consent-category=marketing>window.__pwned=1</script></svg>",
+    b"<noscript><style></noscript><script data-consent-category=marketing>window.__pwned=1"
+    b"</script>",
+    b"<noscript><!--</noscript><script data-consent-category=marketing>window.__pwned=1"
+    b"</script>-->",
+    b"<noscript><script></noscript><script data-consent-category=marketing>window.__pwned=1"
+    b"</script>",
+    b"<noscript><a title='</noscript><script data-consent-category=marketing>"
+    b"window.__pwned=1</script>'>",
+    b"<!--<script>--><script data-consent-category=marketing>window.__pwned=1</script>",
+    b"<script><!--<script></script>--></script><script data-consent-category=marketing>"
+    b"window.__pwned=1</script>",
+]
+
+
+@pytest.mark.parametrize("markup", TRICKY, ids=lambda m: m.decode()[:40])
+def test_gated_scripts_stay_inert_in_chromium(browser: Browser, markup: bytes) -> None:
+    """The rewriter's output, as Chromium parses and runs it (each page in a new one):
+    the refused script does not run; without gating the same page runs it."""
+    from consent_middleware.gating import TagGate
+    from consent_middleware.html import HtmlRewriter
+
+    page = b"<!doctype html><html><head></head><body>" + markup + b"</body></html>"
+    rewriter = HtmlRewriter(tags=TagGate(frozenset({"authentication"})))
+    gated = rewriter.feed(page) + rewriter.finish()
+    for html, runs in ((page, True), (gated, False)):
+        tab = browser.new_page()
+        try:
+            tab.set_content(html.decode())
+            assert tab.evaluate("window.__pwned === 1") is runs, html
+        finally:
+            tab.close()
