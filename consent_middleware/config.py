@@ -50,6 +50,18 @@ SameSite = Literal["lax", "strict", "none"]
 UnknownCookies = str  # "block", "allow", or a category name
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_text(where: str, value: object) -> None:
+    """Texts the banner shows are plain text: no control characters (a NUL or an escape
+    has no business in a page, and the renderer uses NUL internally)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where} must be a string, not {value!r}")
+    if _CONTROL_RE.search(value):
+        raise ValueError(f"{where} {value!r} must not contain control characters")
+
+
 @dataclass(frozen=True)
 class Category:
     """A purpose for which cookies are set; the visitor grants or refuses each one."""
@@ -62,13 +74,15 @@ class Category:
     gpc: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+        if not isinstance(self.name, str) or not _NAME_RE.fullmatch(self.name):
             raise ValueError(
                 f"category name {self.name!r} must be 1-40 lowercase letters, digits, '_' or '-',"
                 " starting with a letter"
             )
         if not self.label:
             object.__setattr__(self, "label", self.name.capitalize())
+        for part in ("label", "description"):
+            _check_text(f"Category {self.name!r} {part}", getattr(self, part))
 
 
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
@@ -98,14 +112,14 @@ class CookieRule:
         if (
             not isinstance(self.path, str)
             or not self.path.startswith("/")
-            or not _COOKIE_ATTR_RE.match(self.path)
+            or not _COOKIE_ATTR_RE.fullmatch(self.path)
         ):
             raise ValueError(
                 f"CookieRule path {self.path!r} must start with '/' and hold no ';', spaces"
                 " or control characters"
             )
         if self.domain is not None and (
-            not isinstance(self.domain, str) or not _DOMAIN_RE.match(self.domain)
+            not isinstance(self.domain, str) or not _DOMAIN_RE.fullmatch(self.domain)
         ):
             raise ValueError(
                 f"CookieRule domain {self.domain!r} is not a host name such as 'example.com'"
@@ -228,13 +242,15 @@ class ConsentConfig:
         for name in _BOOLEAN_OPTIONS:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} {getattr(self, name)!r} must be True or False")
-        if not isinstance(self.policy_version, str) or not _PRINTABLE_RE.match(self.policy_version):
+        if not isinstance(self.policy_version, str) or not _PRINTABLE_RE.fullmatch(
+            self.policy_version
+        ):
             raise ValueError(
                 f"policy_version {self.policy_version!r} must be a non-empty string of"
                 " printable ASCII, such as '2024-02-24'"
             )
         set_(self, "policy_updated", _iso_date("policy_updated", self.policy_updated))
-        if not isinstance(self.cookie_name, str) or not _TOKEN_RE.match(self.cookie_name):
+        if not isinstance(self.cookie_name, str) or not _TOKEN_RE.fullmatch(self.cookie_name):
             raise ValueError(
                 f"cookie_name {self.cookie_name!r} is not a valid cookie name (letters, digits"
                 " and !#$%&'*+-.^_`|~)"
@@ -256,7 +272,7 @@ class ConsentConfig:
         if same_site == "none" and self.secure is False:
             raise ValueError("same_site 'none' needs secure cookies, but secure is False")
         if self.cookie_domain is not None and (
-            not isinstance(self.cookie_domain, str) or not _DOMAIN_RE.match(self.cookie_domain)
+            not isinstance(self.cookie_domain, str) or not _DOMAIN_RE.fullmatch(self.cookie_domain)
         ):
             raise ValueError(
                 f"cookie_domain {self.cookie_domain!r} is not a domain such as '.example.com'"
@@ -271,7 +287,7 @@ class ConsentConfig:
                 f"cookie_name {self.cookie_name!r}: browsers keep {self.cookie_name.split('-')[0]}-"
                 " cookies only when Secure, so secure cannot be False"
             )
-        if not isinstance(self.path_prefix, str) or not re.match(
+        if not isinstance(self.path_prefix, str) or not re.fullmatch(
             r"^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$", self.path_prefix
         ):
             raise ValueError(
@@ -316,7 +332,7 @@ class ConsentConfig:
         else:
             languages = tuple(given)
         if not languages or any(
-            not isinstance(lang, str) or not _LANGUAGE_RE.match(lang) for lang in languages
+            not isinstance(lang, str) or not _LANGUAGE_RE.fullmatch(lang) for lang in languages
         ):
             raise ValueError(f"languages {given!r} must be language codes like 'en' or 'de'")
         if len(set(languages)) != len(languages):
@@ -344,6 +360,7 @@ class ConsentConfig:
                     )
                 if not isinstance(value, str):
                     raise ValueError(f"texts[{lang!r}][{key!r}] must be a string, not {value!r}")
+                _check_text(f"texts[{lang!r}][{key!r}]", value)
         for lang in languages:
             if lang in BUNDLED_LANGUAGES:
                 continue
@@ -425,7 +442,7 @@ def _iso_date(name: str, value: object) -> str | None:
         return None
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, str) and _ISO_DATE_RE.match(value):
+    if isinstance(value, str) and _ISO_DATE_RE.fullmatch(value):
         try:
             return date.fromisoformat(value).isoformat()
         except ValueError:
@@ -468,7 +485,7 @@ def _origins(origins: Sequence[str]) -> frozenset[str]:
         raise ValueError(f"trusted_origins {origins!r} must be a list of origins")
     normal = set()
     for origin in origins:
-        match = isinstance(origin, str) and _ORIGIN_RE.match(origin.strip())
+        match = isinstance(origin, str) and _ORIGIN_RE.fullmatch(origin.strip())
         if not match:
             raise ValueError(
                 f"trusted_origins item {origin!r} must be an origin such as"
@@ -500,7 +517,7 @@ def _compile_rules(
             )
         if (
             not isinstance(pattern, str)
-            or not _PATTERN_CHARS_RE.match(pattern)
+            or not _PATTERN_CHARS_RE.fullmatch(pattern)
             or _FORBIDDEN_IN_PATTERN.intersection(pattern)
             or pattern.count("[") != pattern.count("]")
         ):

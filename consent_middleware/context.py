@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .consent import Consent
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONSENT_KEY", "CONTEXT_KEY", "RequestContext", "context_of"]
 
+_QUERY_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
 #: Where the adapters store the request's `Consent` (ASGI scope key, WSGI environ key).
 CONSENT_KEY = "consent_middleware.consent"
 #: Where they store the `RequestContext`.
@@ -73,7 +75,14 @@ class RequestContext:
     def return_to(self) -> str:
         """The page's own URL on this site (prefix, path, query): where choices lead back."""
         url = self.root + self.path
-        return url + "?" + self.query if self.query else url
+        query = self.query
+        if not query:
+            return url
+        if not query.isascii():
+            # Raw bytes in a query (as latin-1): percent-encode them, once, as the browser
+            # would have.
+            query = quote(query.encode("latin-1", "replace"), safe=_QUERY_SAFE)
+        return url + "?" + query
 
 
 def context_of(request: Any) -> RequestContext:

@@ -89,8 +89,8 @@ class ConsentWSGIMiddleware:
             get("HTTP_SEC_GPC", "").strip() == "1",
             get("HTTP_DNT", "").strip() == "1",
             method=get("REQUEST_METHOD", "GET"),
-            root=get("SCRIPT_NAME", ""),
-            path=get("PATH_INFO", "") or "/",
+            root=_text(get("SCRIPT_NAME", "")),
+            path=_text(get("PATH_INFO", "")) or "/",
             query=get("QUERY_STRING", ""),
             accept_language=get("HTTP_ACCEPT_LANGUAGE"),
             fragment=any(h in environ for h in _FRAGMENT_HEADERS)
@@ -146,6 +146,16 @@ class _FilteredBody:
         close = getattr(self._body, "close", None)
         if close is not None:
             close()
+
+
+def _text(value: str) -> str:
+    """A path as ASGI gives it: WSGI hands over its bytes decoded as latin-1 (PEP 3333)."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a server that already decoded it
+        return value
 
 
 def _status_code(status: str) -> int:

@@ -952,3 +952,78 @@ def test_another_origin_cannot_change_the_consent(
         assert answer.status == 403
         assert answer.set_cookies() == []
         assert raw.state(cookie) == state
+
+
+# -- what review of the hostile runs found ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cookie_name": "consent\n"},
+        {"cookie_domain": ".example.com\n"},
+        {"path_prefix": "/consent\n"},
+        {"policy_version": "v1\n"},
+        {"cookies": {"_ga\n": "analytics"}},
+        {"languages": ["en", "uk\n"]},
+        {"texts": {"en": {"close": "\x00state\x00"}}},
+        {"texts": {"en": {"title": "a\x1bb"}}},
+    ],
+)
+def test_a_trailing_newline_or_a_control_byte_is_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        ConsentConfig(secret_key="s", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "part"),
+    [({"path": "/x\n"}, "path"), ({"domain": "example.com\n"}, "domain")],
+)
+def test_cookie_rules_refuse_a_trailing_newline(options: dict[str, str], part: str) -> None:
+    from consent_middleware import CookieRule
+
+    with pytest.raises(ValueError, match=part):
+        CookieRule("analytics", **options)
+
+
+def test_category_texts_refuse_control_bytes() -> None:
+    from consent_middleware import Category
+
+    with pytest.raises(ValueError, match="control"):
+        Category("stats", "Stats\x00")
+    with pytest.raises(ValueError):
+        Category("stats\n")
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/café", "/caf%C3%A9"), ("/сторінка", "/%D1%81%D1%82%D0%BE%D1%80%D1%96%D0%BD%D0%BA%D0%B0")],
+)
+def test_non_ascii_paths_return_to_themselves_over_wsgi(path: str, expected: str) -> None:
+    """PEP 3333 gives PATH_INFO as latin-1-decoded bytes: read as UTF-8, like ASGI's path."""
+    import re as _re
+
+    from consent_middleware import ConsentWSGIMiddleware
+
+    from .raw import wsgi_environ
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<html><body>x</body></html>"]
+
+    environ = wsgi_environ()
+    environ["PATH_INFO"] = path.encode("utf-8").decode("latin-1")
+    sent: list[Any] = []
+    body = ConsentWSGIMiddleware(app, config=ConsentConfig(secret_key="s"))(
+        environ, lambda s, h, e=None: sent.append(h)
+    )
+    page = b"".join(body).decode()
+    assert _re.search(r'name="return_to" value="([^"]*)"', page)[1] == expected  # type: ignore[index]
+
+
+def test_raw_bytes_in_a_query_are_encoded_once() -> None:
+    from consent_middleware.core import ConsentCore
+
+    core = ConsentCore(ConsentConfig(secret_key="s"))
+    ctx = core.begin("", False, path="/p", query="q=caf\xc3\xa9&x=%41")
+    assert ctx.return_to == "/p?q=caf%C3%A9&x=%41"
