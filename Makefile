@@ -41,7 +41,9 @@ demo-flask: $(VENV)/.installed
 	@echo "Integrica (Flask, under waitress) on http://$(HOST):$(PORT)/"
 	$(VENV)/bin/waitress-serve --host $(HOST) --port $(PORT) examples.flask_app.app:app
 
+# In process, end to end (uvicorn and gunicorn driven by Debian's wrk), the banner's size.
 bench: $(VENV)/.installed
+	bash scripts/ensure-wrk
 	$(PY) -m bench.run --write docs/benchmarks.md
 
 clean:

@@ -1,11 +1,12 @@
-"""`make bench`: what consent-middleware costs per request, and what its banner weighs.
+"""`make bench`: what consent-middleware costs per request, in process and end to end, and
+what its banner weighs.
 
-    .venv/bin/python -m bench.run [--write docs/benchmarks.md] [--only inprocess,sizes]
+    .venv/bin/python -m bench.run [--write docs/benchmarks.md] [--only inprocess,e2e,sizes]
 
-In-process timing against peers (`bench/inprocess.py`) and the banner's size
-(`bench/sizes.py`), in one run on one machine. The report states every number as measured
-and marks each target PASS or FAIL; the command exits 0 either way (a missed target is a
-finding, not a crash).
+Three parts, in one run on one machine: in-process timing against peers
+(`bench/inprocess.py`), real servers driven by wrk (`bench/e2e.py`) and the banner's size
+(`bench/sizes.py`). The report states every number as measured and marks each target PASS
+or FAIL; the command exits 0 either way (a missed target is a finding, not a crash).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import inprocess, sizes
+from . import e2e, inprocess, sizes
 from .common import Target, busy_warning, load_average, machine_facts, target_table
 from .traffic import make_visitor
 
-PARTS = ("inprocess", "sizes")
+PARTS = ("inprocess", "e2e", "sizes")
 PACKAGES = (
     "consent-middleware",
     "starlette",
@@ -31,7 +32,6 @@ PACKAGES = (
     "uvloop",
     "httptools",
     "gunicorn",
-    "playwright",
 )
 
 
@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="in-process samples (default 7)")
     parser.add_argument("--sample-ms", type=float, default=200.0, help="one sample (200 ms)")
     parser.add_argument("--profile", action="store_true", help="print cProfile of our cases")
+    parser.add_argument("--e2e-seconds", type=float, default=5.0, help="one wrk sample (5 s)")
+    parser.add_argument("--e2e-rounds", type=int, default=5, help="wrk samples per ASGI stack")
+    parser.add_argument("--wsgi-rounds", type=int, default=3, help="wrk samples per WSGI stack")
     parser.add_argument("--no-npm", action="store_true", help="skip vanilla-cookieconsent")
     args = parser.parse_args(argv)
     parts = [p for p in args.only.split(",") if p]
@@ -68,6 +71,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets += inprocess.targets(result)
         sections += inprocess.render(result)
         profile_text = result.profile
+    if "e2e" in parts:
+        try:
+            results, pinned = e2e.run(
+                visitor,
+                seconds=args.e2e_seconds,
+                rounds=args.e2e_rounds,
+                wsgi_rounds=args.wsgi_rounds,
+            )
+        except RuntimeError as exc:
+            print(f"bench: end to end not measured: {exc}", file=sys.stderr)
+            targets.append(Target("End to end under uvicorn", f"not measured: {exc}", "", None))
+        else:
+            targets += e2e.targets(results)
+            sections += e2e.render(
+                results, pinned, args.e2e_seconds, args.e2e_rounds, args.wsgi_rounds
+            )
     if "sizes" in parts:
         print("bench: banner sizes (npm pack vanilla-cookieconsent)...", file=sys.stderr)
         measured = sizes.run(visitor.config, use_npm=not args.no_npm)
@@ -100,7 +119,7 @@ def render(
         f" {started:%Y-%m-%d %H:%M} UTC, in {seconds:.0f} s. Every number below comes from"
         " that one run on this one machine, peers included: run `make bench` to measure your"
         " own. Traffic is real traffic, not the best case: **fresh values** in the app's"
-        " Set-Cookie headers on every response, peers measured in the same run.",
+        " Set-Cookie headers on every response, real servers driven by wrk.",
         "",
         "## Machine",
         "",
@@ -123,6 +142,7 @@ def render(
         "",
         "```sh",
         "make install            # .venv, npm packages, Debian's Chromium",
+        "bash scripts/ensure-wrk # Debian's wrk (apt-get install wrk)",
         "make bench              # everything, and writes this file",
         "```",
         "",
@@ -130,11 +150,23 @@ def render(
         "",
         "```sh",
         ".venv/bin/python -m bench.run --only inprocess [--profile]  # in process, + cProfile",
+        ".venv/bin/python -m bench.e2e [--seconds 5 --rounds 5]      # uvicorn and gunicorn + wrk",
         ".venv/bin/python -m bench.run --only sizes                  # banner size",
         "```",
         "",
-        "Numbers on a busy machine are noisy: run on an otherwise idle one, and compare"
-        " ratios of the same run rather than absolute numbers across runs.",
+        "One wrk sample by hand, as the benchmark takes it (server on CPU 0, wrk on CPU 1):",
+        "",
+        "```sh",
+        "taskset -c 0 .venv/bin/uvicorn bench.apps:asgi_consent --workers 1 --no-access-log \\",
+        "    --log-level warning --port 8001 &",
+        "taskset -c 1 wrk -t2 -c32 -d5s --latency http://127.0.0.1:8001/   # undecided visitor",
+        "```",
+        "",
+        "(`bench.apps:asgi_bare` is the same app without the middleware; add"
+        " `-H 'Cookie: consent=...'` for a decided visitor: `make_visitor().cookie_header` in"
+        " `bench/traffic.py` prints a valid one.) Numbers on a busy machine are noisy: run on"
+        " an otherwise idle one, and compare ratios of the same run rather than absolute"
+        " numbers across runs.",
         "",
     ]
     return "\n".join(lines)
