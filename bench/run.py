@@ -1,12 +1,13 @@
-"""`make bench`: what consent-middleware costs per request, in process and end to end, and
-what its banner weighs.
+"""`make bench`: what consent-middleware costs per request, in process and end to end, how soon
+its banner is seen, and what it weighs.
 
-    .venv/bin/python -m bench.run [--write docs/benchmarks.md] [--only inprocess,e2e,sizes]
+    .venv/bin/python -m bench.run [--write docs/benchmarks.md] [--only inprocess,e2e,paint]
 
-Three parts, in one run on one machine: in-process timing against peers
-(`bench/inprocess.py`), real servers driven by wrk (`bench/e2e.py`) and the banner's size
-(`bench/sizes.py`). The report states every number as measured and marks each target PASS
-or FAIL; the command exits 0 either way (a missed target is a finding, not a crash).
+Four parts, in one run on one machine: in-process timing against peers (`bench/inprocess.py`),
+real servers driven by wrk (`bench/e2e.py`), the banner's paint time in Chromium against
+vanilla-cookieconsent (`bench/paint.py`), and the banner's size (`bench/sizes.py`). The report
+states every number as measured and marks each target PASS or FAIL; the command exits 0
+either way (a missed target is a finding, not a crash).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import e2e, inprocess, sizes
+from . import e2e, inprocess, paint, sizes
 from .common import Target, busy_warning, load_average, machine_facts, target_table
 from .traffic import make_visitor
 
-PARTS = ("inprocess", "e2e", "sizes")
+PARTS = ("inprocess", "e2e", "paint", "sizes")
 PACKAGES = (
     "consent-middleware",
     "starlette",
@@ -32,6 +33,7 @@ PACKAGES = (
     "uvloop",
     "httptools",
     "gunicorn",
+    "playwright",
 )
 
 
@@ -47,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--e2e-seconds", type=float, default=5.0, help="one wrk sample (5 s)")
     parser.add_argument("--e2e-rounds", type=int, default=5, help="wrk samples per ASGI stack")
     parser.add_argument("--wsgi-rounds", type=int, default=3, help="wrk samples per WSGI stack")
+    parser.add_argument("--paint-runs", type=int, default=7, help="Chromium visits per page")
     parser.add_argument("--no-npm", action="store_true", help="skip vanilla-cookieconsent")
     args = parser.parse_args(argv)
     parts = [p for p in args.only.split(",") if p]
@@ -87,6 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections += e2e.render(
                 results, pinned, args.e2e_seconds, args.e2e_rounds, args.wsgi_rounds
             )
+    if "paint" in parts:
+        painted: paint.Result | None = None
+        why = ""
+        if args.no_npm:
+            why = "--no-npm"
+        else:
+            try:
+                painted = paint.run(args.paint_runs)
+            except Exception as exc:  # no npm, no Chromium: say so in the report
+                why = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                print(f"bench: paint not measured: {why}", file=sys.stderr)
+        targets += paint.targets(painted, why)
+        sections += paint.render(painted, why)
     if "sizes" in parts:
         print("bench: banner sizes (npm pack vanilla-cookieconsent)...", file=sys.stderr)
         measured = sizes.run(visitor.config, use_npm=not args.no_npm)
@@ -119,7 +135,7 @@ def render(
         f" {started:%Y-%m-%d %H:%M} UTC, in {seconds:.0f} s. Every number below comes from"
         " that one run on this one machine, peers included: run `make bench` to measure your"
         " own. Traffic is real traffic, not the best case: **fresh values** in the app's"
-        " Set-Cookie headers on every response, real servers driven by wrk.",
+        " Set-Cookie headers on every response, real servers driven by wrk, a real browser.",
         "",
         "## Machine",
         "",
@@ -151,6 +167,7 @@ def render(
         "```sh",
         ".venv/bin/python -m bench.run --only inprocess [--profile]  # in process, + cProfile",
         ".venv/bin/python -m bench.e2e [--seconds 5 --rounds 5]      # uvicorn and gunicorn + wrk",
+        ".venv/bin/python -m bench.paint [--runs 7] [--no-gzip]      # Chromium, emulated link",
         ".venv/bin/python -m bench.run --only sizes                  # banner size",
         "```",
         "",
