@@ -12,7 +12,9 @@ median of each stack's samples is reported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -142,6 +144,8 @@ class Sample:
     p50_us: float
     p99_us: float
     errors: int
+    #: The server's CPU time (user + system, its worker included) per request served.
+    cpu_us: float = math.nan
 
 
 @dataclass
@@ -161,6 +165,14 @@ class Measured:
         return statistics.median(s.p99_us for s in self.samples) / 1000
 
     @property
+    def rps_range(self) -> tuple[float, float]:
+        return min(s.rps for s in self.samples), max(s.rps for s in self.samples)
+
+    @property
+    def cpu_us(self) -> float:
+        return statistics.median(s.cpu_us for s in self.samples)
+
+    @property
     def errors(self) -> int:
         return sum(s.errors for s in self.samples)
 
@@ -175,6 +187,29 @@ class Result:
     @property
     def ratio(self) -> float:
         return self.consent.rps / self.bare.rps
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The requests/s ratio that the server's CPU time per request implies: what a
+        saturated single worker reaches, whoever else shares the machine."""
+        return self.bare.cpu_us / self.consent.cpu_us
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and of its children (gunicorn's worker)."""
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            pids += [int(child) for child in children.read_text().split()]
+    ticks = 0
+    for each in pids:
+        try:
+            stat = Path(f"/proc/{each}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def pinning() -> tuple[list[str], list[str], str]:
@@ -199,8 +234,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(command: Sequence[str], app: str, pin: list[str], log: Path) -> Iterator[str]:
-    """One server process, up until the block ends; yields its base URL."""
+def serving(
+    command: Sequence[str], app: str, pin: list[str], log: Path
+) -> Iterator[tuple[str, int]]:
+    """One server process, up until the block ends; yields its base URL and its pid."""
     port = free_port()
     args = [*pin, *(part.format(app=app, port=port) for part in command)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -222,7 +259,7 @@ def serving(command: Sequence[str], app: str, pin: list[str], log: Path) -> Iter
                         f"{app} did not answer within {STARTUP_TIMEOUT:g} s"
                     ) from None
                 time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -266,7 +303,9 @@ def check(scenario: Scenario, url: str, cookie: str | None, consent: bool) -> No
         raise RuntimeError(f"bench bug in {scenario.key} ({which}): " + "; ".join(problems))
 
 
-def wrk(url: str, cookie: str | None, seconds: float, pin: list[str], wrk_bin: str) -> Sample:
+def wrk(
+    url: str, cookie: str | None, seconds: float, pin: list[str], wrk_bin: str, pid: int
+) -> Sample:
     args = [
         *pin,
         wrk_bin,
@@ -279,16 +318,23 @@ def wrk(url: str, cookie: str | None, seconds: float, pin: list[str], wrk_bin: s
     ]
     if cookie:
         args += ["-H", f"Cookie: {cookie}"]
+    cpu = cpu_seconds(pid)
     proc = subprocess.run(
         [*args, url], capture_output=True, text=True, timeout=seconds + 60, check=False
     )
+    cpu = cpu_seconds(pid) - cpu
     line = next((x for x in proc.stdout.splitlines() if x.startswith("BENCH-JSON ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
     found = json.loads(line.removeprefix("BENCH-JSON "))
     errors = sum(found[k] for k in ("connect", "read", "write", "status", "timeout"))
+    requests = found["requests"]
     return Sample(
-        found["requests"] / (found["duration_us"] / 1e6), found["p50_us"], found["p99_us"], errors
+        requests / (found["duration_us"] / 1e6),
+        found["p50_us"],
+        found["p99_us"],
+        errors,
+        cpu / requests * 1e6 if requests else math.nan,
     )
 
 
@@ -312,7 +358,7 @@ def run(
             server = SERVERS[kind]
             n = rounds if kind == "asgi" else wsgi_rounds
             with ExitStack() as stack:
-                urls = {
+                servers = {
                     which: stack.enter_context(
                         serving(server.command, app, server_pin, Path(tmp) / f"{kind}-{which}.log")
                     )
@@ -320,20 +366,21 @@ def run(
                 }
                 for scenario in SCENARIOS:
                     cookie = cookie_header(visitor, scenario.decided)
-                    for which, url in urls.items():
+                    for which, (url, _) in servers.items():
                         check(scenario, url + scenario.path, cookie, which == "consent")
                     print(
                         f"bench: e2e {kind} {scenario.key}: {n} rounds × 2 × {seconds:g} s...",
                         file=sys.stderr,
                     )
                     measured = {"bare": Measured(), "consent": Measured()}
-                    for url in urls.values():
-                        wrk(url + scenario.path, cookie, warmup, load_pin, wrk_bin)
+                    for url, pid in servers.values():
+                        wrk(url + scenario.path, cookie, warmup, load_pin, wrk_bin, pid)
                     for round_ in range(n):
                         order = ("bare", "consent") if round_ % 2 == 0 else ("consent", "bare")
                         for which in order:
+                            url, pid = servers[which]
                             sample = wrk(
-                                urls[which] + scenario.path, cookie, seconds, load_pin, wrk_bin
+                                url + scenario.path, cookie, seconds, load_pin, wrk_bin, pid
                             )
                             measured[which].samples.append(sample)
                     results.append(Result(kind, scenario, measured["bare"], measured["consent"]))
@@ -381,6 +428,12 @@ def render(
         " the banner and removes `_ga`. Before timing, two requests through each server check"
         " this (Set-Cookie out, banner, fresh values).",
         "",
+        "The targets are on requests/s. The server's CPU time per request (user + system from"
+        " `/proc`, its worker included, over each sample) is shown beside them: its ratio,"
+        " bare ÷ ConsentMiddleware, is the requests/s ratio that a saturated single worker"
+        " reaches, and it holds even when other processes take CPU time from the server"
+        " (requests/s then drop for both stacks, unevenly).",
+        "",
     ]
     for kind, title, n in (
         ("asgi", "uvicorn, one worker, default loop and HTTP implementation", rounds),
@@ -398,15 +451,19 @@ def render(
             "",
             f"{n} samples per stack.",
             "",
-            "| case | stack | requests/s | p50 | p99 | errors | ratio to bare |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            "| case | stack | requests/s | min – max | p50 | p99 | errors | ratio to bare"
+            " | server CPU per request | CPU ratio |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in chosen:
             for which, m in (("bare app", r.bare), ("ConsentMiddleware", r.consent)):
+                low, high = m.rps_range
                 ratio = "—" if m is r.bare else f"**{r.ratio:.1%}**"
+                cpu_ratio = "—" if m is r.bare else f"{r.cpu_ratio:.1%}"
                 lines.append(
-                    f"| {r.scenario.title} | {which} | {m.rps:,.0f} | {m.p50_ms:.2f} ms"
-                    f" | {m.p99_ms:.2f} ms | {m.errors} | {ratio} |"
+                    f"| {r.scenario.title} | {which} | {m.rps:,.0f} | {low:,.0f} – {high:,.0f}"
+                    f" | {m.p50_ms:.2f} ms | {m.p99_ms:.2f} ms | {m.errors} | {ratio}"
+                    f" | {m.cpu_us:.0f} µs | {cpu_ratio} |"
                 )
         lines.append("")
     return lines
