@@ -92,17 +92,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if "paint" in parts:
         painted: paint.Result | None = None
+        uncompressed: paint.Result | None = None
         why = ""
         if args.no_npm:
             why = "--no-npm"
         else:
             try:
                 painted = paint.run(args.paint_runs)
+                uncompressed = paint.run(max(args.paint_runs // 2, 3), gzip=False)
             except Exception as exc:  # no npm, no Chromium: say so in the report
                 why = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 print(f"bench: paint not measured: {why}", file=sys.stderr)
         targets += paint.targets(painted, why)
-        sections += paint.render(painted, why)
+        sections += paint.render(painted, why, uncompressed)
     if "sizes" in parts:
         print("bench: banner sizes (npm pack vanilla-cookieconsent)...", file=sys.stderr)
         measured = sizes.run(visitor.config, use_npm=not args.no_npm)
