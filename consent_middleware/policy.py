@@ -143,6 +143,11 @@ class ConsentPolicy:
         self._attributes: BoundedCache[str, _Attributes] = BoundedCache(
             size, 2048, max_bytes=budget.share(0.1)
         )
+        # Raw name + attributes of a Set-Cookie (its text without the value) -> what the
+        # attributes say, once the place they give is learned (see `keeps`).
+        self._learned: BoundedCache[str, _Attributes] = BoundedCache(
+            size, 2048, max_bytes=budget.share(0.05)
+        )
         # Granted categories -> name verdicts (see RequestConsent.names).
         self._tables: dict[frozenset[str], dict[str, int]] = {}
         self._categories: dict[str, str | None] = {}
@@ -290,12 +295,21 @@ class ConsentPolicy:
             return True
         if kind == _STRIP:
             return False
-        attributes = self._attributes_of(value, end)
-        if attributes.path is not None or attributes.domain is not None:
-            self._remember_place(raw_name.strip(" \t"), attributes)
+        if end < 0:
+            return kind == _KEEP_OPTIONAL  # no attributes: no place to learn, no deletion
+        # The same name with the same attributes has nothing new to teach: only the value
+        # (fresh on every response) differs. The key is the Set-Cookie without its value.
+        key = raw_name + value[end:]
+        attributes = self._learned.get(key)
+        if attributes is None:
+            attributes = self._attributes_of(value, end)
+            if attributes.path is not None or attributes.domain is not None:
+                self._remember_place(raw_name.strip(" \t"), attributes)
+            self._learned.put(key, attributes)
         if kind == _KEEP_OPTIONAL:
             return True
-        return attributes.deletes_at <= time.time() - DELETION_MARGIN
+        deletes_at = attributes.deletes_at
+        return deletes_at != math.inf and deletes_at <= time.time() - DELETION_MARGIN
 
     def deleted_places(self, value: str) -> list[tuple[str, str | None, str | None]]:
         """(name, path, domain) of the cookie that a Set-Cookie value deletes in every
@@ -391,6 +405,8 @@ class ConsentPolicy:
             return
         if len(self._places) >= _MAX_NAMES and name not in self._places:
             return
+        if len(known) >= _MAX_PLACES_PER_COOKIE:
+            self._learned.clear()  # the oldest place is forgotten: it may be learned again
         self._places[name] = (known + (place,))[-_MAX_PLACES_PER_COOKIE:]
         if not known:
             logger.warning(
