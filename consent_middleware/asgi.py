@@ -30,6 +30,7 @@ Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 _API_HEADERS = frozenset(API_HEADERS)
+_SECURE = frozenset({"https", "wss"})
 _FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -45,14 +46,12 @@ class ConsentMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "websocket":
-            await self._websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if kind != "http":
+            if kind == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
         core = self.core
         ctx = self._begin(scope)
         subpath = core.api_subpath(ctx.path)
@@ -75,7 +74,7 @@ class ConsentMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 headers = message.get("headers") or ()
-                plan = core.plan_response(ctx, message.get("status", 200), headers, as_bytes=True)
+                plan = core.plan_response(ctx, message.get("status", 200), headers, True)
                 body = plan.body
                 message = {**message, "headers": plan.headers}
             elif body is not None and kind == "http.response.body":
@@ -101,23 +100,26 @@ class ConsentMiddleware:
         await self.app(self._hand_over(scope, ctx), receive, send_wrapper)
 
     def _begin(self, scope: Scope) -> RequestContext:
-        signals = self._headers.read(scope.get("headers") or ())
-        root: str = scope.get("root_path") or ""
-        path: str = scope.get("path") or "/"
+        cookie, gpc, dnt, language, fragment, refresh = self._headers.read(
+            scope.get("headers") or ()
+        )
+        get = scope.get
+        root: str = get("root_path") or ""
+        path: str = get("path") or "/"
         if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
             path = path[len(root) :] or "/"  # servers that put the prefix in `path` too
         return self.core.begin(
-            signals.cookie,
-            scope.get("scheme") in ("https", "wss"),
-            signals.gpc,
-            signals.dnt,
-            method=scope.get("method", "GET"),
-            root=root,
-            path=path,
-            query=(scope.get("query_string") or b"").decode("latin-1"),
-            accept_language=signals.accept_language,
-            fragment=signals.fragment,
-            refresh=signals.refresh,
+            cookie,
+            get("scheme") in _SECURE,
+            gpc,
+            dnt,
+            get("method", "GET"),
+            root,
+            path,
+            get("query_string") or b"",
+            language,
+            fragment,
+            refresh,
         )
 
     def _hand_over(self, scope: Scope, ctx: RequestContext) -> Scope:

@@ -34,8 +34,8 @@ class RequestContext:
         "method",
         "root",
         "path",
-        "query",
-        "accept_language",
+        "_query",
+        "_language",
         "fragment",
         "refresh",
     )
@@ -47,8 +47,8 @@ class RequestContext:
         method: str,
         root: str,
         path: str,
-        query: str,
-        accept_language: str | None,
+        query: str | bytes,
+        accept_language: str | bytes | None,
         fragment: bool,
         refresh: bool,
     ) -> None:
@@ -60,8 +60,9 @@ class RequestContext:
         self.root = root
         #: The path below `root`, as the app's routes see it.
         self.path = path
-        self.query = query
-        self.accept_language = accept_language
+        # As the adapter got them (ASGI: latin-1 bytes): decoded only when a page needs them.
+        self._query = query
+        self._language = accept_language
         #: A fragment request (htmx, Turbo Frame, Unpoly, XMLHttpRequest): no banner.
         self.fragment = fragment
         #: banner.js asking for the page again after a choice (`X-Consent-Refresh`).
@@ -70,6 +71,16 @@ class RequestContext:
     @property
     def consent(self) -> Consent:
         return self.state.consent
+
+    @property
+    def query(self) -> str:
+        query = self._query
+        return query.decode("latin-1") if isinstance(query, bytes) else query
+
+    @property
+    def accept_language(self) -> str | None:
+        language = self._language
+        return language.decode("latin-1") if isinstance(language, bytes) else language
 
     @property
     def return_to(self) -> str:

@@ -6,9 +6,10 @@ decided, once, for ASGI and WSGI alike.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
@@ -58,6 +59,8 @@ _KINDS = {
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_TEXT_TYPES = (bytes, str)
+_UNKNOWN: Any = object()
 _FAIL_CLOSED = "consent-middleware failed on a response; sending only required cookies"
 
 
@@ -69,15 +72,18 @@ class BodyFilter(Protocol):
     def finish(self) -> bytes: ...
 
 
-class ResponsePlan:
+class ResponsePlan(NamedTuple):
     """What the adapter sends instead of the app's response start: a new header list (never
     the app's own) and the filter the body streams through (None: untouched)."""
 
-    __slots__ = ("headers", "body")
+    headers: list[Any]
+    body: BodyFilter | None
 
-    def __init__(self, headers: list[Any], body: BodyFilter | None) -> None:
-        self.headers = headers
-        self.body = body
+
+#: `ResponsePlan((headers, body))` without the Python-level constructor: on every response.
+_plan_of: Callable[[tuple[list[Any], BodyFilter | None]], ResponsePlan] = functools.partial(
+    tuple.__new__, ResponsePlan
+)
 
 
 class ConsentCore:
@@ -105,6 +111,8 @@ class ConsentCore:
                 self._kinds[spelling.encode("latin-1")] = kind
         self._varies_language = config.language is None and len(config.enabled_languages) > 1
         self._logged: set[str] = set()
+        # Content-Type value, as the app spells it -> the page type it names (or None).
+        self._page_types: dict[Any, str | None] = {}
 
     # -- request side ------------------------------------------------------------------
 
@@ -114,16 +122,18 @@ class ConsentCore:
         https: bool,
         gpc: bool = False,
         dnt: bool = False,
-        *,
         method: str = "GET",
         root: str = "",
         path: str = "/",
-        query: str = "",
-        accept_language: str | None = None,
+        query: str | bytes = "",
+        accept_language: str | bytes | None = None,
         fragment: bool = False,
         refresh: bool = False,
     ) -> RequestContext:
-        """The request's context. Never raises: on a bug, the visitor is undecided."""
+        """The request's context. Never raises: on a bug, the visitor is undecided.
+
+        `query` and `accept_language` may be raw latin-1 bytes (ASGI): they are decoded only
+        if a page needs them. Positional arguments are the fast way (a hot path)."""
         try:
             state = self.policy.read_request(cookie_header, https, gpc, dnt)
         except Exception:
@@ -135,7 +145,15 @@ class ConsentCore:
             )
             state = RequestConsent(self.policy.codec.undecided, text, False, https)
         return RequestContext(
-            self, state, method, safe_prefix(root), path, query, accept_language, fragment, refresh
+            self,
+            state,
+            method,
+            safe_prefix(root) if root else "",
+            path,
+            query,
+            accept_language,
+            fragment,
+            refresh,
         )
 
     def api_subpath(self, path: str) -> str | None:
@@ -184,18 +202,19 @@ class ConsentCore:
             return self._required(text)
 
     def plan_response(
-        self, ctx: RequestContext, status: int, headers: Iterable[Any], *, as_bytes: bool
+        self, ctx: RequestContext, status: int, headers: Iterable[Any], as_bytes: bool
     ) -> ResponsePlan:
         """The headers to send and the body filter, for the app's response start. `as_bytes`
         says how to spell added headers (ASGI: bytes, WSGI: str); the app's own headers
         leave as the same objects. Fails closed: on a bug, optional cookies are removed and
         the page is served as the app wrote it."""
-        app_headers = list(headers)
+        # A list or tuple is only read (never modified); any other iterable is read once.
+        app_headers = headers if isinstance(headers, (list, tuple)) else list(headers)
         try:
             return self._plan(ctx, status, app_headers, as_bytes)
         except Exception:
             logger.exception(_FAIL_CLOSED)
-            return ResponsePlan(self._fail_closed_headers(app_headers), None)
+            return _plan_of((self._fail_closed_headers(app_headers), None))
 
     def plan_websocket(
         self, ctx: RequestContext, headers: Iterable[Any], *, as_bytes: bool
@@ -205,57 +224,52 @@ class ConsentCore:
         return self.plan_response(ctx, 101, headers, as_bytes=as_bytes).headers
 
     def _plan(
-        self, ctx: RequestContext, status: int, app_headers: list[Any], as_bytes: bool
+        self, ctx: RequestContext, status: int, app_headers: Sequence[Any], as_bytes: bool
     ) -> ResponsePlan:
         state = ctx.state
         kinds = self._kinds
         keeps = self.policy.keeps
         out: list[Any] = []
-        page_type = encoding = csp = None
-        length_at = etag_at = -1
-        ranged = banner_off = False
-        vary: list[int] = []
+        page_type: str | None = None
+        # Headers that matter only to a page (length, encoding, CSP, range, ETag, Vary) and
+        # the opt-out: (kind, index in `out`, value), read only if the response is a page.
+        specials: list[tuple[int, int, Any]] | None = None
         deleted: list[tuple[str, str | None, str | None]] | None = [] if state.refused else None
         for header in app_headers:
             name, value = header
             kind = kinds.get(name)
             if kind is None:
                 kind = self._learn(name)
-            if kind == _OTHER:
-                if _breaks_lines(value):
-                    self._log_once(f"dropped header {_shown(name)} with a line break in its value")
-                    continue
-                out.append(header)
-                continue
-            text = value.decode("latin-1") if type(value) is bytes else value
             if kind == _SET_COOKIE:
+                text = value.decode("latin-1") if type(value) is bytes else value
                 if keeps(text, state):
                     out.append(header)
                     if deleted is not None:
                         deleted.extend(self.policy.deleted_places(text))
                 continue
-            if kind == _DROP or _breaks_lines(text):
+            # Any other header: never one that a lax server would split into two.
+            if type(value) is bytes:
+                if 10 in value or 13 in value:  # LF, CR (an int needle: a byte search)
+                    self._log_once(f"dropped header {_shown(name)}: a line break in its value")
+                    continue
+            elif type(value) is str and ("\n" in value or "\r" in value):
+                self._log_once(f"dropped header {_shown(name)}: a line break in its value")
+                continue
+            if not kind:
+                out.append(header)
+                continue
+            if kind == _DROP:
                 self._log_once(f"dropped header {_shown(name)}: a server could send it mangled")
                 continue
-            if kind == _BANNER_OFF:
-                banner_off = text.strip().lower() == "off"
-                continue  # ours: never sent on
             if kind == _CONTENT_TYPE:
-                base = text.split(";", 1)[0].strip(" \t").lower()
-                page_type = base if base in _PAGE_TYPES else None
-            elif kind == _CONTENT_LENGTH:
-                length_at = len(out)
-            elif kind == _CONTENT_ENCODING:
-                encoding = text.strip(" \t").lower()
-            elif kind == _CSP:
-                csp = text if csp is None else csp + "," + text
-            elif kind == _CONTENT_RANGE:
-                ranged = True
-            elif kind == _ETAG:
-                etag_at = len(out)
-            else:
-                vary.append(len(out))
-            out.append(header)
+                page_type = self._page_type(value)
+                out.append(header)
+                continue
+            if specials is None:
+                specials = []
+            specials.append((kind, len(out), value))
+            if kind != _BANNER_OFF:  # ours: never sent on
+                out.append(header)
         if state.needs_response_work:
             spell = _bytes_header if as_bytes else _str_header
             out.extend(
@@ -264,15 +278,36 @@ class ConsentCore:
         if (
             page_type is None
             or not self.rewrites_html
-            or ranged
             or status < 200
             or status in (204, 206, 304)
             or 300 <= status < 400
         ):
-            return ResponsePlan(out, None)
+            return _plan_of((out, None))
+        encoding = csp = None
+        length_at = etag_at = -1
+        ranged = banner_off = False
+        vary: list[int] = []
+        for kind, index, value in specials or ():
+            text = _text(value)
+            if kind == _CONTENT_LENGTH:
+                length_at = index
+            elif kind == _CONTENT_ENCODING:
+                encoding = text.strip(" \t").lower()
+            elif kind == _CSP:
+                csp = text if csp is None else csp + "," + text
+            elif kind == _CONTENT_RANGE:
+                ranged = True
+            elif kind == _ETAG:
+                etag_at = index
+            elif kind == _VARY:
+                vary.append(index)
+            elif kind == _BANNER_OFF:
+                banner_off = text.strip().lower() == "off"
+        if ranged:
+            return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)
         if body is None:
-            return ResponsePlan(out, None)
+            return _plan_of((out, None))
         if encoding not in (None, "", "identity"):
             body = decoder_for(encoding, body)
             if body is None:
@@ -280,7 +315,7 @@ class ConsentCore:
                     f"left a {encoding}-encoded page without banner or gating: add the"
                     " compression middleware outside ConsentMiddleware (see docs/deploying.md)"
                 )
-                return ResponsePlan(out, None)
+                return _plan_of((out, None))
             added = None
         spell = _bytes_header if as_bytes else _str_header
         if length_at >= 0:
@@ -303,7 +338,7 @@ class ConsentCore:
         wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
         _add_vary(out, vary, wanted, spell)
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
-        return ResponsePlan(out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, added))
+        return _plan_of((out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, added)))
 
     def _page(
         self, ctx: RequestContext, banner_off: bool, csp: str | None
@@ -354,6 +389,20 @@ class ConsentCore:
         added = rewriter.added_length if rewriter.length_is_predictable else None
         return rewriter, added, banner
 
+    def _page_type(self, value: Any) -> str | None:
+        """The page type a Content-Type value names (text/html or application/xhtml+xml),
+        or None; remembered per spelling, so that a response pays one dict lookup."""
+        hashable = type(value) in _TEXT_TYPES
+        if hashable:
+            known = self._page_types.get(value, _UNKNOWN)
+            if known is not _UNKNOWN:
+                return known  # type: ignore[no-any-return]
+        base = _text(value).split(";", 1)[0].strip(" \t").lower()
+        page_type = base if base in _PAGE_TYPES else None
+        if hashable and len(self._page_types) < _MAX_LEARNED:
+            self._page_types[value] = page_type
+        return page_type
+
     def _learn(self, name: Any) -> int:
         """The kind of a header name seen for the first time in this spelling. Servers trim
         spaces and tabs around names (and Chromium does), so `b"Set-Cookie "` is judged as a
@@ -379,7 +428,7 @@ class ConsentCore:
             return False
         return all(c == ALWAYS or c in self.config.required_categories for c in categories)
 
-    def _fail_closed_headers(self, app_headers: list[Any]) -> list[Any]:
+    def _fail_closed_headers(self, app_headers: Sequence[Any]) -> list[Any]:
         out = []
         for header in app_headers:
             try:
@@ -460,7 +509,7 @@ _NO_BODY = _NoBody()
 
 def _breaks_lines(value: object) -> bool:
     if type(value) is bytes:
-        return b"\n" in value or b"\r" in value
+        return 10 in value or 13 in value  # LF, CR
     return isinstance(value, str) and ("\n" in value or "\r" in value)
 
 

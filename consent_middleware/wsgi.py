@@ -34,7 +34,6 @@ _API_ENVIRON = {
     ): h
     for h in API_HEADERS
 }
-_FRAGMENT_HEADERS = ("HTTP_TURBO_FRAME", "HTTP_X_UP_TARGET")
 _LENGTH_RE = re.compile(r"[0-9]{1,18}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -66,7 +65,7 @@ class ConsentWSGIMiddleware:
         ) -> Callable[[bytes], object]:
             nonlocal started
             started = True
-            plan = core.plan_response(ctx, _status_code(status), headers, as_bytes=False)
+            plan = core.plan_response(ctx, _status_code(status), headers, False)
             chosen[:] = [plan.body] if plan.body is not None else []
             write: Callable[[bytes], object] = start_response(status, plan.headers, exc_info)
             made = plan.body
@@ -83,21 +82,22 @@ class ConsentWSGIMiddleware:
 
     def _begin(self, environ: WSGIEnviron) -> RequestContext:
         get = environ.get
-        return self.core.begin(
+        root = get("SCRIPT_NAME", "")
+        path = get("PATH_INFO", "")
+        gpc = get("HTTP_SEC_GPC")
+        dnt = get("HTTP_DNT")
+        return self.core.begin(  # positional: the hot path
             get("HTTP_COOKIE", ""),
             get("wsgi.url_scheme") == "https",
-            get("HTTP_SEC_GPC", "").strip() == "1",
-            get("HTTP_DNT", "").strip() == "1",
-            method=get("REQUEST_METHOD", "GET"),
-            root=_text(get("SCRIPT_NAME", "")),
-            path=_text(get("PATH_INFO", "")) or "/",
-            query=get("QUERY_STRING", ""),
-            accept_language=get("HTTP_ACCEPT_LANGUAGE"),
-            fragment=any(h in environ for h in _FRAGMENT_HEADERS)
-            or get("HTTP_X_REQUESTED_WITH", "").strip().lower() == "xmlhttprequest"
-            # hx-boost swaps in a whole page: that one keeps its banner.
-            or ("HTTP_HX_REQUEST" in environ and get("HTTP_HX_BOOSTED", "").lower() != "true"),
-            refresh="HTTP_X_CONSENT_REFRESH" in environ,
+            gpc is not None and gpc.strip() == "1",
+            dnt is not None and dnt.strip() == "1",
+            get("REQUEST_METHOD", "GET"),
+            root if root.isascii() else _text(root),
+            (path if path.isascii() else _text(path)) or "/",
+            get("QUERY_STRING", ""),
+            get("HTTP_ACCEPT_LANGUAGE"),
+            _is_fragment(environ),
+            "HTTP_X_CONSENT_REFRESH" in environ,
         )
 
     def _answer(
@@ -146,6 +146,15 @@ class _FilteredBody:
         close = getattr(self._body, "close", None)
         if close is not None:
             close()
+
+
+def _is_fragment(environ: WSGIEnviron) -> bool:
+    """htmx (unless hx-boost fetched a whole page), a Turbo Frame, Unpoly, XMLHttpRequest."""
+    if "HTTP_HX_REQUEST" in environ and environ.get("HTTP_HX_BOOSTED", "").lower() != "true":
+        return True
+    if "HTTP_TURBO_FRAME" in environ or "HTTP_X_UP_TARGET" in environ:
+        return True
+    return str(environ.get("HTTP_X_REQUESTED_WITH", "")).strip().lower() == "xmlhttprequest"
 
 
 def _text(value: str) -> str:
