@@ -44,7 +44,9 @@ class ConsentMiddleware:
         self.config = config
         self._headers = RequestHeaders()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Any: frameworks type their scopes as TypedDicts (Quart, Litestar), servers as
+        # plain dicts; the middleware must fit every one of them.
         kind = scope["type"]
         if kind != "http":
             if kind == "websocket":

@@ -7,7 +7,7 @@ import asyncio
 import io
 import wsgiref.validate
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx2 as httpx
 import pytest
@@ -387,7 +387,7 @@ def test_wsgi_generator_app_that_starts_lazily_still_gets_the_banner() -> None:
     try:
         page = b"".join(result)
     finally:
-        result.close()
+        cast(Any, result).close()
     raw_headers = captured[1]
     headers = dict(raw_headers)
     assert page.count(b'id="consent-banner"') == 1

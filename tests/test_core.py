@@ -27,7 +27,8 @@ def consent_cookie(core: ConsentCore, granted: list[str]) -> str:
 
 def body_of(plan: Any, chunks: list[bytes]) -> bytes:
     assert plan.body is not None
-    return b"".join(plan.body.feed(c) for c in chunks) + plan.body.finish()
+    out: bytes = b"".join(plan.body.feed(c) for c in chunks) + plan.body.finish()
+    return out
 
 
 def test_begin_reads_the_request(core: ConsentCore) -> None:

@@ -22,6 +22,8 @@ The interface:
 Store methods block; under ASGI call them off the event loop (`ConsentRecorder.arecord`).
 """
 
+from typing import TYPE_CHECKING
+
 from .ip import truncate_ip
 from .model import ACTIONS, FIELDS, METHODS, Method, Record, RecordAction
 from .recorder import ConsentRecorder, new_record, receipt, record_id_for
@@ -37,6 +39,7 @@ __all__ = [
     "METHODS",
     "ConsentRecorder",
     "Method",
+    "PostgresRecordStore",
     "Record",
     "RecordAction",
     "RecordSigner",
@@ -52,6 +55,10 @@ __all__ = [
     "texts_hash",
     "truncate_ip",
 ]
+
+
+if TYPE_CHECKING:  # for type checkers; at run time it is imported on first use
+    from .postgres import PostgresRecordStore
 
 
 def __getattr__(name: str) -> object:

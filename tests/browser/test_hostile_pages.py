@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -48,7 +49,12 @@ def assert_nothing_ran(page: Page) -> None:
 
 def test_a_page_with_hostile_texts_and_url(hostile_site: Running, page: Page) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.goto(hostile_site.url + quote(HOSTILE_PATH, safe="/=") + HOSTILE_QUERY)
     expect(banner(page)).to_be_visible()
     assert page.locator("#consent-banner-title").inner_text() == f"{PWN} title"

@@ -83,7 +83,7 @@ def consent_cookie(client: httpx.Client, choice: dict[str, Any]) -> str:
     (value,) = [
         v for v in response.headers.get_list("set-cookie") if v.startswith(CONFIG.cookie_name)
     ]
-    return value.split(";", 1)[0]
+    return str(value.split(";", 1)[0])
 
 
 # The checks: each framework's test module runs every one over each of its stacks.

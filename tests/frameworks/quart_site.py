@@ -12,8 +12,7 @@ from consent_middleware import ConsentMiddleware, get_consent
 from .common import CONFIG, HOME_COOKIES, PAGE, state
 
 app = Quart(__name__)
-# mypy: Quart's typed scopes do not match ConsentMiddleware's plain mappings (arg-type).
-app.asgi_app = ConsentMiddleware(app.asgi_app, config=CONFIG)  # type: ignore[method-assign,arg-type]
+app.asgi_app = ConsentMiddleware(app.asgi_app, config=CONFIG)  # type: ignore[method-assign]
 
 
 @app.get("/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import httpx2 as httpx
 import pytest
@@ -43,6 +44,6 @@ def test_litestar_middleware_list_would_miss_the_endpoints() -> None:
         route_handlers=[litestar_site.state_view],
         middleware=[DefineMiddleware(ConsentMiddleware, config=CONFIG)],
     )
-    with TestClient(inside, base_url="http://testserver") as client:
+    with TestClient(cast(Any, inside), base_url="http://testserver") as client:
         assert request(client, "GET", "/consent").status_code == 404
         assert request(client, "GET", "/state").json()["decided"] is False

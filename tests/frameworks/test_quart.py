@@ -4,6 +4,7 @@ server Quart itself runs on)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import httpx2 as httpx
 import pytest
@@ -21,7 +22,7 @@ def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[httpx.Client]:
     if request.param == "asgi":
-        with TestClient(quart_site.app, base_url="http://testserver") as in_process:
+        with TestClient(cast(Any, quart_site.app), base_url="http://testserver") as in_process:
             yield in_process
         return
     port = free_port()

@@ -188,7 +188,11 @@ def test_truncated_ip_only_when_asked(adapter: str, store_url: str) -> None:
             scope = http_scope("/consent", method="POST")
             scope["client"] = ("203.0.113.77", 5000)
             scope["headers"].append((b"content-type", b"application/json"))
-            sent = run_asgi(ConsentMiddleware(lambda *a: None, config=config), scope, body)
+
+            async def unused(scope: Any, receive: Any, send: Any) -> None:
+                raise AssertionError("the endpoint answers, not the app")
+
+            sent = run_asgi(ConsentMiddleware(unused, config=config), scope, body)
             payload = b"".join(m.get("body", b"") for m in sent[1:])
         else:
             environ = wsgi_environ("/consent")
@@ -299,7 +303,7 @@ def test_page_views_do_not_touch_the_store(adapter: str, tmp_path: Path) -> None
 
 
 def test_postgres_going_away_gives_503_and_comes_back(adapter: str, own_server: Any) -> None:
-    from consent_middleware.records import PostgresRecordStore  # type: ignore[attr-defined]
+    from consent_middleware.records.postgres import PostgresRecordStore
 
     url = own_server.create_database("endpoint_outage")
     store = PostgresRecordStore(url, timeout=2.0, reconnect_timeout=2.0)

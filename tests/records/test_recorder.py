@@ -79,7 +79,9 @@ def test_what_the_visitor_was_shown_is_kept(recorder: ConsentRecorder) -> None:
     digest, texts = shown_texts(recorder.config, "uk")
     assert record.texts_hash == digest
     assert recorder.store.texts(digest) == dict(texts)
-    assert recorder.store.texts(digest)["reject_all"] != "Reject all"  # the Ukrainian words
+    stored = recorder.store.texts(digest)
+    assert stored is not None
+    assert stored["reject_all"] != "Reject all"  # the Ukrainian words
 
 
 def test_no_ip_unless_the_site_asks(tmp_path: pathlib.Path) -> None:
