@@ -180,6 +180,7 @@ class Connection:
                 self.close()
                 with self.lock:
                     self.results.reconnects += 1
+                    self.results.checks[f"cut and sent again: {kind}"] += 1
                 time.sleep(min(0.05 * 2**attempt, 2.0))
                 continue
             with self.lock:
@@ -615,22 +616,39 @@ def expired(visitor: Visitor) -> None:
         browse(visitor, 1, 2)
 
 
-JOURNEYS = (
-    (newcomer, 0.45),
-    (returning, 0.25),
-    (forger, 0.1),
-    (tosser, 0.1),
-    (expired, 0.1),
-)
+def chooser(visitor: Visitor) -> None:
+    """Little but choices: a first page, a choice, maybe another, maybe a withdrawal."""
+    rng = visitor.rng
+    visitor.page("/")
+    random_choice(visitor)
+    if rng.random() < 0.5:
+        random_choice(visitor)
+    if rng.random() < 0.3:
+        visitor.choose("withdraw")
 
 
-def pick_journey(rng: random.Random) -> Any:
+MIXES: dict[str, tuple[tuple[Any, float], ...]] = {
+    # The mixed traffic of the load runs.
+    "mixed": (
+        (newcomer, 0.45),
+        (returning, 0.25),
+        (forger, 0.1),
+        (tosser, 0.1),
+        (expired, 0.1),
+    ),
+    # Choices in flight all the time, for the worker kills.
+    "choices": ((chooser, 1.0),),
+}
+
+
+def pick_journey(rng: random.Random, mix: str) -> Any:
+    journeys = MIXES[mix]
     roll, total = rng.random(), 0.0
-    for journey, weight in JOURNEYS:
+    for journey, weight in journeys:
         total += weight
         if roll < total:
             return journey
-    return JOURNEYS[0][0]
+    return journeys[0][0]
 
 
 # -- processes --------------------------------------------------------------------------
@@ -644,6 +662,7 @@ class Plan:
     threads: int
     seed: int
     deadline: float  # time.time() after which no journey starts
+    mix: str = "mixed"
 
 
 def _thread(
@@ -665,7 +684,7 @@ def _thread(
                 with lock:
                     results.skipped_journeys += 1
                 continue
-            journey = pick_journey(rng)
+            journey = pick_journey(rng, plan.mix)
             try:
                 journey(Visitor(client, rng))
             except Exception:
