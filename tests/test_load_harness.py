@@ -15,7 +15,7 @@ from bench.load.model import (
     leaks,
     site_config,
 )
-from bench.load.throughput import parse_wrk
+from bench.load.throughput import Measurement, parse_wrk
 from bench.load.traffic import Reply
 from consent_middleware.consent import ConsentCodec
 
@@ -144,6 +144,14 @@ def test_wrk_output_is_read_with_its_units() -> None:
     assert result.p50_ms == pytest.approx(0.85)
     assert result.p99_ms == pytest.approx(1200.0)
     assert (result.requests, result.non_2xx, result.socket_errors) == (13300, 7, 3)
+
+
+def test_a_figure_is_the_median_of_its_rounds() -> None:
+    rounds = [parse_wrk(WRK.replace("2660.12", rate)) for rate in ("900", "1200", "1000")]
+    measured = Measurement("stack", "visit", "with", rounds)
+    assert measured.result.requests_per_second == 1000
+    assert measured.result.requests == 3 * 13300
+    assert measured.spread == (900, 1200)
 
 
 def test_wrk_output_without_figures_is_an_error() -> None:

@@ -3,6 +3,7 @@ restart loses no request, and waitress stops gracefully (what it serves, it fini
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
@@ -11,9 +12,22 @@ import pytest
 from bench.load.faults import RawReply, raw_request
 from bench.load.stacks import Server, stack
 
-pytestmark = pytest.mark.server
+
+def test_connections_accepted_on_the_held_socket_have_nagle_off(tmp_path: Path) -> None:
+    """uvicorn reads an inherited descriptor as a Unix socket and leaves Nagle on: with
+    delayed ACKs every response would stall 40 ms. The held socket's TCP_NODELAY is what
+    each accepted connection starts with."""
+    server = Server(stack("uvicorn"), "site", {}, tmp_path)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)):
+            accepted, _ = server.sock.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        server.close()
 
 
+@pytest.mark.server
 def test_waitress_finishes_a_response_while_it_stops_and_the_next_server_answers(
     tmp_path: Path,
 ) -> None:

@@ -44,22 +44,26 @@ def main(argv: list[str] | None = None) -> int:
         help="which parts, comma-separated (default: all)",
     )
     parser.add_argument("--journeys", type=int, help="visitor journeys per load run (250)")
-    parser.add_argument("--wrk-seconds", type=float, help="one wrk measurement (5 s)")
+    parser.add_argument("--wrk-seconds", type=float, help="one wrk measurement (3 s)")
+    parser.add_argument("--wrk-rounds", type=int, help="wrk measurements per figure (3)")
     parser.add_argument("--wrk-connections", type=int, default=32)
     parser.add_argument("--time-cap", type=float, default=570.0, help="seconds for everything")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (server logs)")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    journeys = args.journeys or (60 if args.quick else 250)
-    wrk_seconds = args.wrk_seconds or (2.0 if args.quick else 5.0)
+    journeys = args.journeys or (60 if args.quick else 300)
+    wrk_seconds = args.wrk_seconds or (2.0 if args.quick else 3.0)
+    wrk_rounds = args.wrk_rounds or (1 if args.quick else 3)
     if "throughput" in parts and not shutil.which("wrk"):
         print("wrk is missing: run scripts/ensure-wrk (Debian's wrk)", file=sys.stderr)
         return 2
 
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="consent-load-"))
-    summary = report.Summary(journeys=journeys, wrk_seconds=wrk_seconds, command=_command(argv))
+    summary = report.Summary(
+        journeys=journeys, wrk_seconds=wrk_seconds, wrk_rounds=wrk_rounds, command=_command(argv)
+    )
     steps = Steps(summary, started + args.time_cap)
     pg: PostgresServer | None = None
     try:
@@ -81,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                     st,
                     work / f"wrk-{st.server}",
                     seconds=wrk_seconds,
+                    rounds=wrk_rounds,
                     connections=args.wrk_connections,
                     threads=2,
                 )

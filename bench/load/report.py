@@ -31,6 +31,7 @@ class SelfCheck:
 class Summary:
     journeys: int
     wrk_seconds: float
+    wrk_rounds: int
     command: str
     runs: list[RunReport] = field(default_factory=list)
     throughput: list[Measurement] = field(default_factory=list)
@@ -183,12 +184,16 @@ def console(summary: Summary) -> str:
     if summary.throughput:
         lines += [
             "",
-            f"Part 1, throughput: wrk -t2 -c32 -d{summary.wrk_seconds:g}s --latency"
-            f" ({_busy(summary)})",
-            f"  {'stack':32} {'visit':26} {'with the middleware':>28}   {'without':>28}",
+            f"Part 1, throughput: wrk -t2 -c32 -d{summary.wrk_seconds:g}s --latency, median of"
+            f" {summary.wrk_rounds} rounds ({_busy(summary)})",
+            f"  {'stack':30} {'visitor':18} {'with the middleware':>28}   {'without':>28}"
+            "   with/without",
         ]
         for stack, visit, with_, without in _throughput_rows(summary):
-            lines.append(f"  {stack:32} {visit[:26]:26} {_wrk(with_)}   {_wrk(without)}")
+            lines.append(
+                f"  {stack:30} {visit.split(' (')[0]:18} {_wrk(with_)}   {_wrk(without)}"
+                f"   {_ratio(with_, without)}"
+            )
     if summary.faults:
         lines += ["", "Part 2, faults:"]
         for result in summary.faults:
@@ -216,9 +221,20 @@ def console(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def _ratio(with_: Measurement, without: Measurement) -> str:
+    base = without.result.requests_per_second
+    return f"{with_.result.requests_per_second / base:.2f}" if base else "-"
+
+
 def _wrk(m: Measurement) -> str:
     r = m.result
     return f"{r.requests_per_second:7.0f} rps {r.p50_ms:6.1f} ms {r.p99_ms:7.1f} ms"
+
+
+def _rate(m: Measurement) -> str:
+    low, high = m.spread
+    spread = f" ({low:,.0f}–{high:,.0f})" if len(m.rounds) > 1 else ""
+    return f"{m.result.requests_per_second:,.0f}{spread}"
 
 
 def _versions() -> str:
@@ -312,23 +328,27 @@ def markdown(summary: Summary) -> str:
             "",
             "## Part 1: throughput and latency (wrk)",
             "",
-            f"Debian's `wrk -t2 -c32 -d{summary.wrk_seconds:g}s --latency` (after a 1 s"
-            " warm-up), `GET /` of the example site; with and without the middleware in the"
-            " same run, wrk taking turns between the two servers. Without the middleware the"
+            f"Debian's `wrk -t2 -c32 -d{summary.wrk_seconds:g}s --latency`, {summary.wrk_rounds}"
+            " rounds after a 1 s warm-up, `GET /` of the example site (its home page, 2.8 kB"
+            " of HTML that the middleware rewrites: the banner, the gated tags, Google consent"
+            " mode); with and without the middleware in the same run, both servers up and wrk"
+            " taking turns between them round after round. Each figure is the median of the"
+            " rounds (the spread of req/s in brackets). Without the middleware the"
             " same app runs with a stand-in that only answers its `get_consent()` calls"
             " (an undecided visitor; `bench/load/apps/bare_*.py`), so the app does the same"
             f" work for these visitors. {_busy(summary).capitalize()}; wrk, the server and"
             " its workers share the cores.",
             "",
-            "| stack | visitor | with: req/s | p50 | p99 | without: req/s | p50 | p99 |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| stack | visitor | with: req/s | p50 | p99 | without: req/s | p50 | p99 |"
+            " with ÷ without |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for stack, visit, with_, without in _throughput_rows(summary):
             a, b = with_.result, without.result
             out.append(
-                f"| {stack} | {visit} | {a.requests_per_second:,.0f} | {a.p50_ms:.1f} ms |"
-                f" {a.p99_ms:.1f} ms | {b.requests_per_second:,.0f} | {b.p50_ms:.1f} ms |"
-                f" {b.p99_ms:.1f} ms |"
+                f"| {stack} | {visit} | {_rate(with_)} | {a.p50_ms:.1f} ms | {a.p99_ms:.1f} ms"
+                f" | {_rate(without)} | {b.p50_ms:.1f} ms | {b.p99_ms:.1f} ms |"
+                f" {_ratio(with_, without)} |"
             )
     if summary.faults:
         out += [

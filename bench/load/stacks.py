@@ -94,6 +94,9 @@ class Server:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it (Linux): uvicorn takes an inherited descriptor for
+        # a Unix socket and would leave Nagle on, 40 ms stalls with delayed ACKs.
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1024)
         self.sock.set_inheritable(True)

@@ -2,14 +2,16 @@
 with and without the middleware in the same run.
 
 Both variants of a stack serve at once, each on its own socket (the idle one costs nothing),
-and wrk takes turns between them for each kind of visitor, so that a machine that gets
-busier during the run weighs on both alike. Numbers come from `wrk --latency` as printed.
+and wrk takes turns between them, round after round, for each kind of visitor, so that a
+machine that gets busier during the run weighs on both alike. Figures come from
+`wrk --latency` as printed; each is the median of the rounds.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +60,28 @@ class Measurement:
     stack: str
     visit: str
     variant: str  # "with" or "without"
-    result: WrkResult
+    #: One wrk run per round, in the order taken.
+    rounds: list[WrkResult]
+
+    @property
+    def result(self) -> WrkResult:
+        """The median of the rounds, figure by figure; counts summed."""
+        rounds = self.rounds
+        return WrkResult(
+            requests_per_second=statistics.median(r.requests_per_second for r in rounds),
+            p50_ms=statistics.median(r.p50_ms for r in rounds),
+            p99_ms=statistics.median(r.p99_ms for r in rounds),
+            requests=sum(r.requests for r in rounds),
+            non_2xx=sum(r.non_2xx for r in rounds),
+            socket_errors=sum(r.socket_errors for r in rounds),
+            output="\n".join(r.output for r in rounds),
+        )
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        """The lowest and highest requests per second of the rounds."""
+        rates = [r.requests_per_second for r in self.rounds]
+        return min(rates), max(rates)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -118,26 +141,34 @@ def measure(
     work: Path,
     *,
     seconds: float,
+    rounds: int,
     connections: int,
     threads: int,
     warmup: float = 1.0,
 ) -> list[Measurement]:
+    """For each visit, `rounds` wrk runs per variant, the variants taking turns."""
     work.mkdir(parents=True, exist_ok=True)
     env = site_env(f"sqlite:///{work}/records.db", work)
     servers = {
         "with": Server(stack, "site", env, work / "logs"),
         "without": Server(stack, "bare", env, work / "logs"),
     }
-    measurements = []
+    measurements: list[Measurement] = []
     try:
         for server in servers.values():
             server.start()
         for visit in visits():
-            for variant, server in servers.items():
-                if warmup:
+            taken = {
+                variant: Measurement(stack.name, visit.name, variant, []) for variant in servers
+            }
+            if warmup:
+                for server in servers.values():
                     wrk(server.url, visit, warmup, connections, threads)
-                result = wrk(server.url, visit, seconds, connections, threads)
-                measurements.append(Measurement(stack.name, visit.name, variant, result))
+            for _ in range(rounds):
+                for variant, server in servers.items():
+                    result = wrk(server.url, visit, seconds, connections, threads)
+                    taken[variant].rounds.append(result)
+            measurements.extend(taken.values())
     finally:
         for server in servers.values():
             server.close()
