@@ -27,6 +27,8 @@ class StoreCheck:
     found: int = 0
     missing: list[ChoiceKey] = field(default_factory=list)
     extra: list[ChoiceKey] = field(default_factory=list)
+    #: Records left by first choices sent again across the rotation (known bug).
+    strays: int = 0
     consent_ids_expected: int = 0
     consent_ids_found: int = 0
     verify_ok: bool = False
@@ -100,11 +102,16 @@ def check_store(store_url: str, results: Results, secrets: tuple[str, ...]) -> S
         )
     finally:
         store.close()
+    extra = found - expected
+    strays = extra & Counter(results.strays)
+    extra -= strays
+    found -= strays
     check = StoreCheck(
         expected=sum(expected.values()),
         found=sum(found.values()),
         missing=list((expected - found).elements())[:20],
-        extra=list((found - expected).elements())[:20],
+        extra=list(extra.elements())[:20],
+        strays=sum(strays.values()),
         consent_ids_expected=len({key[0] for key in expected}),
         consent_ids_found=len({key[0] for key in found}),
     )
@@ -129,6 +136,7 @@ def run(
     seed: int,
     time_cap: float,
     rotate: bool = True,
+    mix: str = "mixed",
 ) -> RunReport:
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -136,7 +144,8 @@ def run(
     rotated = False
     try:
         server.start()
-        plan = Plan(server.port, journeys, processes, threads, seed, time.time() + time_cap)
+        deadline_at = time.time() + time_cap
+        plan = Plan(server.port, journeys, processes, threads, seed, deadline_at, mix=mix)
         load = Load(plan)
         load.start()
         deadline = time.monotonic() + time_cap + 30

@@ -60,7 +60,9 @@ KNOWN_BUGS = {
     "rotation-retry": (
         "consent_middleware/api.py derives a first choice's consent id from its token with"
         " secret_keys[0]: a retry of that choice that crosses a key rotation gets another"
-        " consent id, and the store a second record of the one choice"
+        " consent id, and the store a second record of the one choice (in the load runs"
+        " it takes no misbehaving client: Hypercorn, stopping, may run a request that came"
+        " on a kept-alive connection and close it unanswered, and the client sends it again)"
     ),
 }
 
