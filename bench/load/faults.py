@@ -61,8 +61,9 @@ KNOWN_BUGS = {
         "consent_middleware/api.py derives a first choice's consent id from its token with"
         " secret_keys[0]: a retry of that choice that crosses a key rotation gets another"
         " consent id, and the store a second record of the one choice (in the load runs"
-        " it takes no misbehaving client: Hypercorn, stopping, may run a request that came"
-        " on a kept-alive connection and close it unanswered, and the client sends it again)"
+        " it takes no misbehaving client: a stopping Hypercorn now and then closes a"
+        " connection without the answer to a choice it has recorded, and the client sends"
+        " the choice again)"
     ),
 }
 

@@ -416,7 +416,8 @@ class Visitor:
             return None
         if self.consent_id is None and 1 in reply.lost_in and reply.received_in >= 2:
             # A first choice, sent again after its connection closed over the restart: the
-            # old server may have recorded it under the id its key derives (known bug).
+            # old server may have recorded it (a stopping Hypercorn now and then closes a
+            # connection unanswered), under the id its key derives (known bug).
             stray = first_choice_id(OLD_KEY, token)
             self.client.stray((stray, action, allowed))
         if not self.expect_status(reply, expect, where):
