@@ -24,6 +24,17 @@ install: $(VENV)/.installed node_modules/.installed
 	bash scripts/ensure-chromium
 	bash scripts/ensure-postgres
 
+# Issue 11, load and faults: each example site under its real servers (uvicorn with 2
+# workers, Hypercorn, gunicorn with 2 workers, waitress) on SQLite and PostgreSQL, every
+# response checked, the keys rotated mid-run; wrk with and without the middleware; faults.
+# Loopback only, bounded in requests and time (under 10 minutes on 2 cores); writes
+# docs/load.md and exits non-zero on any leak, 5xx or lost record.
+.PHONY: load
+load: $(VENV)/.installed
+	bash scripts/ensure-wrk
+	bash scripts/ensure-postgres
+	$(PY) -m bench.load --write docs/load.md
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check consent_middleware tests examples bench
 	$(VENV)/bin/ruff format --check consent_middleware tests examples bench

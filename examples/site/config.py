@@ -2,6 +2,8 @@
 
 Environment:
 - `CONSENT_SECRET`: signs the consent and session cookies (a development default otherwise).
+- `CONSENT_SECRETS`: for key rotation instead, comma-separated, the new key first (it signs)
+  and the old ones after it (cookies and records they signed still verify).
 - `INTEGRICA_POLICY_VERSION`: overrides the policy version, which asks every visitor again.
 - `INTEGRICA_POLICY_UPDATED`: the date of the latest minor policy update (a one-time notice
   for visitors who chose before it).
@@ -28,13 +30,22 @@ COOKIES = {
 }
 
 
+def secret_keys() -> list[str]:
+    """The site's keys, the signing one first: `CONSENT_SECRETS`, else `CONSENT_SECRET`."""
+    rotated = [key.strip() for key in os.environ.get("CONSENT_SECRETS", "").split(",")]
+    if any(rotated):
+        return [key for key in rotated if key]
+    return [os.environ.get("CONSENT_SECRET", DEV_SECRET)]
+
+
 def secret_key() -> str:
-    return os.environ.get("CONSENT_SECRET", DEV_SECRET)
+    """The key that signs new cookies."""
+    return secret_keys()[0]
 
 
 def make_config() -> ConsentConfig:
     return ConsentConfig(
-        secret_key=secret_key(),
+        secret_key=secret_keys(),
         cookies=COOKIES,
         policy_version=os.environ.get("INTEGRICA_POLICY_VERSION", POLICY_VERSION),
         policy_updated=os.environ.get("INTEGRICA_POLICY_UPDATED") or None,

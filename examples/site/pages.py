@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from consent_middleware import Consent, ConsentConfig
 
-from .config import secret_key
+from .config import secret_keys
 
 THEMES = ("light", "dark")
 NAV = (
@@ -80,7 +80,8 @@ COOKIE_TABLE = (
 )
 
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-_session = URLSafeSerializer(secret_key(), salt="integrica.session")
+# itsdangerous signs with the last key of a list and verifies with all of them.
+_session = URLSafeSerializer(secret_keys()[::-1], salt="integrica.session")
 
 
 def set_tracking_cookies(set_cookie: SetCookie, cookies: Mapping[str, str]) -> None:
