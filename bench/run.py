@@ -187,6 +187,11 @@ def render(
         " an otherwise idle one, and compare ratios of the same run rather than absolute"
         " numbers across runs.",
         "",
+        "## Load and faults",
+        "",
+        "The example sites under their real servers with many checking clients, key rotation"
+        " and faults (`make load`): see [load.md](load.md).",
+        "",
     ]
     return "\n".join(lines)
 

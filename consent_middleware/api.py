@@ -7,7 +7,6 @@ Every failure of the visitor's input is a 4xx with a JSON error that names the p
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -143,9 +142,6 @@ class ConsentAPI:
         self._outage = False
         #: This site's OpenAPI document by mount prefix (a proxy may send a few).
         self._openapi_bodies: dict[str, bytes] = {}
-        self._id_key = hmac.new(
-            policy.config.secret_keys[0].encode(), b"consent_middleware.consent_id", "sha256"
-        ).digest()
 
     def handle(self, req: ApiRequest) -> ApiResponse:
         try:
@@ -347,7 +343,11 @@ class ConsentAPI:
         token = req.choice_token
         if token is None:
             return None
-        return hmac.new(self._id_key, token.encode(), hashlib.sha256).hexdigest()[:32]
+        # Not keyed by the secret: a retry that reaches a server with rotated keys must get
+        # the same id. The token is a random value of the visitor's own page.
+        return hashlib.sha256(b"consent_middleware.consent_id\x00" + token.encode()).hexdigest()[
+            :32
+        ]
 
     def _record(self, req: ApiRequest, consent: Consent, action: str) -> None:
         """No consent without its proof: when the store cannot write, the choice fails."""

@@ -111,6 +111,7 @@ class ConsentCore:
                 self._kinds[spelling.encode("latin-1")] = kind
         self._varies_language = config.language is None and len(config.enabled_languages) > 1
         self._logged: set[str] = set()
+        self._failures: set[str] = set()
         # Content-Type value, as the app spells it -> the page type it names (or None).
         self._page_types: dict[Any, str | None] = {}
 
@@ -137,7 +138,7 @@ class ConsentCore:
         try:
             state = self.policy.read_request(cookie_header, https, gpc, dnt)
         except Exception:
-            logger.exception("consent-middleware could not read the request; treating as undecided")
+            self._failed("read", "consent-middleware could not read the request; undecided")
             text = (
                 cookie_header.decode("latin-1")
                 if isinstance(cookie_header, bytes)
@@ -198,7 +199,7 @@ class ConsentCore:
         try:
             return self.policy.keeps(text, state)
         except Exception:
-            logger.exception(_FAIL_CLOSED)
+            self._failed("judge", _FAIL_CLOSED)
             return self._required(text)
 
     def plan_response(
@@ -213,7 +214,7 @@ class ConsentCore:
         try:
             return self._plan(ctx, status, app_headers, as_bytes)
         except Exception:
-            logger.exception(_FAIL_CLOSED)
+            self._failed("plan", _FAIL_CLOSED)
             return _plan_of((self._fail_closed_headers(app_headers), None))
 
     def plan_websocket(
@@ -338,7 +339,8 @@ class ConsentCore:
         wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
         _add_vary(out, vary, wanted, spell)
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
-        return _plan_of((out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, added)))
+        guarded = _Guarded(body, added, self._failed)
+        return _plan_of((out, _NO_BODY if ctx.method == "HEAD" else guarded))
 
     def _page(
         self, ctx: RequestContext, banner_off: bool, csp: str | None
@@ -443,6 +445,16 @@ class ConsentCore:
                 out.append(header)
         return out
 
+    def _failed(self, kind: str, message: str) -> None:
+        """The middleware's own failure: logged with its traceback the first time of each
+        kind (read, judge, plan, page), then only at debug level, so that a bug on a busy
+        site is seen without flooding the log."""
+        if kind in self._failures:
+            logger.debug(message, exc_info=True)
+            return
+        self._failures.add(kind)
+        logger.exception("%s (logged once; later ones at debug level)", message)
+
     def _log_once(self, message: str) -> None:
         if message not in self._logged and len(self._logged) < _MAX_LEARNED:
             self._logged.add(message)
@@ -454,11 +466,14 @@ class _Guarded:
     passes as the app wrote it (logged once), padded at the end so that a Content-Length
     announced with the snippet still holds."""
 
-    __slots__ = ("_inner", "_added", "_in", "_out", "_failed")
+    __slots__ = ("_inner", "_added", "_in", "_out", "_failed", "_report")
 
-    def __init__(self, inner: BodyFilter, added: int | None) -> None:
+    def __init__(
+        self, inner: BodyFilter, added: int | None, report: Callable[[str, str], None]
+    ) -> None:
         self._inner = inner
         self._added = added
+        self._report = report
         self._in = self._out = 0
         self._failed = False
 
@@ -489,7 +504,7 @@ class _Guarded:
 
     def _fail(self) -> None:
         self._failed = True
-        logger.exception("consent-middleware could not rewrite a page; the rest passes as is")
+        self._report("page", "consent-middleware could not rewrite a page; the rest passes as is")
 
 
 class _NoBody:

@@ -12,7 +12,6 @@ from bench.load.model import (
     Signer,
     cookies_deleted,
     cookies_set,
-    first_choice_id,
     leaks,
     site_config,
 )
@@ -101,25 +100,6 @@ def test_forged_cookies_do_not_verify(kind: str) -> None:
     forged = signer.forged(kind)
     consent = ConsentCodec(site_config([NEW_KEY, OLD_KEY])).decode(forged)
     assert not consent.decided and consent.consent_id is None
-
-
-def test_the_first_choice_id_is_the_one_the_site_derives() -> None:
-    """What recognises the record a first choice leaves when it is sent again across the
-    key rotation (known bug rotation-retry) must match the site's own derivation."""
-    from starlette.testclient import TestClient
-
-    from consent_middleware import ConsentMiddleware
-
-    from .conftest import AppSpec, raw_asgi_app
-
-    app = ConsentMiddleware(raw_asgi_app(AppSpec()), config=site_config([OLD_KEY]))
-    headers = {"Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"}
-    answer = TestClient(app).post(
-        "/consent",
-        content=b'{"action": "reject_all"}',
-        headers={**headers, "Idempotency-Key": "first-choice-0001"},
-    )
-    assert answer.json()["consent_id"] == first_choice_id(OLD_KEY, "first-choice-0001")
 
 
 def test_the_jar_keeps_and_drops_like_a_browser() -> None:

@@ -10,8 +10,6 @@ and nothing the middleware would strip slips through as a deletion either.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,14 +44,6 @@ def site_config(keys: Sequence[str]) -> ConsentConfig:
 
 CONFIG = site_config([OLD_KEY])
 _MAX_AGE = CONFIG.max_age_seconds
-
-
-def first_choice_id(key: str, token: str) -> str:
-    """The consent id that the site gives a first choice sent with `token` while `key`
-    signs (derived as consent_middleware/api.py does). Only to recognise the record that
-    such a choice, sent again across the key rotation, leaves under the old key's id."""
-    id_key = hmac.new(key.encode(), b"consent_middleware.consent_id", "sha256").digest()
-    return hmac.new(id_key, token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def category_of(name: str) -> str | None:

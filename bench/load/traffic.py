@@ -39,7 +39,6 @@ from urllib.parse import urlencode
 from .model import (
     CONSENT_COOKIE,
     FORGERIES,
-    OLD_KEY,
     OPTIONAL,
     PAGE_COOKIES,
     Jar,
@@ -47,7 +46,6 @@ from .model import (
     category_of,
     cookies_deleted,
     cookies_set,
-    first_choice_id,
     granted_of,
     leaks,
     state_categories,
@@ -414,12 +412,6 @@ class Visitor:
             expect, where = 200, f"JSON {action}"
         if reply is None:
             return None
-        if self.consent_id is None and 1 in reply.lost_in and reply.received_in >= 2:
-            # A first choice, sent again after its connection closed over the restart: the
-            # old server may have recorded it (a stopping Hypercorn now and then closes a
-            # connection unanswered), under the id its key derives (known bug).
-            stray = first_choice_id(OLD_KEY, token)
-            self.client.stray((stray, action, allowed))
         if not self.expect_status(reply, expect, where):
             return reply, None
         self.check_response(reply, allowed, carried, where, choice=True)
