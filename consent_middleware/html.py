@@ -82,15 +82,18 @@ def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re
     """Consumes, at C speed, everything in the data state that needs no action: text, complete
     comments and bogus comments, and complete tags other than the `*_stops` ones."""
     end_tag = (rb"(?!" + _names(end_stops) + rb")" if end_stops else b"") + rb"[a-zA-Z]"
+    # A tag without a quote before its first ">" ends there (no quoted value can hide a
+    # ">"): most tags take this short way, the others the exact one.
+    tag = rb"(?:[^>\"']*>|" + _TAG_REST + rb")"
     return re.compile(
         rb"(?:[^<]+|<(?:"
         rb"(?!"
         + _names(start_stops)
         + rb")[a-zA-Z]"
-        + _TAG_REST
+        + tag
         + rb"|/(?:"
         + end_tag
-        + _TAG_REST
+        + tag
         + rb"|(?=[^a-zA-Z])[^>]*>)"  # an end tag; "</>" or a bogus comment
         rb"|!(?:--(?:-?>|.*?--!?>)|(?!--)[^>]*>)"  # comment (also <!--> and <!--->), doctype
         rb"|\?[^>]*>"  # a bogus comment
