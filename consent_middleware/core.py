@@ -16,6 +16,7 @@ from .banner import BannerRenderer
 from .cache import ByteBudget
 from .compression import decoder_for
 from .config import ALWAYS, ConsentConfig
+from .consent import Consent
 from .consent_mode import consent_mode_default
 from .context import RequestContext
 from .cookies import judged_names
@@ -114,6 +115,9 @@ class ConsentCore:
         self._failures: set[str] = set()
         # Content-Type value, as the app spells it -> the page type it names (or None).
         self._page_types: dict[Any, str | None] = {}
+        # Per consent state (and language): what every page of that state gets the same.
+        self._consent_mode_heads: dict[tuple[bool, tuple[tuple[str, bool], ...]], bytes] = {}
+        self._tag_gates: dict[tuple[frozenset[str], str], TagGate] = {}
 
     # -- request side ------------------------------------------------------------------
 
@@ -371,25 +375,51 @@ class ConsentCore:
             ).encode("ascii")
         head = b""
         if config.google_consent_mode and not ctx.fragment:
-            head = consent_mode_default(consent, config.google_mapping, nonce=nonce)
+            head = self._consent_mode_head(consent, nonce)
         tags = None
         # With every category granted there is nothing to gate, and the length stays known.
         if config.gate_scripts and not all(consent.categories.values()):
-            texts = texts_for(config, language)
-            tags = TagGate(
-                frozenset(consent.granted),
-                placeholder_text=texts["placeholder"],
-                placeholder_button=texts["placeholder_button"],
-                category_labels={
-                    cat.name: texts[f"category.{cat.name}.label"] for cat in config.category_list
-                },
-                language=language,
-            )
+            tags = self._tag_gate(consent, language)
         if not (snippet or head or tags):
             return None, 0, False
         rewriter = HtmlRewriter(head_snippet=head, body_snippet=snippet, tags=tags)
         added = rewriter.added_length if rewriter.length_is_predictable else None
         return rewriter, added, banner
+
+    def _consent_mode_head(self, consent: Consent, nonce: str | None) -> bytes:
+        """Google Consent Mode's default command; the same few per consent state, so
+        remembered (a page's CSP nonce is fresh per response: those are built each time)."""
+        if nonce is not None:
+            return consent_mode_default(consent, self.config.google_mapping, nonce=nonce)
+        key = (consent.decided, tuple(consent.categories.items()))
+        head = self._consent_mode_heads.get(key)
+        if head is None:
+            head = consent_mode_default(consent, self.config.google_mapping, nonce=None)
+            if len(self._consent_mode_heads) < _MAX_LEARNED:
+                self._consent_mode_heads[key] = head
+        return head
+
+    def _tag_gate(self, consent: Consent, language: str) -> TagGate:
+        """The tag filter for what `consent` grants, speaking `language`: immutable, so one
+        serves every page of that grant and language."""
+        granted = frozenset(consent.granted)
+        key = (granted, language)
+        gate = self._tag_gates.get(key)
+        if gate is None:
+            texts = texts_for(self.config, language)
+            gate = TagGate(
+                granted,
+                placeholder_text=texts["placeholder"],
+                placeholder_button=texts["placeholder_button"],
+                category_labels={
+                    cat.name: texts[f"category.{cat.name}.label"]
+                    for cat in self.config.category_list
+                },
+                language=language,
+            )
+            if len(self._tag_gates) < _MAX_LEARNED:
+                self._tag_gates[key] = gate
+        return gate
 
     def _page_type(self, value: Any) -> str | None:
         """The page type a Content-Type value names (text/html or application/xhtml+xml),

@@ -131,3 +131,41 @@ def test_keeps_is_the_one_judgement(core: ConsentCore) -> None:
     for n in range(50):
         assert not core.keeps(f"_fbp=fb.1.{n}; Path=/; Max-Age=7776000", undecided)
     assert len(undecided.names) <= 4
+
+
+GATED_PAGE = (
+    b"<html><head></head><body>"
+    b'<script data-consent-category="analytics" src="/a.js"></script>'
+    b'<iframe data-consent-category="marketing" src="https://video.example/v"></iframe>'
+    b"</body></html>"
+)
+
+
+def test_one_core_serves_each_state_its_own_page() -> None:
+    """What the core remembers per consent state and language (the tag filter, Consent
+    Mode's default) never carries one visitor's page over to the next."""
+    core = ConsentCore(make_config(gate_scripts=True, google_consent_mode=True))
+    html = [(b"content-type", b"text/html")]
+
+    def page(cookie: str, language: str, csp: str | None = None) -> bytes:
+        headers = html if csp is None else [*html, (b"content-security-policy", csp.encode())]
+        ctx = core.begin(cookie, False, accept_language=language)
+        return body_of(core.plan_response(ctx, 200, headers, True), [GATED_PAGE])
+
+    analytics = consent_cookie(core, ["analytics"])
+    marketing = consent_cookie(core, ["marketing"])
+    for _ in range(2):  # the second round is served from what the first one left
+        de = page(analytics, "de")
+        assert b'data-consent-category="analytics" src="/a.js"' in de  # granted: untouched
+        assert b'data-consent-src="https://video.example/v"' in de  # refused: gated
+        assert b'data-consent-placeholder="marketing" lang="de"' in de and b"Werbung" in de
+        assert b'"analytics_storage":"granted"' in de and b'"ad_storage":"denied"' in de
+        uk = page(marketing, "uk")
+        assert b'type="text/plain"' in uk and b'src="https://video.example/v"' in uk
+        assert b"consent-placeholder" not in uk and b'lang="uk"' in uk
+        assert b'"analytics_storage":"denied"' in uk and b'"ad_storage":"granted"' in uk
+        undecided = page("", "en")
+        assert b'"wait_for_update":500' in undecided
+        for nonce in ("n0nce1", "n0nce2"):
+            with_csp = page(analytics, "en", f"script-src 'nonce-{nonce}'")
+            assert f'<script nonce="{nonce}">window.dataLayer'.encode() in with_csp
