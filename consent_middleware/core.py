@@ -7,6 +7,7 @@ decided, once, for ASGI and WSGI alike.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
@@ -21,7 +22,7 @@ from .consent_mode import consent_mode_default
 from .context import RequestContext
 from .cookies import judged_names
 from .csp import csp_nonce, inline_style_nonce
-from .gating import TagGate
+from .gating import TagGate, new_tag_memo
 from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
 from .policy import ConsentPolicy, RequestConsent
@@ -94,7 +95,9 @@ class ConsentCore:
         if not isinstance(config, ConsentConfig):
             raise ValueError(f"config must be a ConsentConfig, not {type(config).__name__}")
         self.config = config
-        self.policy = ConsentPolicy(config, ByteBudget(config.cache_bytes))
+        budget = ByteBudget(config.cache_bytes)
+        self.policy = ConsentPolicy(config, budget)
+        self._tag_memo = new_tag_memo(budget.share(0.05), max(config.cache_size, 0))
         self.renderer = BannerRenderer(config)
         recorder = None if config.records is None else ConsentRecorder(config)
         self.api = ConsentAPI(self.policy, self.renderer, recorder)
@@ -118,6 +121,7 @@ class ConsentCore:
         # Per consent state (and language): what every page of that state gets the same.
         self._consent_mode_heads: dict[tuple[bool, tuple[tuple[str, bool], ...]], bytes] = {}
         self._tag_gates: dict[tuple[frozenset[str], str], TagGate] = {}
+        self._gate_ids = itertools.count()
 
     # -- request side ------------------------------------------------------------------
 
@@ -401,12 +405,13 @@ class ConsentCore:
 
     def _tag_gate(self, consent: Consent, language: str) -> TagGate:
         """The tag filter for what `consent` grants, speaking `language`: immutable, so one
-        serves every page of that grant and language."""
+        serves every page of that grant and language, with its own share of the tag memo."""
         granted = frozenset(consent.granted)
         key = (granted, language)
         gate = self._tag_gates.get(key)
         if gate is None:
             texts = texts_for(self.config, language)
+            kept = len(self._tag_gates) < _MAX_LEARNED
             gate = TagGate(
                 granted,
                 placeholder_text=texts["placeholder"],
@@ -416,8 +421,11 @@ class ConsentCore:
                     for cat in self.config.category_list
                 },
                 language=language,
+                # A distinct id per gate, even when threads race here (`next` is atomic).
+                memo=self._tag_memo if kept else None,
+                memo_id=next(self._gate_ids) if kept else 0,
             )
-            if len(self._tag_gates) < _MAX_LEARNED:
+            if kept:
                 self._tag_gates[key] = gate
         return gate
 

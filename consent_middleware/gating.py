@@ -11,9 +11,15 @@ import html
 import re
 from collections.abc import Mapping
 
+from .cache import ENTRY_OVERHEAD, BoundedCache
 from .html import Attr, attributes, first_by_name
 
-__all__ = ["TagGate"]
+__all__ = ["TagGate", "TagMemo", "new_tag_memo"]
+
+#: Rewritten start tags, keyed by the gate's fixed-width id and the tag's bytes.
+TagMemo = BoundedCache[bytes, bytes]
+#: Longer tags are rewritten every time (a site's own tags are far shorter).
+_MEMO_MAX_TAG = 4096
 
 _HTML_WS = b"\t\n\f\r "
 _CATEGORY_SPLIT = re.compile("[\t\n\f\r ]+")
@@ -51,9 +57,13 @@ class TagGate:
     An empty category value names nothing that could be granted: the tag is gated.
     Categories compare exactly, after HTML-unescaping; tag and attribute names in any case.
     Everything it writes is well-formed XML too (`hidden=""`), for XHTML pages.
+
+    With a `memo` (shared by the gates of one middleware, each with its own `memo_id`), a
+    tag seen before is answered from it: a site's pages carry the same few tags on every
+    page, and a tag's fate depends on its bytes and the gate alone.
     """
 
-    __slots__ = ("_granted", "_text", "_button", "_labels", "_lang")
+    __slots__ = ("_granted", "_text", "_button", "_labels", "_lang", "_memo", "_memo_id")
 
     def __init__(
         self,
@@ -63,7 +73,11 @@ class TagGate:
         placeholder_button: str = "Allow {category} cookies",
         category_labels: Mapping[str, str] | None = None,
         language: str | None = None,
+        memo: TagMemo | None = None,
+        memo_id: int = 0,
     ) -> None:
+        self._memo = memo
+        self._memo_id = memo_id.to_bytes(4, "big")  # fixed width: keys cannot collide
         self._granted = frozenset(granted)
         self._text = str(placeholder_text)
         self._button = str(placeholder_button)
@@ -72,6 +86,18 @@ class TagGate:
         self._lang = b' lang="' + _escape(language) + b'"' if language else b""
 
     def rewrite(self, name: bytes, tag: bytes, name_end: int) -> bytes:
+        memo = self._memo
+        if memo is None or len(tag) > _MEMO_MAX_TAG:
+            return self._rewrite(name, tag, name_end)
+        # The tag's bytes decide its name and where the name ends: they are the whole key.
+        key = self._memo_id + tag
+        new = memo.get(key)
+        if new is None:
+            new = self._rewrite(name, tag, name_end)
+            memo.put(key, new)
+        return new
+
+    def _rewrite(self, name: bytes, tag: bytes, name_end: int) -> bytes:
         if name == b"script":
             return self._gate_script(tag, name_end)
         return self._gate_iframe(tag, name_end)
@@ -144,3 +170,13 @@ class TagGate:
             + _escape(button)
             + b"</button></div>"
         )
+
+
+def new_tag_memo(max_bytes: int, limit: int = 4096) -> TagMemo:
+    """The memo of rewritten tags for the gates of one middleware, within `max_bytes`."""
+    return BoundedCache(
+        limit,
+        _MEMO_MAX_TAG + 4,
+        max_bytes=max_bytes,
+        size_of=lambda key, new: len(key) + len(new) + ENTRY_OVERHEAD,
+    )

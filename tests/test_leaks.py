@@ -394,3 +394,23 @@ def test_caches_are_bounded_by_bytes() -> None:
     assert held < budget * 1.5 + 2 * 1024 * 1024, held
     policy = app.core.policy
     assert 0 < len(policy._requests) < 4096
+
+
+def test_remembered_gated_tags_stay_within_the_budget() -> None:
+    """Pages whose gated tags differ on every response (a fresh value in each) are gated
+    every time, and what the middleware remembers of them stays within its budget."""
+    from consent_middleware.core import ConsentCore
+
+    budget = 1024 * 1024
+    core = ConsentCore(make_config(cache_bytes=budget, gate_scripts=True))
+    ctx = core.begin("", False)
+    for n in range(3000):
+        tag = f'<script data-consent-category="analytics" src="/a.js?v={n}&{"x" * 900}">'
+        page = f"<html><body>{tag}</script></body></html>".encode()
+        plan = core.plan_response(ctx, 200, [(b"content-type", b"text/html")], True)
+        assert plan.body is not None
+        out = plan.body.feed(page) + plan.body.finish()
+        assert b'<script type="text/plain" data-consent-category="analytics"' in out, n
+    memo = core._tag_memo
+    assert 0 < len(memo) < 3000
+    assert memo.size <= memo.max_bytes <= budget * 0.05
