@@ -3,9 +3,10 @@ its banner is seen, and what it weighs.
 
     .venv/bin/python -m bench.run [--write docs/benchmarks.md] [--only inprocess,e2e,paint]
 
-Four parts, in one run on one machine: in-process timing against peers (`bench/inprocess.py`),
-real servers driven by wrk (`bench/e2e.py`), the banner's paint time in Chromium against
-vanilla-cookieconsent (`bench/paint.py`), and the banner's size (`bench/sizes.py`). The report
+Five parts, in one run on one machine: in-process timing against peers (`bench/inprocess.py`),
+real servers driven by wrk (`bench/e2e.py`), where the core's time goes on a page
+(`bench/breakdown.py`), the banner's paint time in Chromium against vanilla-cookieconsent
+(`bench/paint.py`), and the banner's size (`bench/sizes.py`). The report
 states every number as measured and marks each target PASS or FAIL; the command exits 0
 either way (a missed target is a finding, not a crash).
 """
@@ -19,11 +20,11 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import e2e, inprocess, paint, sizes
+from . import breakdown, e2e, inprocess, paint, sizes
 from .common import Target, busy_warning, load_average, machine_facts, target_table
 from .traffic import make_visitor
 
-PARTS = ("inprocess", "e2e", "paint", "sizes")
+PARTS = ("inprocess", "e2e", "breakdown", "paint", "sizes")
 PACKAGES = (
     "consent-middleware",
     "starlette",
@@ -90,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections += e2e.render(
                 results, pinned, args.e2e_seconds, args.e2e_rounds, args.wsgi_rounds
             )
+    if "breakdown" in parts:
+        print("bench: the core's steps on the end-to-end page...", file=sys.stderr)
+        sections += breakdown.render(breakdown.run(visitor))
     if "paint" in parts:
         painted: paint.Result | None = None
         uncompressed: paint.Result | None = None
@@ -171,6 +175,7 @@ def render(
         ".venv/bin/python -m bench.e2e [--seconds 5 --rounds 5]      # uvicorn and gunicorn + wrk",
         ".venv/bin/python -m bench.paint [--runs 7] [--no-gzip]      # Chromium, emulated link",
         ".venv/bin/python -m bench.run --only sizes                  # banner size",
+        ".venv/bin/python -m bench.breakdown                         # the core's steps",
         "```",
         "",
         "One wrk sample by hand, as the benchmark takes it (server on CPU 0, wrk on CPU 1):",

@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = report.Summary(
         journeys=journeys, wrk_seconds=wrk_seconds, wrk_rounds=wrk_rounds, command=_command(argv)
     )
+    # Only the load before the run tells whether others compete: during it, the run itself
+    # keeps both cores busy.
+    summary.load_at_start = os.getloadavg()[0]
     steps = Steps(summary, started + args.time_cap)
     pg: PostgresServer | None = None
     try:

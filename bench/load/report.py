@@ -40,6 +40,7 @@ class Summary:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_at_start: float = 0.0
 
     def total(self, what: str) -> int:
         return sum(int(getattr(run.results, what)) for run in self.runs)
@@ -158,8 +159,11 @@ def _throughput_rows(summary: Summary) -> list[tuple[str, str, Measurement, Meas
 
 def _busy(summary: Summary) -> str:
     cores = os.cpu_count() or 1
-    load = summary.load_average[0]
-    note = f"load average {load:.1f} on {cores} cores at the end"
+    load = summary.load_at_start
+    note = (
+        f"load average {load:.1f} on {cores} cores at the start"
+        f" ({summary.load_average[0]:.1f} at the end, the run's own)"
+    )
     if load > cores * 0.5:
         note += ": the machine was busy, so these figures are preliminary and noisy"
     return note
