@@ -33,7 +33,7 @@ install: $(VENV)/.installed node_modules/.installed
 load: $(VENV)/.installed
 	bash scripts/ensure-wrk
 	bash scripts/ensure-postgres
-	$(PY) -m bench.load --write docs/load.md
+	$(PY) -m bench.load --write docs/load.md --benchmarks docs/benchmarks.md
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check consent_middleware tests examples bench

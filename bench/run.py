@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import breakdown, e2e, inprocess, paint, sizes
 from .common import Target, busy_warning, load_average, machine_facts, target_table
+from .load.report import BENCHMARKS_SECTION, replace_section
 from .traffic import make_visitor
 
 PARTS = ("inprocess", "e2e", "breakdown", "paint", "sizes")
@@ -120,7 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if profile_text:
         print(profile_text)
     if args.write:
-        Path(args.write).write_text(report, encoding="utf-8")
+        path = Path(args.write)
+        if path.exists():  # the load section is make load's: keep its latest figures
+            previous = path.read_text(encoding="utf-8")
+            at = previous.find("\n" + BENCHMARKS_SECTION + "\n")
+            if at >= 0:
+                report = replace_section(report, previous[at + 1 :])
+        path.write_text(report, encoding="utf-8")
         print(f"bench: wrote {args.write}", file=sys.stderr)
     return 0
 
@@ -192,10 +199,11 @@ def render(
         " an otherwise idle one, and compare ratios of the same run rather than absolute"
         " numbers across runs.",
         "",
-        "## Load and faults",
+        BENCHMARKS_SECTION,
         "",
         "The example sites under their real servers with many checking clients, key rotation"
-        " and faults (`make load`): see [load.md](load.md).",
+        " and faults: `make load` writes its figures here, and the whole report in"
+        " [load.md](load.md).",
         "",
     ]
     return "\n".join(lines)

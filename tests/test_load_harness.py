@@ -168,3 +168,14 @@ def test_a_cut_response_is_not_complete() -> None:
     short = parse_raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
     assert not short.complete
     assert parse_raw(b"").status == 0
+
+
+def test_the_load_section_of_benchmarks_md_is_replaced_whole() -> None:
+    from bench.load.report import BENCHMARKS_SECTION, replace_section
+
+    new = f"{BENCHMARKS_SECTION}\n\nResult: **PASS**\n"
+    document = f"# Benchmarks\n\n## Targets\n\nx\n\n{BENCHMARKS_SECTION}\n\nold figures\n"
+    replaced = replace_section(document, new)
+    assert replaced == f"# Benchmarks\n\n## Targets\n\nx\n\n{new}"
+    assert replace_section(replaced, new) == replaced  # again: the same, not appended twice
+    assert replace_section("# Benchmarks\n", new) == f"# Benchmarks\n\n{new}"

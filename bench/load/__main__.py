@@ -1,4 +1,5 @@
-"""`make load`: python -m bench.load [--write docs/load.md] [--quick] [--parts ...]
+"""`make load`: python -m bench.load [--write docs/load.md] [--benchmarks docs/benchmarks.md]
+[--quick] [--parts ...]
 
 Part 1: each example site under its real servers (FastAPI under uvicorn with 2 workers and
 under Hypercorn, Flask under gunicorn with 2 workers and under waitress), on SQLite and on
@@ -37,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.load", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--write", type=Path, help="write the report here (docs/load.md)")
+    parser.add_argument(
+        "--benchmarks",
+        type=Path,
+        help="also put this run's figures in that file's load section (docs/benchmarks.md)",
+    )
     parser.add_argument("--quick", action="store_true", help="a small run, to try the harness")
     parser.add_argument(
         "--parts",
@@ -108,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         path = args.write if args.write.is_absolute() else REPO / args.write
         path.write_text(report.markdown(summary))
         print(f"wrote {args.write}")
+    if args.benchmarks:
+        path = args.benchmarks if args.benchmarks.is_absolute() else REPO / args.benchmarks
+        document = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+        path.write_text(report.replace_section(document, report.benchmarks_section(summary)))
+        print(f"wrote the load section of {args.benchmarks}")
     if args.keep:
         print(f"work folder (server logs): {work}")
     else:

@@ -338,22 +338,7 @@ def markdown(summary: Summary) -> str:
                 f" {r.server_errors} | {failed} | {run.records.expected} / {run.records.found}"
                 f" | {'ok' if run.records.verify_ok else 'FAIL'} | {run.seconds:.0f} |"
             )
-        checks = summary.checks()
-        lost = sum(len(run.records.missing) for run in summary.runs)
-        extra = sum(len(run.records.extra) for run in summary.runs)
-        out += [
-            "",
-            f"In all: {_n(summary.total('total_requests'))} requests checked,"
-            f" {summary.total('leaks')} leaks, {summary.total('server_errors')} responses"
-            f" >= 500, {lost} choices lost, {extra} recorded twice;"
-            f" {checks['retried choices']} choices were sent twice and recorded once;"
-            f" {summary.total('reconnects')} requests were sent again after the server"
-            " closed the connection (the restarts). After the rotation,"
-            f" {checks['old-key cookies honoured after the rotation']} page views carrying"
-            " old-key cookies were honoured and"
-            f" {checks['choices signed by the new key after the rotation']} choices were"
-            " signed by the new key.",
-        ]
+        out += ["", _in_all(summary)]
     if summary.self_check is not None:
         check = summary.self_check
         out += [
@@ -377,17 +362,8 @@ def markdown(summary: Summary) -> str:
             f" work for these visitors. {_busy(summary).capitalize()}; wrk, the server and"
             " its workers share the cores.",
             "",
-            "| stack | visitor | with: req/s | p50 | p99 | without: req/s | p50 | p99 |"
-            " with ÷ without |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *_throughput_table(summary),
         ]
-        for stack, visit, with_, without in _throughput_rows(summary):
-            a, b = with_.result, without.result
-            out.append(
-                f"| {stack} | {visit} | {_rate(with_)} | {a.p50_ms:.1f} ms | {a.p99_ms:.1f} ms"
-                f" | {_rate(without)} | {b.p50_ms:.1f} ms | {b.p99_ms:.1f} ms |"
-                f" {_ratio(with_, without)} |"
-            )
     if summary.faults:
         out += [
             "",
@@ -415,3 +391,72 @@ def markdown(summary: Summary) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _in_all(summary: Summary) -> str:
+    checks = summary.checks()
+    lost = sum(len(run.records.missing) for run in summary.runs)
+    extra = sum(len(run.records.extra) for run in summary.runs)
+    return (
+        f"In all: {_n(summary.total('total_requests'))} requests checked,"
+        f" {summary.total('leaks')} leaks, {summary.total('server_errors')} responses"
+        f" >= 500, {lost} choices lost, {extra} recorded twice;"
+        f" {checks['retried choices']} choices were sent twice and recorded once;"
+        f" {summary.total('reconnects')} requests were sent again after the server"
+        " closed the connection (the restarts). After the rotation,"
+        f" {checks['old-key cookies honoured after the rotation']} page views carrying"
+        " old-key cookies were honoured and"
+        f" {checks['choices signed by the new key after the rotation']} choices were"
+        " signed by the new key."
+    )
+
+
+def _throughput_table(summary: Summary) -> list[str]:
+    rows = [
+        "| stack | visitor | with: req/s | p50 | p99 | without: req/s | p50 | p99 |"
+        " with ÷ without |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for stack, visit, with_, without in _throughput_rows(summary):
+        a, b = with_.result, without.result
+        rows.append(
+            f"| {stack} | {visit} | {_rate(with_)} | {a.p50_ms:.1f} ms | {a.p99_ms:.1f} ms"
+            f" | {_rate(without)} | {b.p50_ms:.1f} ms | {b.p99_ms:.1f} ms |"
+            f" {_ratio(with_, without)} |"
+        )
+    return rows
+
+
+#: The heading of the section of docs/benchmarks.md that `make load` keeps up to date.
+BENCHMARKS_SECTION = "## Load and faults"
+
+
+def benchmarks_section(summary: Summary) -> str:
+    """The figures of this run for docs/benchmarks.md (the whole report is docs/load.md)."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    reasons = summary.reasons()
+    out = [
+        BENCHMARKS_SECTION,
+        "",
+        f"Written by `make load` on {now} ({summary.seconds:.0f} s, {_busy(summary)}): the"
+        " example sites under their real servers with many checking clients, key rotation"
+        " and faults. The whole report, with what is checked and how: [load.md](load.md).",
+        "",
+        "Result: " + ("**PASS**" if not reasons else "**FAIL**: " + "; ".join(reasons)),
+    ]
+    if summary.runs:
+        out += ["", _in_all(summary)]
+    if summary.faults:
+        failed = sum(1 for result in summary.faults if result.problems)
+        out += ["", f"Faults: {len(summary.faults) - failed} of {len(summary.faults)} checks ok."]
+    if summary.throughput:
+        out += ["", "Throughput, the example home page (wrk):", "", *_throughput_table(summary)]
+    return "\n".join([*out, ""])
+
+
+def replace_section(document: str, section: str) -> str:
+    """`document` with its load section (from its heading to the end) replaced by `section`,
+    or `section` appended when it has none."""
+    at = document.find("\n" + BENCHMARKS_SECTION + "\n")
+    kept = document if at < 0 else document[: at + 1]
+    return kept.rstrip("\n") + "\n\n" + section
