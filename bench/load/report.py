@@ -162,7 +162,7 @@ def _busy(summary: Summary) -> str:
     load = summary.load_at_start
     note = (
         f"load average {load:.1f} on {cores} cores at the start"
-        f" ({summary.load_average[0]:.1f} at the end, the run's own)"
+        f" and {summary.load_average[0]:.1f} at the end"
     )
     if load > cores * 0.5:
         note += ": the machine was busy, so these figures are preliminary and noisy"
