@@ -85,8 +85,11 @@ def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re
     # A tag without a quote before its first ">" ends there (no quoted value can hide a
     # ">"): most tags take this short way, the others the exact one.
     tag = rb"(?:[^>\"']*>|" + _TAG_REST + rb")"
+    # One repetition takes the text before a "<" and what that "<" opens, so a page costs
+    # half as many repetitions as tokens (each costs sre more than the bytes it reads); the
+    # text after the last construct it can take is the final [^<]*.
     return re.compile(
-        rb"(?:[^<]+|<(?:"
+        rb"(?:[^<]*<(?:"
         rb"(?!"
         + _names(start_stops)
         + rb")[a-zA-Z]"
@@ -98,7 +101,7 @@ def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re
         rb"|!(?:--(?:-?>|.*?--!?>)|(?!--)[^>]*>)"  # comment (also <!--> and <!--->), doctype
         rb"|\?[^>]*>"  # a bogus comment
         rb"|(?=[^a-zA-Z/!?])"  # a "<" that opens nothing is text
-        rb"))*",
+        rb"))*[^<]*",
         re.IGNORECASE | re.DOTALL,
     )
 
