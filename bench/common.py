@@ -7,8 +7,13 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import socket
 import statistics
-from collections.abc import Callable, Sequence
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 Runner = Callable[[int], int]  # runs n requests, returns the elapsed nanoseconds
+#: How long a server the benchmarks start may take to answer its first request.
+STARTUP_TIMEOUT = 30.0
 
 
 @dataclass
@@ -138,3 +145,45 @@ def busy_warning(load_at_start: float | None) -> list[str]:
         f" {cores} cores): expect noise, which the min – max columns show.",
         "",
     ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving_process(
+    args: Sequence[str], env: Mapping[str, str], log: Path, ready_url: str, label: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process (its output in `log`), up until the block ends: yielded once
+    `ready_url` answers, so that no sample times a server still starting."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(args), cwd=REPO, env=dict(env), stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{label} exited at startup: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(ready_url, timeout=2) as response:
+                    response.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{label} did not answer within {STARTUP_TIMEOUT:g} s"
+                    ) from None
+                time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

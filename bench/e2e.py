@@ -17,12 +17,10 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -30,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .apps import JSON_PATH, PAGE, PAGE_PATH
-from .common import REPO, Target, machine_facts
+from .common import REPO, Target, free_port, machine_facts, serving_process
 from .traffic import Visitor, make_visitor
 
 LUA = Path(__file__).resolve().parent / "wrk_report.lua"
@@ -38,7 +36,6 @@ MIN_PAGE_RATIO = 0.90
 MIN_JSON_RATIO = 0.95
 CONNECTIONS = 32
 THREADS = 2
-STARTUP_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -226,13 +223,6 @@ def pinning() -> tuple[list[str], list[str], str]:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(
     command: Sequence[str], app: str, pin: list[str], log: Path
@@ -240,33 +230,10 @@ def serving(
     """One server process, up until the block ends; yields its base URL and its pid."""
     port = free_port()
     args = [*pin, *(part.format(app=app, port=port) for part in command)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{app} exited at startup: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + JSON_PATH, timeout=2) as response:
-                    response.read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{app} did not answer within {STARTUP_TIMEOUT:g} s"
-                    ) from None
-                time.sleep(0.1)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with serving_process(args, env, log, url + JSON_PATH, app) as process:
         yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def cookie_header(visitor: Visitor, decided: bool) -> str | None:

@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -36,8 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .common import REPO, Target
-from .e2e import STARTUP_TIMEOUT, free_port
+from .common import REPO, Target, free_port, serving_process
 from .sizes import VANILLA_SPEC, PackError, npm_package
 
 MAX_RATIO = 0.4
@@ -189,30 +186,9 @@ def serving(dist: Path, log: Path, *, gzip: bool = True) -> Iterator[str]:
         GZIP_ENV: "1" if gzip else "0",
         "PYTHONPATH": str(REPO),
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the paint site exited at startup: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/vcc/", timeout=2) as response:
-                    response.read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the paint site did not answer") from None
-                time.sleep(0.1)
+    with serving_process(args, env, log, url + "/vcc/", "the paint site"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass
