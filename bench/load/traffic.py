@@ -292,41 +292,43 @@ class Visitor:
             self.granted, self.old_key = None, False
 
     def settings(self, theme: str) -> None:
-        allowed, carried = self.allowed, self.carried_refused(self.allowed)
-        body = urlencode({"theme": theme}).encode()
-        reply = self.client.send(
-            "settings",
-            "/settings",
-            {"Cookie": self.cookie_header(), "Content-Type": "application/x-www-form-urlencoded"},
-            method="POST",
-            body=body,
-        )
-        if reply is None:
+        sent = self._site_form("settings", "/settings", {"theme": theme})
+        if sent is None:
             return
-        self.expect_status(reply, 303, "POST /settings")
-        self.check_response(reply, allowed, carried, "POST /settings")
+        reply, allowed = sent
         has_theme = "theme" in cookies_set(reply.set_cookies)
         if has_theme != ("settings" in allowed):
             self.client.fail("not honoured", f"POST /settings: theme set={has_theme}, {allowed=}")
         self.jar.apply(reply.set_cookies)
 
     def login(self) -> None:
-        allowed, carried = self.allowed, self.carried_refused(self.allowed)
-        body = urlencode({"username": "olena", "password": "secret"}).encode()
-        reply = self.client.send(
-            "sign-in",
-            "/login",
-            {"Cookie": self.cookie_header(), "Content-Type": "application/x-www-form-urlencoded"},
-            method="POST",
-            body=body,
-        )
-        if reply is None:
+        sent = self._site_form("sign-in", "/login", {"username": "olena", "password": "secret"})
+        if sent is None:
             return
-        self.expect_status(reply, 303, "POST /login")
-        self.check_response(reply, allowed, carried, "POST /login")
+        reply, _ = sent
         if "session" not in cookies_set(reply.set_cookies):
             self.client.fail("not honoured", "POST /login: no session cookie (always allowed)")
         self.jar.apply(reply.set_cookies)
+
+    def _site_form(
+        self, kind: str, path: str, fields: dict[str, str]
+    ) -> tuple[Reply, frozenset[str]] | None:
+        """Posts one of the site's own forms with the visitor's cookies; the reply (judged
+        as any response is, and expected to redirect) and what the visitor allowed, or None
+        when no reply came."""
+        allowed, carried = self.allowed, self.carried_refused(self.allowed)
+        reply = self.client.send(
+            kind,
+            path,
+            {"Cookie": self.cookie_header(), "Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+            body=urlencode(fields).encode(),
+        )
+        if reply is None:
+            return None
+        self.expect_status(reply, 303, f"POST {path}")
+        self.check_response(reply, allowed, carried, f"POST {path}")
+        return reply, allowed
 
     def choose(self, action: str, categories: Sequence[str] = (), *, form: bool = False) -> None:
         """A choice through the JSON API or the banner's form, sometimes sent twice."""
