@@ -103,6 +103,8 @@ class ConsentCore:
         self.api = ConsentAPI(self.policy, self.renderer, recorder)
         self.prefix = config.path_prefix
         self._prefix_slash = config.path_prefix + "/"
+        # What every path of ours starts with: most requests are told apart by one call.
+        self._ours = (config.path_prefix, GPC_JSON) if config.honor_gpc else config.path_prefix
         #: Whether HTML pages need any body work at all.
         self.rewrites_html = (
             config.inject_banner or config.gate_scripts or (config.google_consent_mode)
@@ -168,6 +170,8 @@ class ConsentCore:
     def api_subpath(self, path: str) -> str | None:
         """The part of `path` below `path_prefix`, or None when the app should answer.
         `/.well-known/gpc.json` is ours too while Global Privacy Control is honoured."""
+        if not path.startswith(self._ours):
+            return None
         if path == self.prefix:
             return ""
         if path == GPC_JSON and self.config.honor_gpc:
@@ -238,6 +242,7 @@ class ConsentCore:
         state = ctx.state
         kinds = self._kinds
         keeps = self.policy.keeps
+        page_types = self._page_types
         out: list[Any] = []
         page_type: str | None = None
         # Headers that matter only to a page (length, encoding, CSP, range, ETag, Vary) and
@@ -250,18 +255,19 @@ class ConsentCore:
             if kind is None:
                 kind = self._learn(name)
             if kind == _SET_COOKIE:
-                text = value.decode("latin-1") if type(value) is bytes else value
-                if keeps(text, state):
+                if keeps(value, state):
                     out.append(header)
                     if deleted is not None:
-                        deleted.extend(self.policy.deleted_places(text))
+                        deleted.extend(self.policy.deleted_places(_text(value)))
                 continue
             # Any other header: never one that a lax server would split into two.
             if type(value) is bytes:
                 if 10 in value or 13 in value:  # LF, CR (an int needle: a byte search)
                     self._log_once(f"dropped header {_shown(name)}: a line break in its value")
                     continue
-            elif type(value) is str and ("\n" in value or "\r" in value):
+            elif (
+                type(value) is str and not value.isprintable() and ("\n" in value or "\r" in value)
+            ):
                 self._log_once(f"dropped header {_shown(name)}: a line break in its value")
                 continue
             if not kind:
@@ -271,7 +277,12 @@ class ConsentCore:
                 self._log_once(f"dropped header {_shown(name)}: a server could send it mangled")
                 continue
             if kind == _CONTENT_TYPE:
-                page_type = self._page_type(value)
+                # Remembered per spelling: one lookup (any other type: judged each time).
+                page_type = (
+                    page_types.get(value, _UNKNOWN) if type(value) in _TEXT_TYPES else _UNKNOWN
+                )
+                if page_type is _UNKNOWN:
+                    page_type = self._page_type(value)
                 out.append(header)
                 continue
             if specials is None:

@@ -41,6 +41,9 @@ class RequestHeaders:
 
     def __init__(self) -> None:
         self._kinds: dict[Any, int] = {k.encode(): v for k, v in _KINDS.items()}
+        # Spellings known to be none of ours: most of a request's headers, skipped with one
+        # set lookup each.
+        self._others: set[Any] = set()
 
     def is_cookie(self, name: Any) -> bool:
         return self._kind(name) == _COOKIE
@@ -50,7 +53,10 @@ class RequestHeaders:
         gpc = dnt = fragment = refresh = htmx = boosted = False
         language: bytes | None = None
         kinds = self._kinds
+        others = self._others
         for name, value in headers:
+            if name in others:
+                continue
             kind = kinds.get(name)
             if kind is None:
                 kind = self._kind(name)
@@ -84,4 +90,6 @@ class RequestHeaders:
             kind = _KINDS.get(text.strip(" \t").lower(), _OTHER)
             if len(self._kinds) < _MAX_LEARNED:
                 self._kinds[name] = kind
+                if kind == _OTHER:
+                    self._others.add(name)
         return kind

@@ -3,15 +3,17 @@ stay, which carried cookies must be expired, and what the app may read.
 
 This is the hot path of every request. A Set-Cookie's fate depends on its name and its
 attributes, never on its value (real traffic sends a fresh session id and analytics id on
-every response), so verdicts are cached by name, per set of granted categories, and the
-attributes are parsed only for cookies that might be refused, cached by their own text.
-Every cache is bounded by entries and by bytes (see `cache.py`).
+every response), so a Set-Cookie's verdict is remembered by its shape (the header without
+its value), per set of granted categories: one dictionary lookup per Set-Cookie, on the
+app's bytes or text as they come. Every cache is bounded by entries and by bytes (see
+`cache.py`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ logger = logging.getLogger("consent_middleware")
 _MAX_NAMES = 1024  # distinct cookie names remembered per table
 _MAX_PLACES_PER_COOKIE = 8
 _MAX_TABLES = 64
+#: A Set-Cookie shape (name and attributes) longer than this is judged afresh every time.
+_MAX_SHAPE = 512
 #: A browser holds at most a few hundred cookies per site; a request claiming more must not
 #: make every response carry thousands of deletions.
 MAX_EXPIRED_PER_RESPONSE = 64
@@ -47,6 +51,10 @@ _STRIP = 0  # never leaves (the consent cookie; judged names of refused and unkn
 _KEEP = 1  # leaves as it is: a required category, or one that no rule names under "allow"
 _KEEP_OPTIONAL = 2  # leaves, and its place (path, domain) is learned for a later expiry
 _REFUSED = 3  # leaves only as a deletion that every browser reads as one
+
+#: What a Set-Cookie shape's verdict is: it leaves (True), it does not (False), or it leaves
+#: only while its Expires date is this far in the past (epoch seconds; a deletion by date).
+Verdict = bool | float
 
 
 class RequestConsent:
@@ -62,6 +70,7 @@ class RequestConsent:
         "filtered_cookie_header",
         "needs_response_work",
         "names",
+        "verdicts",
         "valid_until",
     )
 
@@ -75,6 +84,7 @@ class RequestConsent:
         filtered_cookie_header: str | None = None,
         names: dict[str, int] | None = None,
         max_age: int = 0,
+        verdicts: dict[Any, Verdict] | None = None,
     ) -> None:
         self.consent = consent
         #: The Cookie header as the browser sent it ("" for none).
@@ -91,6 +101,9 @@ class RequestConsent:
         #: Raw cookie name (text before "=") -> verdict kind, for this consent's categories
         #: (one table shared by every consent granting the same set).
         self.names: dict[str, int] = names if names is not None else {}
+        #: Set-Cookie shape (the header without its value, bytes or text) -> verdict, for
+        #: this consent's categories (shared like `names`; see `ConsentPolicy.keeps`).
+        self.verdicts: dict[Any, Verdict] = verdicts if verdicts is not None else {}
         #: Until when (epoch seconds) this reading holds: a decided consent expires.
         ts = consent.decided_ts
         self.valid_until = math.inf if ts is None else ts + max_age
@@ -106,6 +119,7 @@ class RequestConsent:
             self.filtered_cookie_header,
             self.names,
             max_age,
+            self.verdicts,
         )
 
 
@@ -145,11 +159,12 @@ class ConsentPolicy:
         )
         # Raw name + attributes of a Set-Cookie (its text without the value) -> what the
         # attributes say, once the place they give is learned (see `keeps`).
-        self._learned: BoundedCache[str, _Attributes] = BoundedCache(
-            size, 2048, max_bytes=budget.share(0.05)
-        )
-        # Granted categories -> name verdicts (see RequestConsent.names).
-        self._tables: dict[frozenset[str], dict[str, int]] = {}
+        # The bytes that the verdict tables hold together; past the limit, they start over.
+        self._verdict_limit = budget.share(0.05) if size else 0
+        self._verdict_bytes = 0
+        self._verdict_lock = threading.Lock()
+        # Granted categories -> (name kinds, shape verdicts): see RequestConsent.
+        self._tables: dict[frozenset[str], tuple[dict[str, int], dict[Any, Verdict]]] = {}
         self._categories: dict[str, str | None] = {}
         # Where the app set each cookie (path, domain): learned from its own Set-Cookie
         # headers, so that an expiry hits the cookie the browser really holds.
@@ -231,6 +246,7 @@ class ConsentPolicy:
                 for name, value in parse_cookie_header(cookie_header)
                 if name not in hidden
             )
+        names, verdicts = self._tables_for(consent)
         return RequestConsent(
             consent,
             cookie_header,
@@ -238,8 +254,9 @@ class ConsentPolicy:
             https,
             refused[:MAX_EXPIRED_PER_RESPONSE],
             filtered,
-            self.names_for(consent),
+            names,
             self._max_age,
+            verdicts,
         )
 
     def consent_of(self, cookie_header: str) -> tuple[Consent, bool]:
@@ -265,51 +282,106 @@ class ConsentPolicy:
         return least_permissive(valid), True
 
     def names_for(self, consent: Consent) -> dict[str, int]:
-        """The table of name verdicts shared by consents granting the same categories."""
+        """The table of name kinds shared by consents granting the same categories."""
+        return self._tables_for(consent)[0]
+
+    def _tables_for(self, consent: Consent) -> tuple[dict[str, int], dict[Any, Verdict]]:
         granted = frozenset(name for name, ok in consent.categories.items() if ok)
-        table = self._tables.get(granted)
-        if table is None:
-            table = {}
+        tables = self._tables.get(granted)
+        if tables is None:
+            tables = ({}, {})
             if len(self._tables) < _MAX_TABLES:
-                self._tables[granted] = table
-        return table
+                self._tables[granted] = tables
+        return tables
 
     # -- response side -----------------------------------------------------------------
 
-    def keeps(self, value: str, request: RequestConsent) -> bool:
+    def keeps(self, value: str | bytes, request: RequestConsent) -> bool:
         """Whether one of the app's Set-Cookie values may leave: the one judgement of a
-        Set-Cookie, for both adapters. A deletion (the app's own logout or clean-up) of a
-        refused cookie leaves only if every major browser reads it as a deletion."""
-        if "\n" in value or "\r" in value:
-            return False  # a header that a lax server would split into two
-        end = value.find(";")
-        eq = value.find("=", 0, end if end >= 0 else len(value))
-        raw_name = value[:eq] if eq > 0 else ""
-        names = request.names
-        kind = names.get(raw_name) if raw_name else None
-        if kind is None:
-            kind = self._kind(value, request.consent)
-            if raw_name and raw_name.strip(" \t") and len(names) < _MAX_NAMES:
-                names[raw_name] = kind
-        if kind == _KEEP:
+        Set-Cookie, for both adapters, on the app's bytes (ASGI) or text (WSGI). A deletion
+        (the app's own logout or clean-up) of a refused cookie leaves only if every major
+        browser reads it as a deletion.
+
+        The verdict depends on the name and the attributes, never on the value: it is
+        remembered by the header's shape (the header without its value), so a fresh session
+        id costs one lookup."""
+        shape: str | bytes | None = None
+        if isinstance(value, bytes):
+            if 10 in value or 13 in value:  # LF, CR: a header a lax server splits in two
+                return False
+            end = value.find(b";")
+            eq = value.find(b"=", 0, end) if end >= 0 else value.find(b"=")
+            if eq > 0:
+                shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
+        else:
+            if "\n" in value or "\r" in value:
+                return False
+            end = value.find(";")
+            eq = value.find("=", 0, end) if end >= 0 else value.find("=")
+            if eq > 0:
+                shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
+        verdict = None if shape is None else request.verdicts.get(shape)
+        if verdict is None:
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            verdict = self._verdict(text, end, eq, request, shape)
+        if verdict is True:
             return True
-        if kind == _STRIP:
+        if verdict is False:
             return False
-        if end < 0:
-            return kind == _KEEP_OPTIONAL  # no attributes: no place to learn, no deletion
-        # The same name with the same attributes has nothing new to teach: only the value
-        # (fresh on every response) differs. The key is the Set-Cookie without its value.
-        key = raw_name + value[end:]
-        attributes = self._learned.get(key)
-        if attributes is None:
-            attributes = self._attributes_of(value, end)
+        return verdict <= time.time() - DELETION_MARGIN
+
+    def _verdict(
+        self, text: str, end: int, eq: int, request: RequestConsent, shape: str | bytes | None
+    ) -> Verdict:
+        """Judge a Set-Cookie shape seen for the first time under this consent, learn the
+        place it sets its cookie at, and remember the verdict."""
+        raw_name = text[:eq] if eq > 0 else ""
+        # A name that is nothing but SP and HTAB is no name: the cookie is judged by its
+        # value too (see `judged_names`), so neither its kind nor its verdict is remembered.
+        named = bool(raw_name.strip(" \t"))
+        names = request.names
+        kind = names.get(raw_name) if named else None
+        if kind is None:
+            kind = self._kind(text, request.consent)
+            if named and len(names) < _MAX_NAMES:
+                names[raw_name] = kind
+        verdict: Verdict
+        if kind == _KEEP:
+            verdict = True
+        elif kind == _STRIP:
+            verdict = False
+        elif end < 0:
+            verdict = kind == _KEEP_OPTIONAL  # no attributes: no place to learn, no deletion
+        else:
+            attributes = self._attributes_of(text, end)
             if attributes.path is not None or attributes.domain is not None:
                 self._remember_place(raw_name.strip(" \t"), attributes)
-            self._learned.put(key, attributes)
-        if kind == _KEEP_OPTIONAL:
-            return True
-        deletes_at = attributes.deletes_at
-        return deletes_at != math.inf and deletes_at <= time.time() - DELETION_MARGIN
+            deletes_at = attributes.deletes_at
+            if kind == _KEEP_OPTIONAL or deletes_at == -math.inf:
+                verdict = True
+            elif deletes_at == math.inf:
+                verdict = False
+            else:
+                verdict = deletes_at  # an Expires date: a deletion only once it is past
+        if named and shape is not None:
+            self._remember_verdict(request.verdicts, shape, verdict)
+        return verdict
+
+    def _remember_verdict(self, verdicts: dict[Any, Verdict], shape: Any, verdict: Verdict) -> None:
+        """Bounded: past the byte limit (or a table's entry limit) every table starts over."""
+        cost = len(shape) + ENTRY_OVERHEAD
+        if len(shape) > _MAX_SHAPE or cost > self._verdict_limit:
+            return
+        with self._verdict_lock:
+            if len(verdicts) >= _MAX_NAMES or self._verdict_bytes + cost > self._verdict_limit:
+                self._forget_verdicts()
+            verdicts[shape] = verdict
+            self._verdict_bytes += cost
+
+    def _forget_verdicts(self) -> None:
+        for _, verdicts in self._tables.values():
+            verdicts.clear()
+        self._verdict_bytes = 0
 
     def deleted_places(self, value: str) -> list[tuple[str, str | None, str | None]]:
         """(name, path, domain) of the cookie that a Set-Cookie value deletes in every
@@ -406,7 +478,9 @@ class ConsentPolicy:
         if len(self._places) >= _MAX_NAMES and name not in self._places:
             return
         if len(known) >= _MAX_PLACES_PER_COOKIE:
-            self._learned.clear()  # the oldest place is forgotten: it may be learned again
+            # The oldest place is forgotten: the shapes that set it must teach it again.
+            with self._verdict_lock:
+                self._forget_verdicts()
         self._places[name] = (known + (place,))[-_MAX_PLACES_PER_COOKIE:]
         if not known:
             logger.warning(

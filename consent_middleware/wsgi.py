@@ -49,12 +49,13 @@ class ConsentWSGIMiddleware:
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         core = self.core
         ctx = self._begin(environ)
+        state = ctx.state
         environ[CONTEXT_KEY] = ctx
-        environ[CONSENT_KEY] = ctx.state.consent
+        environ[CONSENT_KEY] = state.consent
         subpath = core.api_subpath(ctx.path)
         if subpath is not None:
             return self._answer(environ, start_response, ctx, subpath)
-        filtered = ctx.state.filtered_cookie_header
+        filtered = state.filtered_cookie_header
         if filtered is not None:
             environ["HTTP_COOKIE"] = filtered
         chosen: list[BodyFilter] = []
@@ -66,9 +67,12 @@ class ConsentWSGIMiddleware:
             nonlocal started
             started = True
             plan = core.plan_response(ctx, _status_code(status), headers, False)
-            chosen[:] = [plan.body] if plan.body is not None else []
-            write: Callable[[bytes], object] = start_response(status, plan.headers, exc_info)
             made = plan.body
+            if made is not None:
+                chosen[:] = [made]
+            elif chosen:  # a second call (with exc_info) that needs no filter
+                chosen.clear()
+            write: Callable[[bytes], object] = start_response(status, plan.headers, exc_info)
             if made is None:
                 return write
             return lambda data: write(made.feed(data))
@@ -154,7 +158,8 @@ def _is_fragment(environ: WSGIEnviron) -> bool:
         return True
     if "HTTP_TURBO_FRAME" in environ or "HTTP_X_UP_TARGET" in environ:
         return True
-    return str(environ.get("HTTP_X_REQUESTED_WITH", "")).strip().lower() == "xmlhttprequest"
+    requested_with = environ.get("HTTP_X_REQUESTED_WITH")
+    return requested_with is not None and (str(requested_with).strip().lower() == "xmlhttprequest")
 
 
 def _text(value: str) -> str:
@@ -168,10 +173,20 @@ def _text(value: str) -> str:
 
 
 def _status_code(status: str) -> int:
+    """The code of a status line; remembered per line (a site sends a handful)."""
+    code = _CODES.get(status) if type(status) is str else None
+    if code is not None:
+        return code
     try:
-        return int(status[:3])
+        code = int(status[:3])
     except (TypeError, ValueError):
         return 200
+    if len(_CODES) < 256 and type(status) is str:
+        _CODES[status] = code
+    return code
+
+
+_CODES: dict[str, int] = {}
 
 
 def _read_body(environ: WSGIEnviron, limit: int) -> tuple[bytes, bool]:
