@@ -56,7 +56,7 @@ class ConsentMiddleware:
             return
         core = self.core
         ctx = self._begin(scope)
-        subpath = core.api_subpath(ctx.path)
+        subpath = ctx.subpath
         if subpath is not None:
             await self._answer(scope, receive, send, ctx, subpath)
             return

@@ -38,6 +38,7 @@ class RequestContext:
         "_language",
         "fragment",
         "refresh",
+        "subpath",
     )
 
     def __init__(
@@ -51,6 +52,7 @@ class RequestContext:
         accept_language: str | bytes | None,
         fragment: bool,
         refresh: bool,
+        subpath: str | None = None,
     ) -> None:
         self.core = core
         #: The consent the request carries (cached and shared: never mutated).
@@ -67,6 +69,9 @@ class RequestContext:
         self.fragment = fragment
         #: banner.js asking for the page again after a choice (`X-Consent-Refresh`).
         self.refresh = refresh
+        #: The path below `path_prefix` when one of the middleware's endpoints answers the
+        #: request (`ConsentCore.api_subpath`), or None when the app does.
+        self.subpath = subpath
 
     @property
     def consent(self) -> Consent:

@@ -165,13 +165,13 @@ class ConsentCore:
             accept_language,
             fragment,
             refresh,
+            # Most paths are the app's: told apart by one call.
+            self.api_subpath(path) if path.startswith(self._ours) else None,
         )
 
     def api_subpath(self, path: str) -> str | None:
         """The part of `path` below `path_prefix`, or None when the app should answer.
         `/.well-known/gpc.json` is ours too while Global Privacy Control is honoured."""
-        if not path.startswith(self._ours):
-            return None
         if path == self.prefix:
             return ""
         if path == GPC_JSON and self.config.honor_gpc:
@@ -245,9 +245,10 @@ class ConsentCore:
         page_types = self._page_types
         out: list[Any] = []
         page_type: str | None = None
-        # Headers that matter only to a page (length, encoding, CSP, range, ETag, Vary) and
-        # the opt-out: (kind, index in `out`, value), read only if the response is a page.
-        specials: list[tuple[int, int, Any]] | None = None
+        # Headers that matter only to a page (length, encoding, CSP, range, ETag, Vary) are
+        # read again only if the response is a page, from the first of them in `out` on.
+        first_special = -1
+        banner_header: Any = None  # the opt-out (ours: never sent on)
         deleted: list[tuple[str, str | None, str | None]] | None = [] if state.refused else None
         for header in app_headers:
             name, value = header
@@ -285,11 +286,12 @@ class ConsentCore:
                     page_type = self._page_type(value)
                 out.append(header)
                 continue
-            if specials is None:
-                specials = []
-            specials.append((kind, len(out), value))
-            if kind != _BANNER_OFF:  # ours: never sent on
-                out.append(header)
+            if kind == _BANNER_OFF:
+                banner_header = value
+                continue
+            if first_special < 0:
+                first_special = len(out)
+            out.append(header)
         if state.needs_response_work:
             spell = _bytes_header if as_bytes else _str_header
             out.extend(
@@ -305,9 +307,16 @@ class ConsentCore:
             return _plan_of((out, None))
         encoding = csp = None
         length_at = etag_at = -1
-        ranged = banner_off = False
+        ranged = False
+        banner_off = banner_header is not None and _text(banner_header).strip().lower() == "off"
         vary: list[int] = []
-        for kind, index, value in specials or ():
+        for index in range(first_special, len(out)) if first_special >= 0 else ():
+            name, value = out[index]
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self._learn(name)
+            if kind in (_OTHER, _SET_COOKIE, _CONTENT_TYPE):
+                continue
             text = _text(value)
             if kind == _CONTENT_LENGTH:
                 length_at = index
@@ -321,8 +330,6 @@ class ConsentCore:
                 etag_at = index
             elif kind == _VARY:
                 vary.append(index)
-            elif kind == _BANNER_OFF:
-                banner_off = text.strip().lower() == "off"
         if ranged:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)

@@ -52,7 +52,7 @@ class ConsentWSGIMiddleware:
         state = ctx.state
         environ[CONTEXT_KEY] = ctx
         environ[CONSENT_KEY] = state.consent
-        subpath = core.api_subpath(ctx.path)
+        subpath = ctx.subpath
         if subpath is not None:
             return self._answer(environ, start_response, ctx, subpath)
         filtered = state.filtered_cookie_header
@@ -100,7 +100,14 @@ class ConsentWSGIMiddleware:
             (path if path.isascii() else _text(path)) or "/",
             get("QUERY_STRING", ""),
             get("HTTP_ACCEPT_LANGUAGE"),
-            _is_fragment(environ),
+            # Most requests carry none of the fragment headers: one lookup each, no call.
+            (
+                "HTTP_HX_REQUEST" in environ
+                or "HTTP_TURBO_FRAME" in environ
+                or "HTTP_X_UP_TARGET" in environ
+                or "HTTP_X_REQUESTED_WITH" in environ
+            )
+            and _is_fragment(environ),
             "HTTP_X_CONSENT_REFRESH" in environ,
         )
 
