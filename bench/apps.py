@@ -1,6 +1,7 @@
 """The apps the end-to-end benchmark serves with real servers, bare and under the middleware.
 
     uvicorn bench.apps:asgi_bare      uvicorn bench.apps:asgi_consent
+    uvicorn bench.apps:asgi_noop      (the same app under a do-nothing ASGI middleware)
     gunicorn bench.apps:wsgi_bare     gunicorn bench.apps:wsgi_consent
 
 Each is the same small site, a Starlette app (ASGI) or a Flask app (WSGI), the way real apps
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from consent_middleware import ConsentMiddleware, ConsentWSGIMiddleware
 
+from .inprocess import PassThroughASGI
 from .traffic import JSON_BODY, fresh_pair, make_config
 
 YEAR = 365 * 24 * 3600
@@ -59,6 +61,8 @@ asgi_bare = Starlette(routes=_ROUTES)
 asgi_consent = Starlette(
     routes=_ROUTES, middleware=[Middleware(ConsentMiddleware, config=make_config())]
 )
+#: The floor for any ASGI middleware: one that only passes every message on.
+asgi_noop = Starlette(routes=_ROUTES, middleware=[Middleware(PassThroughASGI)])
 
 
 def flask_site() -> Any:

@@ -89,6 +89,8 @@ class Server:
     command: tuple[str, ...]
     bare: str
     consent: str
+    #: The same app under a do-nothing middleware, for reference (no target).
+    noop: str | None = None
 
 
 PY = sys.executable
@@ -112,6 +114,7 @@ SERVERS = {
         ),
         "bench.apps:asgi_bare",
         "bench.apps:asgi_consent",
+        "bench.apps:asgi_noop",
     ),
     "wsgi": Server(
         "gunicorn, sync worker (Flask app)",
@@ -180,10 +183,17 @@ class Result:
     scenario: Scenario
     bare: Measured
     consent: Measured
+    noop: Measured | None = None
 
     @property
     def ratio(self) -> float:
         return self.consent.rps / self.bare.rps
+
+    def ratio_of(self, measured: Measured) -> float:
+        return measured.rps / self.bare.rps
+
+    def cpu_ratio_of(self, measured: Measured) -> float:
+        return self.bare.cpu_us / measured.cpu_us
 
     @property
     def cpu_ratio(self) -> float:
@@ -324,12 +334,15 @@ def run(
         for kind in kinds:
             server = SERVERS[kind]
             n = rounds if kind == "asgi" else wsgi_rounds
+            apps = [("bare", server.bare), ("consent", server.consent)]
+            if server.noop is not None:
+                apps.append(("noop", server.noop))
             with ExitStack() as stack:
                 servers = {
                     which: stack.enter_context(
                         serving(server.command, app, server_pin, Path(tmp) / f"{kind}-{which}.log")
                     )
-                    for which, app in (("bare", server.bare), ("consent", server.consent))
+                    for which, app in apps
                 }
                 for scenario in SCENARIOS:
                     cookie = cookie_header(visitor, scenario.decided)
@@ -339,18 +352,31 @@ def run(
                         f"bench: e2e {kind} {scenario.key}: {n} rounds × 2 × {seconds:g} s...",
                         file=sys.stderr,
                     )
-                    measured = {"bare": Measured(), "consent": Measured()}
+                    measured = {which: Measured() for which in servers}
                     for url, pid in servers.values():
                         wrk(url + scenario.path, cookie, warmup, load_pin, wrk_bin, pid)
+                    stacks = list(servers)
                     for round_ in range(n):
-                        order = ("bare", "consent") if round_ % 2 == 0 else ("consent", "bare")
+                        # Each round in another order (A B C, C B A, B C A, ...): drifts of a
+                        # shared machine reach every stack alike.
+                        order = stacks[round_ % len(stacks) :] + stacks[: round_ % len(stacks)]
+                        if round_ % 2:
+                            order.reverse()
                         for which in order:
                             url, pid = servers[which]
                             sample = wrk(
                                 url + scenario.path, cookie, seconds, load_pin, wrk_bin, pid
                             )
                             measured[which].samples.append(sample)
-                    results.append(Result(kind, scenario, measured["bare"], measured["consent"]))
+                    results.append(
+                        Result(
+                            kind,
+                            scenario,
+                            measured["bare"],
+                            measured["consent"],
+                            measured.get("noop"),
+                        )
+                    )
     return results, pinned
 
 
@@ -401,6 +427,11 @@ def render(
         " reaches, and it holds even when other processes take CPU time from the server"
         " (requests/s then drop for both stacks, unevenly).",
         "",
+        "Under uvicorn, the same Starlette app also runs under a do-nothing pure ASGI"
+        " middleware (`bench.apps:asgi_noop`: it wraps `send` and passes every message on),"
+        " for reference: what any ASGI middleware costs before it does anything. It has no"
+        " target; it shows how much of each target's budget is left for the work itself.",
+        "",
     ]
     for kind, title, n in (
         ("asgi", "uvicorn, one worker, default loop and HTTP implementation", rounds),
@@ -423,10 +454,19 @@ def render(
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in chosen:
-            for which, m in (("bare app", r.bare), ("ConsentMiddleware", r.consent)):
+            stacks = [("bare app", r.bare), ("ConsentMiddleware", r.consent)]
+            if r.noop is not None:
+                stacks.insert(1, ("do-nothing middleware (reference)", r.noop))
+            for which, m in stacks:
                 low, high = m.rps_range
-                ratio = "—" if m is r.bare else f"**{r.ratio:.1%}**"
-                cpu_ratio = "—" if m is r.bare else f"{r.cpu_ratio:.1%}"
+                ratio = (
+                    "—"
+                    if m is r.bare
+                    else f"**{r.ratio:.1%}**"
+                    if m is r.consent
+                    else f"{r.ratio_of(m):.1%}"
+                )
+                cpu_ratio = "—" if m is r.bare else f"{r.cpu_ratio_of(m):.1%}"
                 lines.append(
                     f"| {r.scenario.title} | {which} | {m.rps:,.0f} | {low:,.0f} – {high:,.0f}"
                     f" | {m.p50_ms:.2f} ms | {m.p99_ms:.2f} ms | {m.errors} | {ratio}"

@@ -10,7 +10,6 @@ from email.utils import formatdate
 
 import pytest
 
-from consent_middleware import policy as policy_module
 from consent_middleware.policy import ConsentPolicy, RequestConsent
 
 from .conftest import make_config
@@ -69,7 +68,7 @@ def test_a_deletion_by_date_is_compared_with_the_clock_every_time(
     assert not policy.keeps(header, state)
     assert not policy.keeps(header.encode("latin-1"), state)
     later = now + 3 * 86400
-    monkeypatch.setattr(policy_module.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     assert policy.keeps(header, state)
     assert policy.keeps(header.encode("latin-1"), state)
 
