@@ -157,9 +157,8 @@ class ConsentPolicy:
         self._attributes: BoundedCache[str, _Attributes] = BoundedCache(
             size, 2048, max_bytes=budget.share(0.1)
         )
-        # Raw name + attributes of a Set-Cookie (its text without the value) -> what the
-        # attributes say, once the place they give is learned (see `keeps`).
-        # The bytes that the verdict tables hold together; past the limit, they start over.
+        # The bytes that the verdict tables (Set-Cookie shape -> verdict, see `keeps`) hold
+        # together; past the limit, they all start over.
         self._verdict_limit = budget.share(0.05) if size else 0
         self._verdict_bytes = 0
         self._verdict_lock = threading.Lock()
@@ -375,6 +374,7 @@ class ConsentPolicy:
         with self._verdict_lock:
             if len(verdicts) >= _MAX_NAMES or self._verdict_bytes + cost > self._verdict_limit:
                 self._forget_verdicts()
+                verdicts.clear()  # also when it is none of the shared tables (past 64 sets)
             verdicts[shape] = verdict
             self._verdict_bytes += cost
 
