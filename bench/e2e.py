@@ -349,7 +349,8 @@ def run(
                     for which, (url, _) in servers.items():
                         check(scenario, url + scenario.path, cookie, which == "consent")
                     print(
-                        f"bench: e2e {kind} {scenario.key}: {n} rounds × 2 × {seconds:g} s...",
+                        f"bench: e2e {kind} {scenario.key}:"
+                        f" {n} rounds × {len(servers)} × {seconds:g} s...",
                         file=sys.stderr,
                     )
                     measured = {which: Measured() for which in servers}
