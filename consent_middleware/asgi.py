@@ -82,12 +82,14 @@ class ConsentMiddleware:
                 headers = message.get("headers") or ()
                 plan = core.plan_response(ctx, message.get("status", 200), headers, True)
                 body = plan.body
-                message = {**message, "headers": plan.headers}
+                message = dict(message)  # a copy: the app's own message stays as it was
+                message["headers"] = plan.headers
             elif body is not None and kind == "http.response.body":
                 chunk = body.feed(message.get("body", b""))
                 if not message.get("more_body", False):
                     chunk += body.finish()
-                message = {**message, "body": chunk}
+                message = dict(message)
+                message["body"] = chunk
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
