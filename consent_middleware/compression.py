@@ -1,19 +1,29 @@
-"""Compressed pages: a gzip or deflate HTML body is decompressed, rewritten and compressed
-again as it streams, so the banner and gating work behind GZipMiddleware or Flask-Compress
-placed inside ConsentMiddleware. Every chunk is flushed on its own: nothing waits for the
-end of the body.
+"""Compressed pages: a gzip, deflate, br or zstd HTML body is decompressed, rewritten and
+compressed again as it streams, so the banner and gating work behind GZipMiddleware,
+Flask-Compress or brotli-asgi placed inside ConsentMiddleware. Every chunk is flushed on its
+own: nothing waits for the end of the body.
+
+gzip and deflate need nothing more. br is read when `brotli` (Google's binding, which
+Flask-Compress and brotli-asgi install) or `brotlicffi` is installed, and zstd with Python
+3.14's `compression.zstd` or `backports.zstd` (which Flask-Compress installs): an app can only
+compress with them when they are there.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core import BodyFilter
 
-__all__ = ["decoder_for"]
+__all__ = ["READERS", "decoder_for"]
+
+#: The encodings that need a library to be read, and the package to install for each.
+READERS = {"br": "brotli", "zstd": "backports.zstd (or Python 3.14)"}
 
 logger = logging.getLogger("consent_middleware")
 
@@ -22,13 +32,36 @@ _ZLIB = zlib.MAX_WBITS
 _RAW = -zlib.MAX_WBITS
 
 
+#: Brotli's quality when a page is compressed again: Flask-Compress's default (11, brotli's
+#: own default, costs tens of milliseconds per page).
+_BROTLI_QUALITY = 4
+
+
 def decoder_for(encoding: str, inner: BodyFilter) -> BodyFilter | None:
     """`inner` wrapped for a body in `encoding` (a Content-Encoding value), or None when the
-    middleware cannot read that encoding (br, zstd, several codings)."""
+    middleware cannot read that encoding (several codings, or br or zstd without their
+    library)."""
     if encoding in ("gzip", "x-gzip"):
         return _Recompressing(inner, gzip=True)
     if encoding == "deflate":
         return _Recompressing(inner, gzip=False)
+    if encoding == "br":
+        brotli = _module("brotli", "brotlicffi")
+        return None if brotli is None else _Restreaming(inner, _Brotli(brotli))
+    if encoding == "zstd":
+        zstd = _module("compression.zstd", "backports.zstd")
+        return None if zstd is None else _Restreaming(inner, _Zstd(zstd))
+    return None
+
+
+@functools.cache
+def _module(*names: str) -> Any:
+    """The first of `names` that imports, or None (looked up once per process)."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
     return None
 
 
@@ -97,6 +130,82 @@ class _Recompressing:
         if self._encoder is None:
             return b""
         return self._encoder.flush(zlib.Z_FINISH)
+
+
+class _Brotli:
+    """One br stream in, one out (Google's `brotli` or `brotlicffi`: the same calls)."""
+
+    __slots__ = ("_decoder", "_encoder")
+
+    def __init__(self, brotli: Any) -> None:
+        self._decoder = brotli.Decompressor()
+        self._encoder = brotli.Compressor(quality=_BROTLI_QUALITY)
+
+    def decompress(self, data: bytes) -> bytes:
+        return bytes(self._decoder.process(data))
+
+    def compress(self, data: bytes, *, last: bool) -> bytes:
+        out = self._encoder.process(data) if data else b""
+        return bytes(out + (self._encoder.finish() if last else self._encoder.flush()))
+
+
+class _Zstd:
+    """One zstd stream in (of one or more frames), one out (`compression.zstd`'s calls)."""
+
+    __slots__ = ("_zstd", "_decoder", "_encoder")
+
+    def __init__(self, zstd: Any) -> None:
+        self._zstd = zstd
+        self._decoder = zstd.ZstdDecompressor()
+        self._encoder = zstd.ZstdCompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            out.append(self._decoder.decompress(data))
+            if not self._decoder.eof:
+                break
+            # A frame ended: what follows is the next frame, if any.
+            data = self._decoder.unused_data
+            self._decoder = self._zstd.ZstdDecompressor()
+        return b"".join(out)
+
+    def compress(self, data: bytes, *, last: bool) -> bytes:
+        mode = (
+            self._zstd.ZstdCompressor.FLUSH_FRAME if last else self._zstd.ZstdCompressor.FLUSH_BLOCK
+        )
+        return bytes(self._encoder.compress(data, mode))
+
+
+class _Restreaming:
+    """Decompress, filter, compress again, with a br or zstd codec: the same encoding in
+    and out, each chunk flushed."""
+
+    __slots__ = ("_inner", "_codec", "_broken")
+
+    def __init__(self, inner: BodyFilter, codec: _Brotli | _Zstd) -> None:
+        self._inner = inner
+        self._codec = codec
+        self._broken = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._broken or not chunk:
+            return b""
+        try:
+            data = self._codec.decompress(chunk)
+        except Exception:  # each library has its own error type
+            return self._give_up()
+        return self._codec.compress(self._inner.feed(data), last=False)
+
+    def finish(self) -> bytes:
+        if self._broken:
+            return b""
+        return self._codec.compress(self._inner.finish(), last=True)
+
+    def _give_up(self) -> bytes:
+        logger.warning("consent-middleware: the app's compressed page is corrupt; ending it")
+        self._broken = True
+        return self._codec.compress(b"", last=True)
 
 
 def _looks_zlib(data: bytes) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Protocol
 from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
 from .cache import ByteBudget
-from .compression import decoder_for
+from .compression import READERS, decoder_for
 from .config import ALWAYS, ConsentConfig
 from .consent import Consent
 from .consent_mode import consent_mode_default
@@ -338,9 +338,11 @@ class ConsentCore:
         if encoding not in (None, "", "identity"):
             body = decoder_for(encoding, body)
             if body is None:
+                library = READERS.get(str(encoding))
                 self._log_once(
                     f"left a {encoding}-encoded page without banner or gating: add the"
                     " compression middleware outside ConsentMiddleware (see docs/deploying.md)"
+                    + (f", or install {library} so that it can read the page" if library else "")
                 )
                 return _plan_of((out, None))
             added = None
