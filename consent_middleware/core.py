@@ -45,8 +45,9 @@ logger = logging.getLogger("consent_middleware")
     _ETAG,
     _VARY,
     _BANNER_OFF,
+    _DISPOSITION,
     _DROP,
-) = range(11)
+) = range(12)
 _KINDS = {
     "set-cookie": _SET_COOKIE,
     "content-type": _CONTENT_TYPE,
@@ -57,6 +58,7 @@ _KINDS = {
     "etag": _ETAG,
     "vary": _VARY,
     "x-consent-banner": _BANNER_OFF,
+    "content-disposition": _DISPOSITION,
 }
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
@@ -307,7 +309,7 @@ class ConsentCore:
             return _plan_of((out, None))
         encoding = csp = None
         length_at = etag_at = -1
-        ranged = False
+        left_alone = False  # a part of a page (Content-Range), or a download
         banner_off = banner_header is not None and _text(banner_header).strip().lower() == "off"
         vary: list[int] = []
         for index in range(first_special, len(out)) if first_special >= 0 else ():
@@ -325,12 +327,17 @@ class ConsentCore:
             elif kind == _CSP:
                 csp = text if csp is None else csp + "," + text
             elif kind == _CONTENT_RANGE:
-                ranged = True
+                left_alone = True
+            elif kind == _DISPOSITION:
+                # A download (an exported report, say) is saved, not shown: left as it is.
+                left_alone = (
+                    left_alone or text.split(";", 1)[0].strip(" \t").lower() == "attachment"
+                )
             elif kind == _ETAG:
                 etag_at = index
             elif kind == _VARY:
                 vary.append(index)
-        if ranged:
+        if left_alone:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)
         if body is None:

@@ -162,6 +162,34 @@ def test_compressed_pages_get_the_banner(make_site: Callable[..., Site], encodin
     assert "content-length" not in response.headers  # unknown until it is compressed
 
 
+@pytest.mark.parametrize(
+    "disposition", ['attachment; filename="report.html"', "ATTACHMENT", " attachment ;x=y"]
+)
+def test_a_download_is_left_as_the_app_wrote_it(
+    make_site: Callable[..., Site], disposition: str
+) -> None:
+    """An exported HTML report is saved, not shown: no banner, no gating, no Vary; its
+    cookies are judged all the same."""
+    site = make_site(
+        AppSpec(
+            body=PAGE,
+            set_cookies=["_fbp=1; Path=/"],
+            extra_headers=[("Content-Disposition", disposition)],
+        )
+    )
+    response = site.get("/")
+    assert response.content == PAGE
+    assert "vary" not in response.headers
+    assert response.headers.get_list("set-cookie") == []
+
+
+def test_an_inline_page_with_a_file_name_is_a_page(make_site: Callable[..., Site]) -> None:
+    site = make_site(
+        AppSpec(body=PAGE, extra_headers=[("Content-Disposition", 'inline; filename="a.html"')])
+    )
+    assert site.get("/").content.count(b'id="consent-banner"') == 1
+
+
 def test_error_pages_get_the_banner_too(make_site: Callable[..., Site]) -> None:
     response = html_site(make_site, status=404).get("/missing")
     assert response.status_code == 404
