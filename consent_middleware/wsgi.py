@@ -8,6 +8,7 @@ returned (so `close()` and `wsgi.file_wrapper` keep working) unless a page is re
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -68,10 +69,7 @@ class ConsentWSGIMiddleware:
             started = True
             plan = core.plan_response(ctx, _status_code(status), headers, False)
             made = plan.body
-            if made is not None:
-                chosen[:] = [made]
-            elif chosen:  # a second call (with exc_info) that needs no filter
-                chosen.clear()
+            chosen[:] = () if made is None else (made,)
             write: Callable[[bytes], object] = start_response(status, plan.headers, exc_info)
             if made is None:
                 return write
@@ -100,14 +98,7 @@ class ConsentWSGIMiddleware:
             (path if path.isascii() else _text(path)) or "/",
             get("QUERY_STRING", ""),
             get("HTTP_ACCEPT_LANGUAGE"),
-            # Most requests carry none of the fragment headers: one lookup each, no call.
-            (
-                "HTTP_HX_REQUEST" in environ
-                or "HTTP_TURBO_FRAME" in environ
-                or "HTTP_X_UP_TARGET" in environ
-                or "HTTP_X_REQUESTED_WITH" in environ
-            )
-            and _is_fragment(environ),
+            _is_fragment(environ),
             "HTTP_X_CONSENT_REFRESH" in environ,
         )
 
@@ -179,21 +170,12 @@ def _text(value: str) -> str:
         return value
 
 
+@functools.lru_cache(maxsize=256)  # a site sends a handful of status lines
 def _status_code(status: str) -> int:
-    """The code of a status line; remembered per line (a site sends a handful)."""
-    code = _CODES.get(status) if type(status) is str else None
-    if code is not None:
-        return code
     try:
-        code = int(status[:3])
+        return int(status[:3])
     except (TypeError, ValueError):
         return 200
-    if len(_CODES) < 256 and type(status) is str:
-        _CODES[status] = code
-    return code
-
-
-_CODES: dict[str, int] = {}
 
 
 def _read_body(environ: WSGIEnviron, limit: int) -> tuple[bytes, bool]:

@@ -4,26 +4,15 @@ header through that a first judgement would stop."""
 
 from __future__ import annotations
 
-import itertools
 import time
 from email.utils import formatdate
 
 import pytest
 
-from consent_middleware.policy import ConsentPolicy, RequestConsent
+from consent_middleware.policy import ConsentPolicy
 
 from .conftest import make_config
-
-_values = itertools.count()
-
-
-def visitor(policy: ConsentPolicy, granted: list[str]) -> RequestConsent:
-    codec = policy.codec
-    return policy.read_request("consent=" + codec.encode(codec.decide(granted)), True)
-
-
-def fresh(name: str, attributes: str) -> str:
-    return f"{name}={next(_values):08x}; {attributes}"
+from .test_policy_fresh_values import fresh, visitor
 
 
 def test_bytes_and_text_get_the_same_verdicts_fresh_or_not() -> None:
