@@ -105,11 +105,32 @@ class ApiRequest:
         return ctype in _FORM_TYPES and _JSON not in self.headers.get("accept", "").lower()
 
 
+#: The reason phrases of the statuses the endpoints answer with.
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    303: "See Other",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    503: "Service Unavailable",
+}
+
+
 @dataclass
 class ApiResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+
+    @property
+    def status_line(self) -> str:
+        """The status as WSGI writes it: `303 See Other`."""
+        return f"{self.status} {_REASONS.get(self.status, 'Unknown')}"
 
 
 class ApiError(Exception):

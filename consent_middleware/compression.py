@@ -32,8 +32,8 @@ _ZLIB = zlib.MAX_WBITS
 _RAW = -zlib.MAX_WBITS
 
 
-#: Brotli's quality when a page is compressed again: Flask-Compress's default (11, brotli's
-#: own default, costs tens of milliseconds per page).
+#: Brotli's quality when a page is compressed again: 4, Flask-Compress's default (brotli's
+#: own default, 11, costs tens of milliseconds per page).
 _BROTLI_QUALITY = 4
 
 

@@ -8,7 +8,6 @@ returned (so `close()` and `wsgi.file_wrapper` keep working) unless a page is re
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -88,6 +87,16 @@ class ConsentWSGIMiddleware:
         path = get("PATH_INFO", "")
         gpc = get("HTTP_SEC_GPC")
         dnt = get("HTTP_DNT")
+        # htmx (unless hx-boost fetched a whole page), a Turbo Frame, Unpoly, XMLHttpRequest.
+        fragment = (
+            ("HTTP_HX_REQUEST" in environ and get("HTTP_HX_BOOSTED", "").lower() != "true")
+            or "HTTP_TURBO_FRAME" in environ
+            or "HTTP_X_UP_TARGET" in environ
+            or (
+                "HTTP_X_REQUESTED_WITH" in environ
+                and str(environ["HTTP_X_REQUESTED_WITH"]).strip().lower() == "xmlhttprequest"
+            )
+        )
         return self.core.begin(  # positional: the hot path
             get("HTTP_COOKIE", ""),
             get("wsgi.url_scheme") == "https",
@@ -98,7 +107,7 @@ class ConsentWSGIMiddleware:
             (path if path.isascii() else _text(path)) or "/",
             get("QUERY_STRING", ""),
             get("HTTP_ACCEPT_LANGUAGE"),
-            _is_fragment(environ),
+            fragment,
             "HTTP_X_CONSENT_REFRESH" in environ,
         )
 
@@ -150,16 +159,6 @@ class _FilteredBody:
             close()
 
 
-def _is_fragment(environ: WSGIEnviron) -> bool:
-    """htmx (unless hx-boost fetched a whole page), a Turbo Frame, Unpoly, XMLHttpRequest."""
-    if "HTTP_HX_REQUEST" in environ and environ.get("HTTP_HX_BOOSTED", "").lower() != "true":
-        return True
-    if "HTTP_TURBO_FRAME" in environ or "HTTP_X_UP_TARGET" in environ:
-        return True
-    requested_with = environ.get("HTTP_X_REQUESTED_WITH")
-    return requested_with is not None and (str(requested_with).strip().lower() == "xmlhttprequest")
-
-
 def _text(value: str) -> str:
     """A path as ASGI gives it: WSGI hands over its bytes decoded as latin-1 (PEP 3333)."""
     if value.isascii():
@@ -170,12 +169,21 @@ def _text(value: str) -> str:
         return value
 
 
-@functools.lru_cache(maxsize=256)  # a site sends a handful of status lines
 def _status_code(status: str) -> int:
+    """The code of a status line; remembered per line (a site sends a handful)."""
+    code = _CODES.get(status) if type(status) is str else None
+    if code is not None:
+        return code
     try:
-        return int(status[:3])
+        code = int(status[:3])
     except (TypeError, ValueError):
         return 200
+    if len(_CODES) < 256 and type(status) is str:
+        _CODES[status] = code
+    return code
+
+
+_CODES: dict[str, int] = {}
 
 
 def _read_body(environ: WSGIEnviron, limit: int) -> tuple[bytes, bool]:
@@ -200,21 +208,5 @@ def _read_body(environ: WSGIEnviron, limit: int) -> tuple[bytes, bool]:
 
 
 def _send_response(start_response: StartResponse, response: ApiResponse) -> list[bytes]:
-    reason = _REASONS.get(response.status, "Unknown")
-    start_response(f"{response.status} {reason}", list(response.headers))
+    start_response(response.status_line, list(response.headers))
     return [response.body]
-
-
-_REASONS = {
-    200: "OK",
-    204: "No Content",
-    303: "See Other",
-    304: "Not Modified",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    503: "Service Unavailable",
-}
