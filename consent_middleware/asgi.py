@@ -60,11 +60,7 @@ class ConsentMiddleware:
         if subpath is not None:
             await self._answer(scope, receive, send, ctx, subpath)
             return
-        if ctx.state.filtered_cookie_header is None:
-            scope[CONTEXT_KEY] = ctx  # the usual case, inline: a new scope only when needed
-            scope[CONSENT_KEY] = ctx.state.consent
-        else:
-            scope = self._hand_over(scope, ctx)
+        scope = self._hand_over(scope, ctx)
         extensions = scope.get("extensions")
         if extensions and core.rewrites_html and not _FILE_SENDS.isdisjoint(extensions):
             # A page sent from a file would bypass the page filter that its corrected

@@ -458,15 +458,11 @@ class ConsentCore:
 
     def _page_type(self, value: Any) -> str | None:
         """The page type a Content-Type value names (text/html or application/xhtml+xml),
-        or None; remembered per spelling, so that a response pays one dict lookup."""
-        hashable = type(value) in _TEXT_TYPES
-        if hashable:
-            known = self._page_types.get(value, _UNKNOWN)
-            if known is not _UNKNOWN:
-                return known  # type: ignore[no-any-return]
+        or None, for a spelling not yet in `_page_types`: remembered there (bytes and text
+        only), so that later responses pay one dict lookup in `_plan`."""
         base = _text(value).split(";", 1)[0].strip(" \t").lower()
         page_type = base if base in _PAGE_TYPES else None
-        if hashable and len(self._page_types) < _MAX_LEARNED:
+        if type(value) in _TEXT_TYPES and len(self._page_types) < _MAX_LEARNED:
             self._page_types[value] = page_type
         return page_type
 
