@@ -66,9 +66,11 @@ class ConsentWSGIMiddleware:
         ) -> Callable[[bytes], object]:
             nonlocal started
             started = True
-            plan = core.plan_response(ctx, _status_code(status), headers, False)
+            code = _CODES.get(status) if type(status) is str else None
+            plan = core.plan_response(ctx, code or _status_code(status), headers, False)
             made = plan.body
-            chosen[:] = () if made is None else (made,)
+            if made is not None or chosen:  # a second call (exc_info) may drop the filter
+                chosen[:] = () if made is None else (made,)
             write: Callable[[bytes], object] = start_response(status, plan.headers, exc_info)
             if made is None:
                 return write

@@ -197,6 +197,36 @@ def test_wsgi_exc_info_is_passed_on() -> None:
     assert seen[1][1] is not None and isinstance(seen[1][1][1], RuntimeError)
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "banner"),
+    [("text/html", "text/plain", False), ("text/plain", "text/html", True)],
+)
+def test_wsgi_second_start_response_chooses_the_body_filter_again(
+    first: str, second: str, banner: bool
+) -> None:
+    """An app that fails after start_response calls it again with exc_info: the body that
+    follows is the error page's, filtered (or not) as the second call says."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", first)])
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            import sys
+
+            start_response("500 Error", [("Content-Type", second)], sys.exc_info())
+        return [b"<html><body><p>error</p></body></html>"]
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+        return lambda data: None
+
+    middleware = ConsentWSGIMiddleware(app, config=make_config())
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.url_scheme": "http"}
+    body = b"".join(middleware(environ, start_response))
+    assert (b'id="consent-banner"' in body) is banner
+    assert body.startswith(b"<html><body><p>error</p>")
+
+
 def test_wsgi_generator_body_streams_and_validates() -> None:
     produced: list[int] = []
 
