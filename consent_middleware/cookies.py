@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 __all__ = [
     "DELETION_MARGIN",
@@ -21,12 +22,14 @@ __all__ = [
     "strict_cookie_date",
     "build_set_cookie",
     "cookie_value",
+    "default_path",
     "deletion_header",
     "is_deletion",
     "parse_cookie_date",
     "parse_cookie_header",
     "parse_set_cookie",
     "set_cookie_name",
+    "stored_name",
 ]
 
 _WSP = " \t"  # RFC 6265bis trims SP and HTAB only; other whitespace is part of the text.
@@ -65,6 +68,33 @@ def set_cookie_name(header: str) -> str:
     return header[eq + 1 : second].strip(_WSP)
 
 
+def stored_name(header: str) -> str | None:
+    """The one name every browser stores a Set-Cookie's cookie under, or None when they may
+    differ: no "=" before the first ";" (`_fbp; Max-Age=0` is the nameless cookie `_fbp` in
+    RFC 6265bis, a cookie named `_fbp` in older parsers), or nothing but SP and HTAB before
+    it. Only such a name may count as one the app itself deletes."""
+    end = header.find(";")
+    eq = header.find("=", 0, end) if end >= 0 else header.find("=")
+    if eq < 0:
+        return None
+    name = header[:eq].strip(_WSP)
+    return name or None
+
+
+def default_path(request_path: str) -> str:
+    """The path a browser gives a cookie set without a valid Path attribute: the request
+    path up to its last "/" (RFC 6265bis 5.1.4), `/` for `/item` or an empty path. The
+    request path is the one the browser sent (prefix included), percent-encoded."""
+    if not request_path.startswith("/"):
+        return "/"
+    last = request_path.rfind("/")
+    if last == 0:
+        return "/"
+    directory = request_path[:last]
+    return directory if directory.isascii() else quote(directory, safe=_PATH_SAFE)
+
+
+_PATH_SAFE = "/!$&'()*+,=:@-._~%"
 _CTL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
@@ -414,6 +444,7 @@ def build_set_cookie(
     secure: bool = False,
     http_only: bool = False,
     same_site: str | None = None,
+    partitioned: bool = False,
 ) -> str:
     """A Set-Cookie header value that `parse_set_cookie` reads back exactly.
 
@@ -453,15 +484,27 @@ def build_set_cookie(
         if canonical is None:
             raise ValueError(f"same_site {same_site!r} must be 'strict', 'lax' or 'none'")
         parts.append(f"SameSite={canonical}")
+    if partitioned:
+        if not secure:
+            raise ValueError("a Partitioned cookie must be Secure (browsers drop it otherwise)")
+        parts.append("Partitioned")
     return "; ".join(parts)
 
 
 def deletion_header(
-    name: str, *, path: str | None = "/", domain: str | None = None, secure: bool = False
+    name: str,
+    *,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    partitioned: bool = False,
 ) -> str:
     """A Set-Cookie value that expires cookie `name`; path and domain must match the cookie's.
+    A partitioned (CHIPS) cookie is expired only by a `Partitioned` deletion.
 
     For the nameless cookie (name "") this is `=; Max-Age=0; ...`, which browsers store under
     the empty name and so replace and expire the nameless cookie.
     """
-    return build_set_cookie(name, "", max_age=0, path=path, domain=domain, secure=secure)
+    return build_set_cookie(
+        name, "", max_age=0, path=path, domain=domain, secure=secure, partitioned=partitioned
+    )

@@ -206,12 +206,13 @@ class ConsentCore:
 
     # -- response side -----------------------------------------------------------------
 
-    def keeps(self, set_cookie: str | bytes, state: RequestConsent) -> bool:
-        """Whether one of the app's Set-Cookie values may leave. Fails closed: on a bug,
-        only required categories' cookies stay."""
+    def keeps(self, set_cookie: str | bytes, state: RequestConsent, path: str = "/") -> bool:
+        """Whether one of the app's Set-Cookie values may leave, on a response to `path`
+        (as the browser sent it). Fails closed: on a bug, only required categories'
+        cookies stay."""
         text = set_cookie.decode("latin-1") if isinstance(set_cookie, bytes) else set_cookie
         try:
-            return self.policy.keeps(text, state)
+            return self.policy.keeps(text, state, path)
         except Exception:
             self._failed("judge", _FAIL_CLOSED)
             return self._required(text)
@@ -252,16 +253,18 @@ class ConsentCore:
         first_special = -1
         banner_header: Any = None  # the opt-out (ours: never sent on)
         deleted: list[tuple[str, str | None, str | None]] | None = [] if state.refused else None
+        # The path as the browser sent it: where a cookie without a valid Path lands.
+        path = ctx.root + ctx.path if ctx.root else ctx.path
         for header in app_headers:
             name, value = header
             kind = kinds.get(name)
             if kind is None:
                 kind = self._learn(name)
             if kind == _SET_COOKIE:
-                if keeps(value, state):
+                if keeps(value, state, path):
                     out.append(header)
                     if deleted is not None:
-                        deleted.extend(self.policy.deleted_places(_text(value)))
+                        deleted.extend(self.policy.deleted_places(_text(value), path))
                 continue
             # Any other header: never one that a lax server would split into two.
             if type(value) is bytes:

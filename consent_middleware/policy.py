@@ -26,11 +26,13 @@ from .cookies import (
     DELETION_MARGIN,
     build_set_cookie,
     cookie_value,
+    default_path,
     deletion_header,
     deletion_time,
     judged_names,
     parse_cookie_header,
     parse_set_cookie,
+    stored_name,
 )
 
 __all__ = ["ConsentPolicy", "RequestConsent"]
@@ -295,7 +297,7 @@ class ConsentPolicy:
 
     # -- response side -----------------------------------------------------------------
 
-    def keeps(self, value: str | bytes, request: RequestConsent) -> bool:
+    def keeps(self, value: str | bytes, request: RequestConsent, path: str = "/") -> bool:
         """Whether one of the app's Set-Cookie values may leave: the one judgement of a
         Set-Cookie, for both adapters, on the app's bytes (ASGI) or text (WSGI). A deletion
         (the app's own logout or clean-up) of a refused cookie leaves only if every major
@@ -303,7 +305,8 @@ class ConsentPolicy:
 
         The verdict depends on the name and the attributes, never on the value: it is
         remembered by the header's shape (the header without its value), so a fresh session
-        id costs one lookup."""
+        id costs one lookup. `path` is the request's path as the browser sent it (prefix
+        included): where a cookie set without a valid Path attribute lands."""
         shape: str | bytes | None = None
         if isinstance(value, bytes):
             if 10 in value or 13 in value:  # LF, CR: a header a lax server splits in two
@@ -322,7 +325,7 @@ class ConsentPolicy:
         verdict = None if shape is None else request.verdicts.get(shape)
         if verdict is None:
             text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            verdict = self._verdict(text, end, eq, request, shape)
+            verdict = self._verdict(text, end, eq, request, shape, path)
         if verdict is True:
             return True
         if verdict is False:
@@ -330,7 +333,13 @@ class ConsentPolicy:
         return verdict <= time.time() - DELETION_MARGIN
 
     def _verdict(
-        self, text: str, end: int, eq: int, request: RequestConsent, shape: str | bytes | None
+        self,
+        text: str,
+        end: int,
+        eq: int,
+        request: RequestConsent,
+        shape: str | bytes | None,
+        path: str,
     ) -> Verdict:
         """Judge a Set-Cookie shape seen for the first time under this consent, learn the
         place it sets its cookie at, and remember the verdict."""
@@ -345,16 +354,23 @@ class ConsentPolicy:
             if named and len(names) < _MAX_NAMES:
                 names[raw_name] = kind
         verdict: Verdict
+        remembered = named and shape is not None
         if kind == _KEEP:
             verdict = True
         elif kind == _STRIP:
             verdict = False
-        elif end < 0:
-            verdict = kind == _KEEP_OPTIONAL  # no attributes: no place to learn, no deletion
         else:
             attributes = self._attributes_of(text, end)
-            if attributes.path is not None or attributes.domain is not None:
-                self._remember_place(raw_name.strip(" \t"), attributes)
+            place_path = attributes.path
+            if place_path is None and kind == _KEEP_OPTIONAL:
+                # No valid Path: the cookie lands in the request's directory, which differs
+                # from page to page: learned on every response, so not remembered.
+                place_path = default_path(path)
+                remembered = False
+            if named and (place_path is not None or attributes.domain is not None):
+                self._remember_place(
+                    raw_name.strip(" \t"), place_path or default_path(path), attributes.domain
+                )
             deletes_at = attributes.deletes_at
             if kind == _KEEP_OPTIONAL or deletes_at == -math.inf:
                 verdict = True
@@ -362,7 +378,7 @@ class ConsentPolicy:
                 verdict = False
             else:
                 verdict = deletes_at  # an Expires date: a deletion only once it is past
-        if named and shape is not None:
+        if remembered:
             self._remember_verdict(request.verdicts, shape, verdict)
         return verdict
 
@@ -383,15 +399,19 @@ class ConsentPolicy:
             verdicts.clear()
         self._verdict_bytes = 0
 
-    def deleted_places(self, value: str) -> list[tuple[str, str | None, str | None]]:
+    def deleted_places(
+        self, value: str, path: str = "/"
+    ) -> list[tuple[str, str | None, str | None]]:
         """(name, path, domain) of the cookie that a Set-Cookie value deletes in every
-        major browser now; [] when it is no such deletion. A path of None is the request's
-        default path: not one the middleware would expire itself."""
-        end = value.find(";")
-        attributes = self._attributes_of(value, end)
+        major browser now; [] when it is no such deletion, or when browsers may store it
+        under different names (then the middleware sends its own deletions too)."""
+        name = stored_name(value)
+        if name is None:
+            return []
+        attributes = self._attributes_of(value, value.find(";"))
         if attributes.deletes_at > time.time() - DELETION_MARGIN:
             return []
-        return [(name, attributes.path, attributes.domain) for name in judged_names(value)]
+        return [(name, attributes.path or default_path(path), attributes.domain)]
 
     def _kind(self, value: str, consent: Consent) -> int:
         """The verdict kind for every name the cookie may be stored or read back under."""
@@ -447,10 +467,12 @@ class ConsentPolicy:
         https: bool,
         skip: set[tuple[str, str | None, str | None]] | frozenset[Any] = frozenset(),
     ) -> list[str]:
-        """Deletions of one cookie at every place the app set it, and at its rule's."""
+        """Deletions of one cookie at every place the app set it, and at its rule's. Over
+        https each place also gets a `Partitioned` one: a partitioned (CHIPS) cookie of the
+        same name and place is a cookie of its own, which only such a deletion expires."""
         rule = self.config.rules.match(name)
         places: list[tuple[str, str | None]] = list(self._places.get(name, ()))
-        fallback = (rule.path, rule.domain) if rule is not None else ("/", None)
+        fallback = (rule.path, _domain(rule.domain)) if rule is not None else ("/", None)
         if fallback not in places:
             places.append(fallback)
         secure = https or name.startswith(("__Secure-", "__Host-"))
@@ -462,18 +484,26 @@ class ConsentPolicy:
                 continue
             try:
                 out.append(deletion_header(name, path=path, domain=domain, secure=secure))
+                if secure:
+                    out.append(
+                        deletion_header(
+                            name, path=path, domain=domain, secure=True, partitioned=True
+                        )
+                    )
             except ValueError:
                 continue
         return out
 
-    def _remember_place(self, name: str, attributes: _Attributes) -> None:
-        """Note where the app sets a cookie that a later choice might refuse."""
+    def _remember_place(self, name: str, path: str, domain: str | None) -> None:
+        """Note where the app sets a cookie that a later choice might refuse: its path and
+        domain exactly as the browser stores them (a host-only cookie is not the cookie of
+        a Domain)."""
         rule = self.config.rules.match(name)
         if rule is None:
             return
-        place = (attributes.path or rule.path, attributes.domain or rule.domain)
+        place = (path, domain)
         known = self._places.get(name, ())
-        if place in known or place == (rule.path, rule.domain):
+        if place in known or place == (rule.path, _domain(rule.domain)):
             return
         if len(self._places) >= _MAX_NAMES and name not in self._places:
             return
@@ -534,6 +564,11 @@ class ConsentPolicy:
         if self.config.secure is not None:
             return self.config.secure or self.config.same_site == "none"
         return https or self.config.same_site == "none"
+
+
+def _domain(domain: str | None) -> str | None:
+    """A rule's domain as a Set-Cookie's parsed Domain reads: no leading dot, lower case."""
+    return (domain.removeprefix(".").lower() or None) if domain else None
 
 
 def least_permissive(consents: list[Consent]) -> Consent:

@@ -14,7 +14,7 @@ from typing import Any
 from .asgi import ConsentMiddleware
 from .config import ALWAYS, ConsentConfig
 from .context import CONSENT_KEY, CONTEXT_KEY
-from .cookies import judged_names, parse_set_cookie
+from .cookies import default_path, judged_names, parse_set_cookie
 from .wsgi import ConsentWSGIMiddleware
 
 __all__ = ["probe_findings", "probe_set_cookies"]
@@ -157,17 +157,18 @@ def probe_findings(config: ConsentConfig, set_cookies: dict[str, list[str]]) -> 
                 if rule.category == ALWAYS or rule.category in config.required_categories:
                     continue
                 domain = (rule.domain or "").lstrip(".").lower() or None
-                path_differs = parsed.path not in (None, "/", rule.path)
-                if path_differs or (parsed.domain or None) != domain:
+                # Without a valid Path, the cookie lands in the request's directory.
+                where_path = parsed.path or default_path(path)
+                if where_path != rule.path or (parsed.domain or None) != domain:
                     reported.add(name)
-                    where = f"Path={parsed.path or '/'}" + (
+                    where = f"Path={where_path}" + (
                         f" Domain={parsed.domain}" if parsed.domain else ""
                     )
                     findings.append(
                         f"GET {path} sets {name!r} at {where}, which its rule does not name:"
                         " when refused, it is expired only by a worker that saw the app set it"
                         " (not after a restart): use CookieRule"
-                        f"({rule.category!r}, path={parsed.path or '/'!r}"
+                        f"({rule.category!r}, path={where_path!r}"
                         + (f", domain={parsed.domain!r}" if parsed.domain else "")
                         + ")"
                     )

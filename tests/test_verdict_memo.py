@@ -100,7 +100,7 @@ def test_the_memo_is_bounded_by_entries() -> None:
     policy = ConsentPolicy(make_config(cache_bytes=512 * 1024 * 1024))
     state = visitor(policy, ["analytics"])
     for n in range(3000):
-        # No Path or Domain: no place to learn (learning a new one may start tables over).
-        assert policy.keeps(f"_ga=1; Max-Age={n + 1000}", state)
+        # At the rule's place: nothing to learn (learning a new one may start tables over).
+        assert policy.keeps(f"_ga=1; Max-Age={n + 1000}; Path=/", state)
         assert len(state.verdicts) <= 1024
     assert len(state.verdicts) > 0

@@ -1,0 +1,188 @@
+"""Where a refused cookie is expired: at the place the browser really stored it. A cookie
+set without a valid Path lives in the page's directory, a host-only one is not the cookie
+of a Domain, a partitioned (CHIPS) one is a cookie of its own, and an app's own deletion
+counts only under the name every browser stores. Each over both adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from consent_middleware.config import CookieRule
+from consent_middleware.consent import ConsentCodec
+from consent_middleware.cookies import default_path, parse_set_cookie, stored_name
+from consent_middleware.core import ConsentCore
+
+from .conftest import RULES, AppSpec, Site, make_config
+
+
+def deletions(response: object, name: str = "_fbp") -> list[str]:
+    values: list[str] = response.headers.get_list("set-cookie")  # type: ignore[attr-defined]
+    return [v for v in values if v.startswith(name + "=;") and "Max-Age=0" in v]
+
+
+def places(values: list[str]) -> set[tuple[str | None, str | None, bool]]:
+    out = set()
+    for value in values:
+        parsed = parse_set_cookie(value)
+        out.add((parsed.path, parsed.domain, value.endswith("; Partitioned")))
+    return out
+
+
+def refuse_after_grant(site: Site, page: str, url_prefix: str = "") -> object:
+    """A granted visitor gets the app's cookie on `page`; then a visitor who refused, and
+    carries that cookie, asks for the root page."""
+    accepted = site.consent_cookie({"action": "accept_all"})
+    granted = site.get(url_prefix + page, cookie=accepted)
+    assert site.spec.set_cookies[0] in granted.headers.get_list("set-cookie")
+    rejected = site.consent_cookie({"action": "reject_all"})
+    return site.get(url_prefix + "/", cookie=f"{rejected}; _fbp=1")
+
+
+@pytest.mark.parametrize(
+    ("set_cookie", "page", "where"),
+    [
+        ("_fbp=fb.1; Max-Age=7776000", "/shop/item", "/shop"),
+        ("_fbp=fb.1", "/shop/item", "/shop"),  # no attributes at all
+        ("_fbp=fb.1; Path=shop; Max-Age=7776000", "/shop/cart/item", "/shop/cart"),  # invalid
+        ("_fbp=fb.1; Path=/a; Path=", "/shop/item", "/shop"),  # the last Path wins: empty
+    ],
+)
+def test_a_cookie_without_a_valid_path_is_expired_in_the_pages_directory(
+    make_site: Callable[..., Site], set_cookie: str, page: str, where: str
+) -> None:
+    site = make_site(AppSpec(set_cookies=[set_cookie]))
+    response = refuse_after_grant(site, page)
+    assert (where, None, False) in places(deletions(response))
+    assert ("/", None, False) in places(deletions(response))  # the rule's place, as before
+
+
+def test_each_directory_a_cookie_lands_in_is_learned(make_site: Callable[..., Site]) -> None:
+    """Fresh values or not, a Path-less cookie's place is learned on every page it is set
+    from (its verdict is not remembered by shape alone)."""
+    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Max-Age=7776000"]))
+    accepted = site.consent_cookie({"action": "accept_all"})
+    for page in ("/a/1", "/b/2", "/c/d/3"):
+        site.get(page, cookie=accepted)
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get("/", cookie=f"{rejected}; _fbp=1")
+    found = {path for path, _, _ in places(deletions(response))}
+    assert {"/a", "/b", "/c/d", "/"} <= found
+
+
+def test_a_domain_cookie_without_path_is_expired_at_its_domain_and_directory(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Domain=testserver; Max-Age=7776000"]))
+    response = refuse_after_grant(site, "/shop/item")
+    assert ("/shop", "testserver", False) in places(deletions(response))
+
+
+def test_a_host_only_cookie_is_not_taken_for_its_rules_domain(
+    make_site: Callable[..., Site],
+) -> None:
+    """The rule names Domain=example.com; the app sets a host-only cookie at /shop. Only a
+    host-only deletion expires it."""
+    rules = {**RULES, "_fbp": CookieRule("marketing", domain="example.com")}
+    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Path=/shop"]), cookies=rules)
+    response = refuse_after_grant(site, "/shop/item")
+    found = places(deletions(response))
+    assert ("/shop", None, False) in found
+    assert ("/", "example.com", False) in found
+
+
+def test_the_directory_includes_the_mount_prefix() -> None:
+    """The path the browser sent counts, the mount prefix included (ASGI `root_path`, WSGI
+    `SCRIPT_NAME`)."""
+    core = ConsentCore(make_config())
+    codec: ConsentCodec = core.policy.codec
+
+    def cookie(granted: bool) -> str:
+        return "consent=" + codec.encode(codec.decide(["marketing"] if granted else []))
+
+    granted = core.begin(cookie(True), False, root="/app", path="/shop/item")
+    plan = core.plan_response(granted, 200, [(b"set-cookie", b"_fbp=fb.1")], as_bytes=True)
+    assert plan.headers == [(b"set-cookie", b"_fbp=fb.1")]
+    refused = core.begin(cookie(False) + "; _fbp=1", False, root="/app", path="/")
+    plan = core.plan_response(refused, 200, [], as_bytes=True)
+    sent = [value.decode() for _, value in plan.headers]
+    assert ("/app/shop", None, False) in places(sent)
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_over_https_every_place_also_gets_a_partitioned_deletion(
+    make_site: Callable[..., Site], scheme: str
+) -> None:
+    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Path=/shop; Secure; Partitioned"]))
+    accepted = site.consent_cookie({"action": "accept_all"})
+    site.get(f"{scheme}://testserver/shop/item", cookie=accepted)
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get(f"{scheme}://testserver/", cookie=f"{rejected}; _fbp=1")
+    found = places(deletions(response))
+    if scheme == "https":
+        assert found == {
+            ("/", None, False),
+            ("/", None, True),
+            ("/shop", None, False),
+            ("/shop", None, True),
+        }
+        assert all("Secure" in v for v in deletions(response))
+    else:
+        assert found == {("/", None, False), ("/shop", None, False)}
+
+
+@pytest.mark.parametrize(
+    "app_deletion",
+    [
+        "_fbp; Max-Age=0; Path=/",  # the nameless cookie `_fbp` to RFC 6265bis browsers
+        "=_fbp=x; Max-Age=0; Path=/",  # the nameless cookie, value `_fbp=x`
+        " \t=_fbp; Max-Age=0; Path=/",
+    ],
+)
+def test_a_deletion_browsers_may_read_under_another_name_does_not_replace_ours(
+    make_site: Callable[..., Site], app_deletion: str
+) -> None:
+    site = make_site(AppSpec(set_cookies=[app_deletion]))
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get("/", cookie=f"{rejected}; _fbp=1")
+    assert ("/", None, False) in places(deletions(response))
+
+
+def test_the_apps_own_clean_deletion_is_not_doubled(make_site: Callable[..., Site]) -> None:
+    site = make_site(AppSpec(set_cookies=["_fbp=; Max-Age=0; Path=/"]))
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get("/", cookie=f"{rejected}; _fbp=1")
+    assert deletions(response) == ["_fbp=; Max-Age=0; Path=/"]
+
+
+@pytest.mark.parametrize(
+    ("request_path", "expected"),
+    [
+        ("", "/"),
+        ("item", "/"),
+        ("/", "/"),
+        ("/item", "/"),
+        ("/shop/", "/shop"),
+        ("/shop/item", "/shop"),
+        ("/a/b/c", "/a/b"),
+        ("/café/item", "/caf%C3%A9"),
+    ],
+)
+def test_default_path(request_path: str, expected: str) -> None:
+    assert default_path(request_path) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("_fbp=1; Path=/", "_fbp"),
+        (" _fbp =1", "_fbp"),
+        ("_fbp; Max-Age=0", None),
+        ("=_fbp=1", None),
+        (" \t=x", None),
+        ("_fbp", None),
+    ],
+)
+def test_stored_name(header: str, name: str | None) -> None:
+    assert stored_name(header) == name
