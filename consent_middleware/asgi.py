@@ -18,6 +18,7 @@ from .config import ConsentConfig
 from .context import CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
 from .headers import RequestHeaders
+from .validators import Revalidation
 
 __all__ = ["ConsentMiddleware"]
 
@@ -104,7 +105,7 @@ class ConsentMiddleware:
         await self.app(self._hand_over(scope, ctx), receive, send_wrapper)
 
     def _begin(self, scope: Scope) -> RequestContext:
-        cookie, gpc, dnt, language, fragment, refresh = self._headers.read(
+        cookie, gpc, dnt, language, fragment, refresh, if_none_match = self._headers.read(
             scope.get("headers") or ()
         )
         get = scope.get
@@ -124,20 +125,38 @@ class ConsentMiddleware:
             language,
             fragment,
             refresh,
+            if_none_match,
         )
 
     def _hand_over(self, scope: Scope, ctx: RequestContext) -> Scope:
-        """The scope the app sees: the context, and the Cookie header without refused
-        cookies (a new scope then; the server's header list is left as it was)."""
+        """The scope the app sees: the context, the Cookie header without refused cookies,
+        and validators translated (`validators.py`): a new scope then, the server's header
+        list left as it was."""
         filtered = ctx.state.filtered_cookie_header
-        if filtered is not None:
-            headers = [
-                (n, v) for n, v in scope.get("headers") or () if not self._headers.is_cookie(n)
-            ]
-            scope = {**scope, "headers": [*headers, (b"cookie", filtered.encode("latin-1"))]}
+        revalidation = ctx.revalidation
+        if filtered is not None or revalidation is not None:
+            scope = {**scope, "headers": self._headers_for_app(scope, filtered, revalidation)}
         scope[CONTEXT_KEY] = ctx
         scope[CONSENT_KEY] = ctx.state.consent
         return scope
+
+    def _headers_for_app(
+        self, scope: Scope, filtered: str | None, revalidation: Revalidation | None
+    ) -> list[tuple[Any, Any]]:
+        read = self._headers
+        validators = revalidation is not None
+        modified_since = revalidation is not None and revalidation.drop_modified_since
+        headers = [
+            (n, v)
+            for n, v in scope.get("headers") or ()
+            if not (filtered is not None and read.is_cookie(n))
+            and not (validators and read.is_validator(n, modified_since))
+        ]
+        if filtered is not None:
+            headers.append((b"cookie", filtered.encode("latin-1")))
+        if revalidation is not None and revalidation.if_none_match is not None:
+            headers.append((b"if-none-match", revalidation.if_none_match.encode("latin-1")))
+        return headers
 
     async def _answer(
         self, scope: Scope, receive: Receive, send: Send, ctx: RequestContext, subpath: str

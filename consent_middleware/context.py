@@ -14,6 +14,7 @@ from .consent import Consent
 if TYPE_CHECKING:
     from .core import ConsentCore
     from .policy import RequestConsent
+    from .validators import Revalidation
 
 __all__ = ["CONSENT_KEY", "CONTEXT_KEY", "RequestContext", "context_of"]
 
@@ -39,6 +40,7 @@ class RequestContext:
         "fragment",
         "refresh",
         "subpath",
+        "revalidation",
     )
 
     def __init__(
@@ -72,6 +74,9 @@ class RequestContext:
         #: The path below `path_prefix` when one of the middleware's endpoints answers the
         #: request (`ConsentCore.api_subpath`), or None when the app does.
         self.subpath = subpath
+        #: How the request's If-None-Match reaches the app, when it names a page state of
+        #: ours (`validators.Revalidation`); None when it reaches the app as it came.
+        self.revalidation: Revalidation | None = None
 
     @property
     def consent(self) -> Consent:

@@ -6,7 +6,9 @@ decided, once, for ASGI and WSGI alike.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,6 +30,7 @@ from .i18n import choose_language, texts_for
 from .policy import ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
+from .validators import Revalidation, page_etag, revalidation
 
 __all__ = ["BodyFilter", "ConsentCore", "ResponsePlan"]
 
@@ -46,8 +49,9 @@ logger = logging.getLogger("consent_middleware")
     _VARY,
     _BANNER_OFF,
     _DISPOSITION,
+    _LAST_MODIFIED,
     _DROP,
-) = range(12)
+) = range(13)
 _KINDS = {
     "set-cookie": _SET_COOKIE,
     "content-type": _CONTENT_TYPE,
@@ -59,6 +63,7 @@ _KINDS = {
     "vary": _VARY,
     "x-consent-banner": _BANNER_OFF,
     "content-disposition": _DISPOSITION,
+    "last-modified": _LAST_MODIFIED,
 }
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
@@ -126,6 +131,7 @@ class ConsentCore:
         self._consent_mode_heads: dict[tuple[bool, tuple[tuple[str, bool], ...]], bytes] = {}
         self._tag_gates: dict[tuple[frozenset[str], str], TagGate] = {}
         self._gate_ids = itertools.count()
+        self._fingerprint: bytes | None = None
 
     # -- request side ------------------------------------------------------------------
 
@@ -142,11 +148,14 @@ class ConsentCore:
         accept_language: str | bytes | None = None,
         fragment: bool = False,
         refresh: bool = False,
+        if_none_match: str | bytes | None = None,
     ) -> RequestContext:
         """The request's context. Never raises: on a bug, the visitor is undecided.
 
         `query` and `accept_language` may be raw latin-1 bytes (ASGI): they are decoded only
-        if a page needs them. Positional arguments are the fast way (a hot path)."""
+        if a page needs them. Positional arguments are the fast way (a hot path). An
+        `if_none_match` naming a page state of ours is translated for the app
+        (`RequestContext.revalidation`, see `validators.py`)."""
         try:
             state = self.policy.read_request(cookie_header, https, gpc, dnt)
         except Exception:
@@ -157,7 +166,7 @@ class ConsentCore:
                 else str(cookie_header)
             )
             state = RequestConsent(self.policy.codec.undecided, text, False, https)
-        return RequestContext(
+        context = RequestContext(
             self,
             state,
             method,
@@ -170,6 +179,42 @@ class ConsentCore:
             # Most paths are the app's: told apart by one call.
             self.api_subpath(path) if path.startswith(self._ours) else None,
         )
+        if if_none_match is not None and self.rewrites_html:
+            context.revalidation = self._revalidation(context, if_none_match)
+        return context
+
+    def _revalidation(self, ctx: RequestContext, if_none_match: str | bytes) -> Revalidation | None:
+        text = (
+            if_none_match.decode("latin-1") if isinstance(if_none_match, bytes) else if_none_match
+        )
+        try:
+            language = choose_language(self.config, ctx.accept_language)
+            return revalidation(text, self._page_state(ctx.state.consent, language))
+        except Exception:
+            self._failed("revalidate", "consent-middleware could not read If-None-Match")
+            return None
+
+    def _page_state(self, consent: Consent, language: str) -> str:
+        """What a rewritten page depends on, in 12 hex digits: the visitor's state, the
+        language, and this site's banner (texts, assets, options), so a deploy changes it."""
+        if self._fingerprint is None:
+            config = self.config
+            undecided = self.renderer.snippet(self.policy.codec.undecided, config.default_language)
+            options = (config.gate_scripts, config.google_consent_mode, config.inject_banner)
+            self._fingerprint = (undecided + repr(options)).encode("utf-8", "replace")
+        key = (
+            consent.decided,
+            consent.gpc,
+            consent.explicit,
+            consent.policy_version,
+            consent.consent_id,
+            consent.decided_ts,
+            consent.notice_seen_ts,
+            tuple(sorted(consent.categories.items())),
+            language,
+        )
+        digest = hashlib.blake2b(self._fingerprint + repr(key).encode(), digest_size=6)
+        return digest.hexdigest()
 
     def api_subpath(self, path: str) -> str | None:
         """The part of `path` below `path_prefix`, or None when the app should answer.
@@ -309,9 +354,13 @@ class ConsentCore:
             or status in (204, 206, 304)
             or 300 <= status < 400
         ):
+            if status == 304 and ctx.revalidation is not None and ctx.revalidation.matched:
+                # The app found the page unchanged for this very state: its tag gets ours.
+                self._retag(ctx, out, 0, as_bytes)
+                out = [h for h in out if h is not None]
             return _plan_of((out, None))
         encoding = csp = None
-        length_at = etag_at = -1
+        lengths: list[int] = []
         left_alone = False  # a part of a page (Content-Range), or a download
         banner_off = banner_header is not None and _text(banner_header).strip().lower() == "off"
         vary: list[int] = []
@@ -324,7 +373,7 @@ class ConsentCore:
                 continue
             text = _text(value)
             if kind == _CONTENT_LENGTH:
-                length_at = index
+                lengths.append(index)
             elif kind == _CONTENT_ENCODING:
                 encoding = text.strip(" \t").lower()
             elif kind == _CSP:
@@ -336,8 +385,6 @@ class ConsentCore:
                 left_alone = (
                     left_alone or text.split(";", 1)[0].strip(" \t").lower() == "attachment"
                 )
-            elif kind == _ETAG:
-                etag_at = index
             elif kind == _VARY:
                 vary.append(index)
         if left_alone:
@@ -357,28 +404,51 @@ class ConsentCore:
                 return _plan_of((out, None))
             added = None
         spell = _bytes_header if as_bytes else _str_header
-        if length_at >= 0:
-            length_name, length_value = out[length_at]
-            try:
-                new_length = None if added is None else int(_text(length_value).strip()) + added
-            except ValueError:
-                new_length = None  # a broken length would be wrong after the filter too
-            if new_length is None or new_length < 0:
-                del out[length_at]
-                vary = [i - 1 if i > length_at else i for i in vary]
-                etag_at -= etag_at > length_at
-            else:
-                out[length_at] = spell(_text(length_name), str(new_length))
-        if etag_at >= 0:
-            etag_name, etag = out[etag_at]
-            tag = _text(etag).strip()
-            if not tag.startswith("W/"):
-                out[etag_at] = spell(_text(etag_name), "W/" + tag)
+        if lengths:
+            # The app's length (one value, however often it is sent) plus what the filter
+            # adds; unknown, the server sends the page chunked.
+            values = {_text(out[i][1]).strip() for i in lengths}
+            new_length = None
+            if added is not None and len(values) == 1:
+                with contextlib.suppress(ValueError):
+                    new_length = int(values.pop()) + added
+            if new_length is not None and new_length >= 0:
+                out[lengths[0]] = spell(_text(out[lengths[0]][0]), str(new_length))
+                lengths = lengths[1:]
+            for index in lengths:
+                out[index] = None
+        if first_special >= 0:
+            self._retag(ctx, out, first_special, as_bytes)
         wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
         _add_vary(out, vary, wanted, spell)
+        out = [h for h in out if h is not None]
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
         guarded = _Guarded(body, added, self._failed)
         return _plan_of((out, _NO_BODY if ctx.method == "HEAD" else guarded))
+
+    def _retag(self, ctx: RequestContext, out: list[Any], start: int, as_bytes: bool) -> None:
+        """The validators of a page rewritten for this request's state (a 304 included),
+        from `start` on in `out`: each ETag names the state too (`validators.py`), and
+        Last-Modified goes (a date cannot name a state). Removed headers become None."""
+        kinds = self._kinds
+        state: str | None = None
+        for index in range(max(start, 0), len(out)):
+            header = out[index]
+            if header is None:
+                continue
+            name, value = header
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self._learn(name)
+            if kind == _LAST_MODIFIED:
+                out[index] = None
+            elif kind == _ETAG:
+                if state is None:
+                    language = choose_language(self.config, ctx.accept_language)
+                    state = self._page_state(ctx.state.consent, language)
+                tag = page_etag(_text(value), state)
+                spell = _bytes_header if as_bytes else _str_header
+                out[index] = None if tag is None else spell(_text(name), tag)
 
     def _page(
         self, ctx: RequestContext, banner_off: bool, csp: str | None

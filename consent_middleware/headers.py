@@ -8,7 +8,20 @@ from typing import Any, NamedTuple
 
 __all__ = ["RequestHeaders", "RequestSignals"]
 
-_OTHER, _COOKIE, _GPC, _DNT, _LANGUAGE, _FRAGMENT, _XHR, _REFRESH, _HTMX, _BOOSTED = range(10)
+(
+    _OTHER,
+    _COOKIE,
+    _GPC,
+    _DNT,
+    _LANGUAGE,
+    _FRAGMENT,
+    _XHR,
+    _REFRESH,
+    _HTMX,
+    _BOOSTED,
+    _IF_NONE_MATCH,
+    _IF_MODIFIED_SINCE,
+) = range(12)
 _KINDS = {
     "cookie": _COOKIE,
     "sec-gpc": _GPC,
@@ -21,6 +34,8 @@ _KINDS = {
     "x-up-target": _FRAGMENT,
     "x-requested-with": _XHR,
     "x-consent-refresh": _REFRESH,
+    "if-none-match": _IF_NONE_MATCH,
+    "if-modified-since": _IF_MODIFIED_SINCE,
 }
 _MAX_LEARNED = 256
 
@@ -34,6 +49,8 @@ class RequestSignals(NamedTuple):
     fragment: bool
     #: banner.js asking for the page again after a choice.
     refresh: bool
+    #: The validators of a browser's cached copy (see `validators.py`).
+    if_none_match: bytes | None
 
 
 class RequestHeaders:
@@ -48,10 +65,16 @@ class RequestHeaders:
     def is_cookie(self, name: Any) -> bool:
         return self._kind(name) == _COOKIE
 
+    def is_validator(self, name: Any, modified_since: bool) -> bool:
+        """If-None-Match, and If-Modified-Since too when `modified_since`."""
+        kind = self._kind(name)
+        return kind == _IF_NONE_MATCH or (modified_since and kind == _IF_MODIFIED_SINCE)
+
     def read(self, headers: Iterable[tuple[Any, Any]]) -> RequestSignals:
         cookie = b""
         gpc = dnt = fragment = refresh = htmx = boosted = False
         language: bytes | None = None
+        if_none_match: bytes | None = None
         kinds = self._kinds
         others = self._others
         for name, value in headers:
@@ -78,10 +101,13 @@ class RequestHeaders:
                 htmx = True
             elif kind == _BOOSTED:
                 boosted = value.strip().lower() == b"true"
-            else:
+            elif kind == _IF_NONE_MATCH:
+                if_none_match = value if if_none_match is None else if_none_match + b", " + value
+            elif kind == _REFRESH:
                 refresh = True
         # A plain tuple in the fields' order: a NamedTuple's own constructor costs more.
-        return (cookie, gpc, dnt, language, fragment or (htmx and not boosted), refresh)  # type: ignore[return-value]
+        fragment = fragment or (htmx and not boosted)
+        return (cookie, gpc, dnt, language, fragment, refresh, if_none_match)  # type: ignore[return-value]
 
     def _kind(self, name: Any) -> int:
         kind = self._kinds.get(name)

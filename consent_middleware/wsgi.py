@@ -58,6 +58,14 @@ class ConsentWSGIMiddleware:
         filtered = state.filtered_cookie_header
         if filtered is not None:
             environ["HTTP_COOKIE"] = filtered
+        revalidation = ctx.revalidation
+        if revalidation is not None:  # validators of ours, translated (validators.py)
+            if revalidation.if_none_match is None:
+                environ.pop("HTTP_IF_NONE_MATCH", None)
+            else:
+                environ["HTTP_IF_NONE_MATCH"] = revalidation.if_none_match
+            if revalidation.drop_modified_since:
+                environ.pop("HTTP_IF_MODIFIED_SINCE", None)
         chosen: list[BodyFilter] = []
         started = False
 
@@ -111,6 +119,7 @@ class ConsentWSGIMiddleware:
             get("HTTP_ACCEPT_LANGUAGE"),
             fragment,
             "HTTP_X_CONSENT_REFRESH" in environ,
+            get("HTTP_IF_NONE_MATCH"),
         )
 
     def _answer(
