@@ -105,9 +105,11 @@ class ConsentMiddleware:
         await self.app(self._hand_over(scope, ctx), receive, send_wrapper)
 
     def _begin(self, scope: Scope) -> RequestContext:
-        cookie, gpc, dnt, language, fragment, refresh, if_none_match = self._headers.read(
-            scope.get("headers") or ()
-        )
+        headers = scope.get("headers") or ()
+        if type(headers) is not list and type(headers) is not tuple:
+            # Any iterable will do (ASGI): one read once would reach the app used up.
+            headers = scope["headers"] = list(headers)
+        cookie, gpc, dnt, language, fragment, refresh, if_none_match = self._headers.read(headers)
         get = scope.get
         root: str = get("root_path") or ""
         path: str = get("path") or "/"

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
 from .cache import ByteBudget
+from .charsets import BomSniffer, Utf16Page, utf16_order
 from .compression import READERS, decoder_for
 from .config import ALWAYS, ConsentConfig
 from .consent import Consent
@@ -293,6 +294,7 @@ class ConsentCore:
         page_types = self._page_types
         out: list[Any] = []
         page_type: str | None = None
+        content_type: Any = None
         # Headers that matter only to a page (length, encoding, CSP, range, ETag, Vary) are
         # read again only if the response is a page, from the first of them in `out` on.
         first_special = -1
@@ -334,6 +336,7 @@ class ConsentCore:
                 )
                 if page_type is _UNKNOWN:
                     page_type = self._page_type(value)
+                content_type = value
                 out.append(header)
                 continue
             if kind == _BANNER_OFF:
@@ -392,6 +395,12 @@ class ConsentCore:
         body, added, banner = self._page(ctx, banner_off, csp)
         if body is None:
             return _plan_of((out, None))
+        order = utf16_order(_text(content_type))
+        if order is not None:  # a UTF-16 page: read as UTF-8, and its snippet twice as long
+            body = Utf16Page(body, order)
+            added = None if added is None else 2 * added
+        else:
+            body = BomSniffer(body, added, self._log_once)
         if encoding not in (None, "", "identity"):
             body = decoder_for(encoding, body)
             if body is None:
@@ -486,6 +495,13 @@ class ConsentCore:
             tags = self._tag_gate(consent, language)
         if not (snippet or head or tags):
             return None, 0, False
+        if (len(head) + len(snippet)) % 2:
+            # An even count, so that a UTF-16 page left as it was can be padded to the
+            # length announced for it (`charsets.BomSniffer`).
+            if snippet:
+                snippet += b" "
+            else:
+                head += b" "
         rewriter = HtmlRewriter(head_snippet=head, body_snippet=snippet, tags=tags)
         added = rewriter.added_length if rewriter.length_is_predictable else None
         return rewriter, added, banner

@@ -95,6 +95,26 @@ def test_asgi_header_iterable_that_is_not_a_list() -> None:
     assert list(sent[0]["headers"]) == [(b"content-type", b"text/plain")]
 
 
+@pytest.mark.parametrize("refused", [False, True])
+def test_asgi_request_headers_read_once_still_reach_the_app(refused: bool) -> None:
+    """ASGI allows any iterable of request headers: a one-shot iterator must reach the app
+    whole (and so must the Cookie header, filtered or not)."""
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(list(scope["headers"]))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    cookie = "session=s1; _fbp=1" if refused else "session=s1"
+    scope = http_scope(cookie=cookie)
+    scope["headers"] = iter([*scope["headers"], (b"authorization", b"Bearer x")])
+    run_asgi(ConsentMiddleware(app, config=make_config()), scope)
+    names = [name for name, _ in seen[0]]
+    assert names.count(b"host") == 1 and names.count(b"authorization") == 1
+    assert (b"cookie", b"session=s1") in seen[0]
+
+
 def test_asgi_duplicate_cookie_headers_are_both_read() -> None:
     seen: list[Any] = []
 

@@ -1,0 +1,156 @@
+"""UTF-16 pages through the page filter, which reads ASCII-compatible bytes.
+
+Browsers read a page as UTF-16 when it starts with a UTF-16 byte order mark (whatever its
+Content-Type says) or, without one, when its charset label is a UTF-16 one. Appending the
+banner's bytes to such a page shows them as garbage and misses every gated script; so the
+page is decoded to UTF-8 as it streams, rewritten, and encoded back in its own byte order,
+byte for byte where the filter changed nothing (lone surrogates and all).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .core import BodyFilter
+
+__all__ = ["BomSniffer", "Utf16Page", "utf16_order"]
+
+#: WHATWG Encoding labels of UTF-16LE and UTF-16BE.
+_LABELS = {
+    "csunicode": "le",
+    "iso-10646-ucs-2": "le",
+    "ucs-2": "le",
+    "unicode": "le",
+    "unicodefeff": "le",
+    "utf-16": "le",
+    "utf-16le": "le",
+    "unicodefffe": "be",
+    "utf-16be": "be",
+}
+_BOMS = {codecs.BOM_UTF16_LE: "le", codecs.BOM_UTF16_BE: "be"}
+
+
+def utf16_order(content_type: str) -> str | None:
+    """ "le" or "be" when a Content-Type's charset label names UTF-16, else None."""
+    for parameter in content_type.split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip(" \t").lower() == "charset":
+            return _LABELS.get(value.strip(" \t\"'").lower())
+    return None
+
+
+class Utf16Page:
+    """`inner` (a filter of UTF-8 bytes) over a UTF-16 body. The byte order is the body's
+    own mark's, else `order` (the label's). Adds exactly twice the bytes `inner` adds."""
+
+    __slots__ = ("_inner", "_order", "_head", "_decoder", "_recode")
+
+    def __init__(self, inner: BodyFilter, order: str) -> None:
+        self._inner = inner
+        self._order = order
+        self._head = b""  # the first byte, until the mark can be read
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._recode = codecs.getincrementaldecoder("utf-8")("surrogatepass").decode
+
+    def feed(self, chunk: bytes) -> bytes:
+        decoder = self._decoder
+        if decoder is None:
+            chunk = self._head + chunk
+            if len(chunk) < 2:
+                self._head = chunk
+                return b""
+            self._head = b""
+            self._order = _BOMS.get(chunk[:2], self._order)
+            decoder = codecs.getincrementaldecoder(f"utf-16-{self._order}")("surrogatepass")
+            self._decoder = decoder
+        text = decoder.decode(chunk)
+        return self._encode(self._inner.feed(text.encode("utf-8", "surrogatepass")))
+
+    def finish(self) -> bytes:
+        out, tail = b"", self._head  # a body of one byte holds no character at all
+        decoder = self._decoder
+        if decoder is not None:
+            # What the decoder still holds: a lone high surrogate, and maybe an odd last
+            # byte, which is sent on as it came.
+            pending = decoder.getstate()[0]
+            even = len(pending) // 2 * 2
+            decoder.reset()
+            rest = decoder.decode(pending[:even], True)
+            tail = pending[even:]
+            out = self._encode(self._inner.feed(rest.encode("utf-8", "surrogatepass")))
+        return out + self._encode(self._inner.finish(), final=True) + tail
+
+    def _encode(self, data: bytes, final: bool = False) -> bytes:
+        text = self._recode(data, final)
+        return text.encode(f"utf-16-{self._order}", "surrogatepass") if text else b""
+
+
+class BomSniffer:
+    """A page without a UTF-16 label that may still start with a UTF-16 mark (a `.html`
+    file saved as UTF-16 and served as UTF-8, say): through `inner` as it is, unless it
+    does. Then through `Utf16Page` when its length is unknown anyway (`added` None: gated
+    pages), else as the app wrote it, padded with `added` bytes of UTF-16 spaces (the
+    length announced for the banner must hold), reported once."""
+
+    __slots__ = ("_inner", "_added", "_report", "_head", "_chosen")
+
+    def __init__(self, inner: BodyFilter, added: int | None, report: Callable[[str], None]) -> None:
+        self._inner = inner
+        self._added = added
+        self._report = report
+        self._head = b""
+        self._chosen: BodyFilter | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        chosen = self._chosen
+        if chosen is not None:
+            return chosen.feed(chunk)
+        chunk = self._head + chunk
+        if len(chunk) < 2:
+            self._head = chunk
+            return b""
+        self._head = b""
+        chosen = self._choose(chunk)
+        return chosen.feed(chunk)
+
+    def finish(self) -> bytes:
+        chosen = self._chosen
+        if chosen is None:
+            chosen = self._choose(self._head)
+            head, self._head = self._head, b""
+            return chosen.feed(head) + chosen.finish()
+        return chosen.finish()
+
+    def _choose(self, start: bytes) -> BodyFilter:
+        order = _BOMS.get(start[:2])
+        chosen: BodyFilter = self._inner
+        if order is not None:
+            if self._added is not None:
+                self._report(
+                    "left a page that starts with a UTF-16 mark under another charset label"
+                    " as it was: label it charset=utf-16 for the banner to show"
+                )
+                space = " ".encode(f"utf-16-{order}")
+                chosen = _Padded(space * (self._added // 2))
+            else:
+                chosen = Utf16Page(self._inner, order)
+        self._chosen = chosen
+        return chosen
+
+
+class _Padded:
+    """The body as it came, then `padding`."""
+
+    __slots__ = ("_padding",)
+
+    def __init__(self, padding: bytes) -> None:
+        self._padding = padding
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk
+
+    def finish(self) -> bytes:
+        return self._padding
