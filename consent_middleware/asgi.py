@@ -49,11 +49,15 @@ class ConsentMiddleware:
         # Any: frameworks type their scopes as TypedDicts (Quart, Litestar), servers as
         # plain dicts; the middleware must fit every one of them.
         kind = scope["type"]
-        if kind != "http":
-            if kind == "websocket":
+        if kind != "http" or CONTEXT_KEY in scope:
+            if CONTEXT_KEY in scope:
+                # Installed twice (on an app and a sub-app it mounts): the outer one decides,
+                # once; two would put two banners in every page.
+                self.core.log_nested()
+            elif kind == "websocket":
                 await self._websocket(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
         core = self.core
         ctx = self._begin(scope)

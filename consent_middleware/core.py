@@ -246,6 +246,14 @@ class ConsentCore:
         )
         return self.api.handle(request)
 
+    def log_nested(self) -> None:
+        """A request that passed through another ConsentMiddleware first."""
+        self._log_once(
+            "found itself installed twice on one request (on an app and on a sub-app it"
+            " mounts, say): the inner one steps aside and the outer one decides; remove the"
+            " inner one"
+        )
+
     def answer_blocks(self, subpath: str) -> bool:
         """Whether answering `subpath` may wait on the record store (ASGI: off the loop)."""
         return self.api.recorder is not None and subpath in STORE_PATHS

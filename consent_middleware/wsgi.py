@@ -47,6 +47,9 @@ class ConsentWSGIMiddleware:
         self.config = config
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        if CONTEXT_KEY in environ:  # installed twice: the outer one decides, once
+            self.core.log_nested()
+            return self.app(environ, start_response)
         core = self.core
         ctx = self._begin(environ)
         state = ctx.state

@@ -17,7 +17,7 @@ from flask import Flask, make_response
 from flask import request as flask_request
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
@@ -443,3 +443,30 @@ def test_wsgi_generator_app_that_starts_lazily_still_gets_the_banner() -> None:
     assert page.count(b'id="consent-banner"') == 1
     assert int(headers["Content-Length"]) == len(page)
     assert "Set-Cookie" not in headers
+
+
+def test_installed_twice_the_outer_one_decides_once(caplog: pytest.LogCaptureFixture) -> None:
+    """On an app and on a sub-app it mounts: one banner, cookies judged, logged once."""
+    def page(request: Any) -> HTMLResponse:
+        response = HTMLResponse("<html><body><p>sub</p></body></html>")
+        response.set_cookie("_fbp", "1")
+        return response
+
+    sub = ConsentMiddleware(Starlette(routes=[Route("/page", page)]), config=make_config())
+    outer = ConsentMiddleware(Starlette(routes=[Mount("/sub", app=sub)]), config=make_config())
+    with TestClient(outer) as client:
+        response = client.get("/sub/page")
+    assert response.text.count('id="consent-banner"') == 1
+    assert "_fbp" not in response.headers.get("set-cookie", "")
+    assert "installed twice" in caplog.text
+
+    def wsgi_page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html"), ("Set-Cookie", "_fbp=1")])
+        return [b"<html><body><p>sub</p></body></html>"]
+
+    inner_wsgi = ConsentWSGIMiddleware(wsgi_page, config=make_config())
+    outer_wsgi = ConsentWSGIMiddleware(inner_wsgi, config=make_config())
+    with httpx.Client(transport=httpx.WSGITransport(app=outer_wsgi)) as client:
+        response = client.get("http://testserver/")
+    assert response.text.count('id="consent-banner"') == 1
+    assert "_fbp" not in response.headers.get("set-cookie", "")
