@@ -312,6 +312,9 @@ class ConsentCore:
         path = ctx.root + ctx.path if ctx.root else ctx.path
         for header in app_headers:
             name, value = header
+            if type(header) is not tuple:
+                # A list: the server gets entries of its own, which the app cannot change.
+                header = (name, value)
             kind = kinds.get(name)
             if kind is None:
                 kind = self._learn(name)

@@ -447,6 +447,7 @@ def test_wsgi_generator_app_that_starts_lazily_still_gets_the_banner() -> None:
 
 def test_installed_twice_the_outer_one_decides_once(caplog: pytest.LogCaptureFixture) -> None:
     """On an app and on a sub-app it mounts: one banner, cookies judged, logged once."""
+
     def page(request: Any) -> HTMLResponse:
         response = HTMLResponse("<html><body><p>sub</p></body></html>")
         response.set_cookie("_fbp", "1")
@@ -470,3 +471,25 @@ def test_installed_twice_the_outer_one_decides_once(caplog: pytest.LogCaptureFix
         response = client.get("http://testserver/")
     assert response.text.count('id="consent-banner"') == 1
     assert "_fbp" not in response.headers.get("set-cookie", "")
+
+
+def test_wsgi_header_entries_changed_after_start_response_do_not_reach_the_server() -> None:
+    """waitress writes the header lines at the first body write: an app whose entries are
+    lists (not the tuples PEP 3333 asks for) and that rewrites one after start_response
+    must not turn it into a Set-Cookie on the wire."""
+    entry = ["X-Note", "1"]
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [["Content-Type", "text/plain"], entry])
+        entry[:] = ["Set-Cookie", "_fbp=1; Path=/"]
+        return [b"ok"]
+
+    given: list[Any] = []
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+        given.append(headers)
+        return lambda data: None
+
+    middleware = ConsentWSGIMiddleware(app, config=make_config())
+    list(middleware({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, start_response))
+    assert [tuple(h) for h in given[0]] == [("Content-Type", "text/plain"), ("X-Note", "1")]
