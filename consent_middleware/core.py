@@ -6,7 +6,6 @@ decided, once, for ASGI and WSGI alike.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import itertools
@@ -133,6 +132,8 @@ class ConsentCore:
         self._tag_gates: dict[tuple[frozenset[str], str], TagGate] = {}
         self._gate_ids = itertools.count()
         self._fingerprint: bytes | None = None
+        # Content-Type value, as the app spells it -> "le" or "be" for a UTF-16 label.
+        self._utf16_orders: dict[Any, str | None] = {}
 
     # -- request side ------------------------------------------------------------------
 
@@ -370,11 +371,12 @@ class ConsentCore:
         ):
             if status == 304 and ctx.revalidation is not None and ctx.revalidation.matched:
                 # The app found the page unchanged for this very state: its tag gets ours.
-                self._retag(ctx, out, 0, as_bytes)
+                self._retag(ctx, out, range(len(out)), as_bytes)
                 out = [h for h in out if h is not None]
             return _plan_of((out, None))
         encoding = csp = None
         lengths: list[int] = []
+        validators: list[int] = []  # ETag and Last-Modified
         left_alone = False  # a part of a page (Content-Range), or a download
         banner_off = banner_header is not None and _text(banner_header).strip().lower() == "off"
         vary: list[int] = []
@@ -401,12 +403,18 @@ class ConsentCore:
                 )
             elif kind == _VARY:
                 vary.append(index)
+            elif kind in (_ETAG, _LAST_MODIFIED):
+                validators.append(index)
         if left_alone:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)
         if body is None:
             return _plan_of((out, None))
-        order = utf16_order(_text(content_type))
+        order = self._utf16_orders.get(content_type, _UNKNOWN)
+        if order is _UNKNOWN:
+            order = utf16_order(_text(content_type))
+            if type(content_type) in _TEXT_TYPES and len(self._utf16_orders) < _MAX_LEARNED:
+                self._utf16_orders[content_type] = order
         if order is not None:  # a UTF-16 page: read as UTF-8, and its snippet twice as long
             body = Utf16Page(body, order)
             added = None if added is None else 2 * added
@@ -424,44 +432,53 @@ class ConsentCore:
                 return _plan_of((out, None))
             added = None
         spell = _bytes_header if as_bytes else _str_header
+        removed = False  # headers set to None in `out`
         if lengths:
             # The app's length (one value, however often it is sent) plus what the filter
             # adds; unknown, the server sends the page chunked.
-            values = {_text(out[i][1]).strip() for i in lengths}
-            new_length = None
-            if added is not None and len(values) == 1:
-                with contextlib.suppress(ValueError):
-                    new_length = int(values.pop()) + added
+            value = _text(out[lengths[0]][1]).strip()
+            new_length: int | None = None
+            if added is not None and (
+                len(lengths) == 1 or all(_text(out[i][1]).strip() == value for i in lengths)
+            ):
+                try:
+                    new_length = int(value) + added
+                except ValueError:
+                    new_length = None  # a broken length would be wrong after the filter too
             if new_length is not None and new_length >= 0:
                 out[lengths[0]] = spell(_text(out[lengths[0]][0]), str(new_length))
                 lengths = lengths[1:]
             for index in lengths:
                 out[index] = None
-        if first_special >= 0:
-            self._retag(ctx, out, first_special, as_bytes)
+                removed = True
+        if validators:
+            removed = self._retag(ctx, out, validators, as_bytes) or removed
         wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
         _add_vary(out, vary, wanted, spell)
-        out = [h for h in out if h is not None]
+        if removed:
+            out = [h for h in out if h is not None]
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
         guarded = _Guarded(body, added, self._failed)
         return _plan_of((out, _NO_BODY if ctx.method == "HEAD" else guarded))
 
-    def _retag(self, ctx: RequestContext, out: list[Any], start: int, as_bytes: bool) -> None:
-        """The validators of a page rewritten for this request's state (a 304 included),
-        from `start` on in `out`: each ETag names the state too (`validators.py`), and
-        Last-Modified goes (a date cannot name a state). Removed headers become None."""
+    def _retag(
+        self, ctx: RequestContext, out: list[Any], indices: Iterable[int], as_bytes: bool
+    ) -> bool:
+        """The validators at `indices` in `out`, of a page rewritten for this request's
+        state (a 304 included): each ETag names the state too (`validators.py`), and
+        Last-Modified goes (a date cannot name a state). Says whether any became None
+        (removed)."""
         kinds = self._kinds
         state: str | None = None
-        for index in range(max(start, 0), len(out)):
-            header = out[index]
-            if header is None:
-                continue
-            name, value = header
+        removed = False
+        for index in indices:
+            name, value = out[index]
             kind = kinds.get(name)
             if kind is None:
                 kind = self._learn(name)
             if kind == _LAST_MODIFIED:
                 out[index] = None
+                removed = True
             elif kind == _ETAG:
                 if state is None:
                     language = choose_language(self.config, ctx.accept_language)
@@ -469,6 +486,8 @@ class ConsentCore:
                 tag = page_etag(_text(value), state)
                 spell = _bytes_header if as_bytes else _str_header
                 out[index] = None if tag is None else spell(_text(name), tag)
+                removed = removed or tag is None
+        return removed
 
     def _page(
         self, ctx: RequestContext, banner_off: bool, csp: str | None
