@@ -109,10 +109,10 @@ class ConsentMiddleware:
         await self.app(self._hand_over(scope, ctx), receive, send_wrapper)
 
     def _begin(self, scope: Scope) -> RequestContext:
-        headers = scope.get("headers") or ()
-        if type(headers) is not list and type(headers) is not tuple:
+        headers = scope.get("headers")
+        if type(headers) is not list:
             # Any iterable will do (ASGI): one read once would reach the app used up.
-            headers = scope["headers"] = list(headers)
+            headers = scope["headers"] = [] if headers is None else list(headers)
         cookie, gpc, dnt, language, fragment, refresh, if_none_match = self._headers.read(headers)
         get = scope.get
         root: str = get("root_path") or ""
