@@ -408,8 +408,13 @@ class ConsentCore:
         if left_alone:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)
+        spell = _bytes_header if as_bytes else _str_header
         if body is None:
-            return _plan_of((out, None))
+            # Nothing to change for this state, but another state's copy would differ: the
+            # validators still name the state, so that no copy is 304'd across a choice.
+            removed = bool(validators) and self._retag(ctx, out, validators, as_bytes)
+            _add_vary(out, vary, ["Cookie"], spell)
+            return _plan_of(([h for h in out if h is not None] if removed else out, None))
         order = self._utf16_orders.get(content_type, _UNKNOWN)
         if order is _UNKNOWN:
             order = utf16_order(_text(content_type))
@@ -431,7 +436,6 @@ class ConsentCore:
                 )
                 return _plan_of((out, None))
             added = None
-        spell = _bytes_header if as_bytes else _str_header
         removed = False  # headers set to None in `out`
         if lengths:
             # The app's length (one value, however often it is sent) plus what the filter

@@ -61,9 +61,11 @@ def wsgi_app(seen: list[dict[str, str]], content_type: str) -> Any:
 
 
 class Client:
-    def __init__(self, kind: str, content_type: str = "text/html; charset=utf-8") -> None:
+    def __init__(
+        self, kind: str, content_type: str = "text/html; charset=utf-8", **options: Any
+    ) -> None:
         self.seen: list[dict[str, str]] = []
-        config = make_config()
+        config = make_config(**options)
         if kind == "asgi":
             middleware: Any = ConsentMiddleware(asgi_app(self.seen, content_type), config=config)
             self.http: httpx.Client = TestClient(middleware, base_url="http://testserver")
@@ -154,3 +156,28 @@ def test_page_etag_and_revalidation() -> None:
     assert revalidation('"x", W/"abc-cmffffffffffffs"', state) == ('"x"', True, False)
     assert revalidation('"a,b-cm0123456789abs"', state) == ('"a,b"', False, True)
     assert revalidation("garbage -cm", state) is None  # no list of tags: as it came
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"inject_banner": False, "gate_scripts": True},
+        {"gate_scripts": True, "exclude_paths": ["/page"]},
+    ],
+    ids=["gating-only", "excluded-path"],
+)
+def test_a_page_left_unchanged_for_one_state_still_names_it(
+    kind: str, options: dict[str, Any]
+) -> None:
+    """Accepted, such a page needs no change (no banner, nothing to gate); rejected, its
+    scripts are gated. The accepted copy must not be 304'd back after Reject."""
+    client = Client(kind, **options)
+    accepted = client.consent("accept_all")
+    first = client.get(accepted)
+    assert first.content == PAGE  # nothing to change for this state
+    assert "-cm" in first.headers["etag"] and "last-modified" not in first.headers
+    rejected = client.consent("reject_all")
+    after = client.get(rejected, if_none_match=first.headers["etag"], if_modified_since=DATE)
+    assert after.status_code == 200 and "if-none-match" not in client.seen[-1]
+    client.http.close()
