@@ -132,6 +132,7 @@ class ConsentMiddleware:
             fragment,
             refresh,
             if_none_match,
+            get("raw_path"),
         )
 
     def _hand_over(self, scope: Scope, ctx: RequestContext) -> Scope:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["CONSENT_KEY", "CONTEXT_KEY", "RequestContext", "context_of"]
 
 _QUERY_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
+_PATH_SAFE = "/!$&'()*+,;=:@~-._"
 #: Where the adapters store the request's `Consent` (ASGI scope key, WSGI environ key).
 CONSENT_KEY = "consent_middleware.consent"
 #: Where they store the `RequestContext`.
@@ -41,6 +42,7 @@ class RequestContext:
         "refresh",
         "subpath",
         "revalidation",
+        "raw_path",
     )
 
     def __init__(
@@ -55,6 +57,7 @@ class RequestContext:
         fragment: bool,
         refresh: bool,
         subpath: str | None = None,
+        raw_path: str | bytes | None = None,
     ) -> None:
         self.core = core
         #: The consent the request carries (cached and shared: never mutated).
@@ -77,10 +80,31 @@ class RequestContext:
         #: How the request's If-None-Match reaches the app, when it names a page state of
         #: ours (`validators.Revalidation`); None when it reaches the app as it came.
         self.revalidation: Revalidation | None = None
+        # The path as the server got it, still percent-encoded (ASGI `raw_path`, WSGI
+        # `REQUEST_URI`), when the server says: see `url_path`.
+        self.raw_path = raw_path
 
     @property
     def consent(self) -> Consent:
         return self.state.consent
+
+    @property
+    def url_path(self) -> str:
+        """The path as the browser sent it: percent-encoded, the mount prefix included.
+        Where a cookie set without a valid Path lands."""
+        raw = self.raw_path
+        if not raw:
+            return quote(self.root + self.path, safe=_PATH_SAFE)
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+        text = text.split("?", 1)[0]
+        if not text.startswith("/"):
+            # An absolute request-target (through a forward proxy): its path part.
+            text = "/" + text.partition("://")[2].partition("/")[2]
+        # Behind a proxy that strips the mount prefix, the server never saw it.
+        root = self.root
+        if root and not (text == root or text.startswith(root + "/")):
+            text = root + text
+        return text
 
     @property
     def query(self) -> str:

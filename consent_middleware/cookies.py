@@ -214,6 +214,8 @@ class SetCookie:
     secure: bool
     http_only: bool
     same_site: str | None
+    #: A partitioned (CHIPS) cookie: keyed by the top-level site too.
+    partitioned: bool = False
 
     def is_deletion_at(self, now: datetime) -> bool:
         """True when a browser would drop the cookie at `now` (naive `now` is taken as UTC).
@@ -256,7 +258,7 @@ def parse_set_cookie(header: str) -> SetCookie:
     domain: str | None = None
     max_age: int | None = None
     expires: datetime | None = None
-    secure = http_only = False
+    secure = http_only = partitioned = False
     same_site: str | None = None
     if attributes:
         for av in attributes.split(";"):
@@ -284,6 +286,8 @@ def parse_set_cookie(header: str) -> SetCookie:
             elif key == "samesite":
                 lowered = attr_value.lower()
                 same_site = lowered if lowered in _SAME_SITE else None
+            elif key == "partitioned":
+                partitioned = True
     return SetCookie(
         name=name,
         value=value,
@@ -294,6 +298,7 @@ def parse_set_cookie(header: str) -> SetCookie:
         secure=secure,
         http_only=http_only,
         same_site=same_site,
+        partitioned=partitioned,
     )
 
 

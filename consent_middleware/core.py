@@ -151,6 +151,7 @@ class ConsentCore:
         fragment: bool = False,
         refresh: bool = False,
         if_none_match: str | bytes | None = None,
+        raw_path: str | bytes | None = None,
     ) -> RequestContext:
         """The request's context. Never raises: on a bug, the visitor is undecided.
 
@@ -180,6 +181,7 @@ class ConsentCore:
             refresh,
             # Most paths are the app's: told apart by one call.
             self.api_subpath(path) if path.startswith(self._ours) else None,
+            raw_path,
         )
         if if_none_match is not None and self.rewrites_html:
             context.revalidation = self._revalidation(context, if_none_match)
@@ -261,13 +263,14 @@ class ConsentCore:
 
     # -- response side -----------------------------------------------------------------
 
-    def keeps(self, set_cookie: str | bytes, state: RequestConsent, path: str = "/") -> bool:
-        """Whether one of the app's Set-Cookie values may leave, on a response to `path`
-        (as the browser sent it). Fails closed: on a bug, only required categories'
-        cookies stay."""
+    def keeps(
+        self, set_cookie: str | bytes, state: RequestConsent, ctx: RequestContext | None = None
+    ) -> bool:
+        """Whether one of the app's Set-Cookie values may leave, on the response to `ctx`'s
+        request. Fails closed: on a bug, only required categories' cookies stay."""
         text = set_cookie.decode("latin-1") if isinstance(set_cookie, bytes) else set_cookie
         try:
-            return self.policy.keeps(text, state, path)
+            return self.policy.keeps(text, state, ctx)
         except Exception:
             self._failed("judge", _FAIL_CLOSED)
             return self._required(text)
@@ -309,8 +312,6 @@ class ConsentCore:
         first_special = -1
         banner_header: Any = None  # the opt-out (ours: never sent on)
         deleted: list[tuple[str, str | None, str | None]] | None = [] if state.refused else None
-        # The path as the browser sent it: where a cookie without a valid Path lands.
-        path = ctx.root + ctx.path if ctx.root else ctx.path
         for header in app_headers:
             name, value = header
             if type(header) is not tuple:
@@ -320,10 +321,10 @@ class ConsentCore:
             if kind is None:
                 kind = self._learn(name)
             if kind == _SET_COOKIE:
-                if keeps(value, state, path):
+                if keeps(value, state, ctx):
                     out.append(header)
                     if deleted is not None:
-                        deleted.extend(self.policy.deleted_places(_text(value), path))
+                        deleted.extend(self.policy.deleted_places(_text(value), ctx.url_path))
                 continue
             # Any other header: never one that a lax server would split into two.
             if type(value) is bytes:

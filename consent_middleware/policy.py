@@ -11,13 +11,14 @@ app's bytes or text as they come. Every cache is bounded by entries and by bytes
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .cache import ENTRY_OVERHEAD, BoundedCache, ByteBudget
 from .config import ALWAYS, ConsentConfig
@@ -47,6 +48,10 @@ _MAX_SHAPE = 512
 #: A browser holds at most a few hundred cookies per site; a request claiming more must not
 #: make every response carry thousands of deletions.
 MAX_EXPIRED_PER_RESPONSE = 64
+#: The bytes of deletions one response carries at most (nginx's default buffer for a
+#: response's headers is 4 KB).
+MAX_EXPIRY_BYTES = 3072
+_MAX_PLACE_PATH = 256
 
 # What a cookie name's category means for its Set-Cookie headers, under one consent.
 _STRIP = 0  # never leaves (the consent cookie; judged names of refused and unknown mixed)
@@ -57,6 +62,13 @@ _REFUSED = 3  # leaves only as a deletion that every browser reads as one
 #: What a Set-Cookie shape's verdict is: it leaves (True), it does not (False), or it leaves
 #: only while its Expires date is this far in the past (epoch seconds; a deletion by date).
 Verdict = bool | float
+
+
+class Located(Protocol):
+    """Where a response goes: the request's path as the browser sent it."""
+
+    @property
+    def url_path(self) -> str: ...
 
 
 class RequestConsent:
@@ -133,6 +145,7 @@ class _Attributes:
     deletes_at: float
     path: str | None
     domain: str | None
+    partitioned: bool = False
 
 
 class ConsentPolicy:
@@ -169,7 +182,8 @@ class ConsentPolicy:
         self._categories: dict[str, str | None] = {}
         # Where the app set each cookie (path, domain): learned from its own Set-Cookie
         # headers, so that an expiry hits the cookie the browser really holds.
-        self._places: dict[str, tuple[tuple[str, str | None], ...]] = {}
+        self._places: dict[str, tuple[tuple[str, str | None, bool], ...]] = {}
+        self._turns = itertools.count()
         self._unknown_logged: set[str] = set()
 
     # -- categories --------------------------------------------------------------------
@@ -297,7 +311,9 @@ class ConsentPolicy:
 
     # -- response side -----------------------------------------------------------------
 
-    def keeps(self, value: str | bytes, request: RequestConsent, path: str = "/") -> bool:
+    def keeps(
+        self, value: str | bytes, request: RequestConsent, where: Located | None = None
+    ) -> bool:
         """Whether one of the app's Set-Cookie values may leave: the one judgement of a
         Set-Cookie, for both adapters, on the app's bytes (ASGI) or text (WSGI). A deletion
         (the app's own logout or clean-up) of a refused cookie leaves only if every major
@@ -305,8 +321,8 @@ class ConsentPolicy:
 
         The verdict depends on the name and the attributes, never on the value: it is
         remembered by the header's shape (the header without its value), so a fresh session
-        id costs one lookup. `path` is the request's path as the browser sent it (prefix
-        included): where a cookie set without a valid Path attribute lands."""
+        id costs one lookup. `where` says the request's path as the browser sent it
+        (`url_path`): where a cookie set without a valid Path attribute lands."""
         shape: str | bytes | None = None
         if isinstance(value, bytes):
             if 10 in value or 13 in value:  # LF, CR: a header a lax server splits in two
@@ -325,7 +341,7 @@ class ConsentPolicy:
         verdict = None if shape is None else request.verdicts.get(shape)
         if verdict is None:
             text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            verdict = self._verdict(text, end, eq, request, shape, path)
+            verdict = self._verdict(text, end, eq, request, shape, where)
         if verdict is True:
             return True
         if verdict is False:
@@ -339,7 +355,7 @@ class ConsentPolicy:
         eq: int,
         request: RequestConsent,
         shape: str | bytes | None,
-        path: str,
+        where: Located | None,
     ) -> Verdict:
         """Judge a Set-Cookie shape seen for the first time under this consent, learn the
         place it sets its cookie at, and remember the verdict."""
@@ -362,16 +378,21 @@ class ConsentPolicy:
         else:
             attributes = self._attributes_of(text, end)
             place_path = attributes.path
-            if place_path is None and kind == _KEEP_OPTIONAL:
+            if place_path is None and (kind == _KEEP_OPTIONAL or attributes.domain is not None):
                 # No valid Path: the cookie lands in the request's directory, which differs
                 # from page to page: learned on every response, so not remembered.
-                place_path = default_path(path)
-                remembered = False
-            if named and (place_path is not None or attributes.domain is not None):
+                place_path = default_path(where.url_path if where is not None else "/")
+                remembered = remembered and kind != _KEEP_OPTIONAL
+            if named and place_path is not None:
                 self._remember_place(
-                    raw_name.strip(" \t"), place_path or default_path(path), attributes.domain
+                    raw_name.strip(" \t"), place_path, attributes.domain, attributes.partitioned
                 )
             deletes_at = attributes.deletes_at
+            if kind == _KEEP_OPTIONAL and place_path is not None and not _expirable(place_path):
+                # A place no Path attribute can name (`/a;b`), or too long to remember: once
+                # refused, the cookie could not be expired there. Not set at all.
+                self._log_unexpirable(raw_name.strip(" \t"), place_path)
+                return False
             if kind == _KEEP_OPTIONAL or deletes_at == -math.inf:
                 verdict = True
             elif deletes_at == math.inf:
@@ -439,7 +460,7 @@ class ConsentPolicy:
         found = self._attributes.get(text)
         if found is None:
             parsed = parse_set_cookie("x=;" + text)
-            found = _Attributes(deletion_time(text), parsed.path, parsed.domain)
+            found = _Attributes(deletion_time(text), parsed.path, parsed.domain, parsed.partitioned)
             self._attributes.put(text, found)
         return found
 
@@ -450,15 +471,24 @@ class ConsentPolicy:
     ) -> list[str]:
         """Set-Cookie values expiring the refused cookies the request carries, and a stale
         consent cookie. A (name, path, domain) in `deleted_by_app` already gets the app's
-        own deletion: it is not sent twice."""
+        own deletion: it is not sent twice. At most `MAX_EXPIRY_BYTES` of them per
+        response (proxies refuse large headers): the rest go on later responses, each
+        starting with another cookie, while the request still carries them."""
         out: list[str] = []
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
-        if not request.refused:
+        refused = request.refused
+        if not refused:
             return out
         already = set(deleted_by_app)
-        for name in request.refused:
-            out.extend(self.deletions_for(name, request.https, already))
+        size = 0
+        first = next(self._turns) % len(refused)
+        for name in refused[first:] + refused[:first]:
+            for deletion in self.deletions_for(name, request.https, already):
+                size += len(deletion) + 14  # "Set-Cookie: " and CRLF
+                if size > MAX_EXPIRY_BYTES:
+                    return out
+                out.append(deletion)
         return out
 
     def deletions_for(
@@ -467,43 +497,50 @@ class ConsentPolicy:
         https: bool,
         skip: set[tuple[str, str | None, str | None]] | frozenset[Any] = frozenset(),
     ) -> list[str]:
-        """Deletions of one cookie at every place the app set it, and at its rule's. Over
-        https each place also gets a `Partitioned` one: a partitioned (CHIPS) cookie of the
-        same name and place is a cookie of its own, which only such a deletion expires."""
+        """Deletions of one cookie at its rule's place and at every place the app set it
+        (the latest first). A partitioned (CHIPS) cookie is a cookie of its own, which only
+        a `Partitioned` deletion expires: over https the rule's place gets one, and so does
+        every place where the app set a partitioned cookie."""
         rule = self.config.rules.match(name)
-        places: list[tuple[str, str | None]] = list(self._places.get(name, ()))
         fallback = (rule.path, _domain(rule.domain)) if rule is not None else ("/", None)
-        if fallback not in places:
-            places.append(fallback)
         secure = https or name.startswith(("__Secure-", "__Host-"))
+        places = [(*fallback, False), *reversed(self._places.get(name, ()))]
+        if secure:
+            places.insert(1, (*fallback, True))
         out = []
-        for path, domain in places:
+        sent: set[tuple[str, str | None, bool]] = set()
+        for path, domain, partitioned in places:
+            if (path, domain, partitioned) in sent:
+                continue
+            sent.add((path, domain, partitioned))
             if name.startswith("__Host-") and (path != "/" or domain is not None):
                 continue
-            if (name, path, domain) in skip:
+            if not partitioned and (name, path, domain) in skip:
                 continue
+            if partitioned and not secure:
+                continue  # a partitioned cookie is always Secure: none over plain http
             try:
-                out.append(deletion_header(name, path=path, domain=domain, secure=secure))
-                if secure:
-                    out.append(
-                        deletion_header(
-                            name, path=path, domain=domain, secure=True, partitioned=True
-                        )
+                out.append(
+                    deletion_header(
+                        name, path=path, domain=domain, secure=secure, partitioned=partitioned
                     )
+                )
             except ValueError:
                 continue
         return out
 
-    def _remember_place(self, name: str, path: str, domain: str | None) -> None:
+    def _remember_place(
+        self, name: str, path: str, domain: str | None, partitioned: bool = False
+    ) -> None:
         """Note where the app sets a cookie that a later choice might refuse: its path and
         domain exactly as the browser stores them (a host-only cookie is not the cookie of
-        a Domain)."""
+        a Domain), and whether it is partitioned."""
         rule = self.config.rules.match(name)
-        if rule is None:
+        if rule is None or not _expirable(path):
             return
-        place = (path, domain)
+        place = (path, domain, partitioned)
         known = self._places.get(name, ())
-        if place in known or place == (rule.path, _domain(rule.domain)):
+        if place in known or place[:2] == (rule.path, _domain(rule.domain)):
             return
         if len(self._places) >= _MAX_NAMES and name not in self._places:
             return
@@ -525,6 +562,18 @@ class ConsentPolicy:
                 place[0],
                 f", domain={place[1]!r}" if place[1] else "",
             )
+
+    def _log_unexpirable(self, name: str, path: str) -> None:
+        if name in self._unknown_logged or len(self._unknown_logged) >= _MAX_NAMES:
+            return
+        self._unknown_logged.add(name)
+        logger.warning(
+            "consent-middleware blocked cookie %r set without Path on a page under %r: no"
+            " Path attribute can name that directory, so the cookie could not be expired once"
+            " refused (set it with Path=/). Logged once per name.",
+            name,
+            path,
+        )
 
     def _log_unknown(self, name: str) -> None:
         if name in self._unknown_logged or len(self._unknown_logged) >= _MAX_NAMES:
@@ -564,6 +613,18 @@ class ConsentPolicy:
         if self.config.secure is not None:
             return self.config.secure or self.config.same_site == "none"
         return https or self.config.same_site == "none"
+
+
+def _expirable(path: str) -> bool:
+    """Whether a deletion can name `path` in its Path attribute, and the middleware can
+    remember it (a place longer than `_MAX_PLACE_PATH` is not remembered)."""
+    if len(path) > _MAX_PLACE_PATH:
+        return False
+    try:
+        deletion_header("x", path=path)
+    except ValueError:
+        return False
+    return True
 
 
 def _domain(domain: str | None) -> str | None:

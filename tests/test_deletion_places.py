@@ -111,25 +111,49 @@ def test_the_directory_includes_the_mount_prefix() -> None:
 
 
 @pytest.mark.parametrize("scheme", ["https", "http"])
-def test_over_https_every_place_also_gets_a_partitioned_deletion(
+def test_partitioned_cookies_get_partitioned_deletions(
     make_site: Callable[..., Site], scheme: str
 ) -> None:
-    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Path=/shop; Secure; Partitioned"]))
+    """Over https the rule's place gets a Partitioned deletion too, and so does each place
+    where the app set a partitioned (CHIPS) cookie; a plain place gets none."""
+    site = make_site(
+        AppSpec(set_cookies=["_fbp=fb.1; Path=/shop; Secure; Partitioned", "_ga=1; Path=/blog"])
+    )
     accepted = site.consent_cookie({"action": "accept_all"})
     site.get(f"{scheme}://testserver/shop/item", cookie=accepted)
     rejected = site.consent_cookie({"action": "reject_all"})
-    response = site.get(f"{scheme}://testserver/", cookie=f"{rejected}; _fbp=1")
-    found = places(deletions(response))
+    response = site.get(f"{scheme}://testserver/", cookie=f"{rejected}; _fbp=1; _ga=1")
     if scheme == "https":
-        assert found == {
+        assert places(deletions(response)) == {
             ("/", None, False),
             ("/", None, True),
-            ("/shop", None, False),
             ("/shop", None, True),
         }
+        assert places(deletions(response, "_ga")) == {
+            ("/", None, False),
+            ("/", None, True),
+            ("/blog", None, False),
+        }
         assert all("Secure" in v for v in deletions(response))
-    else:
-        assert found == {("/", None, False), ("/shop", None, False)}
+    else:  # a partitioned cookie is always Secure: no such deletion over plain http
+        assert places(deletions(response)) == {("/", None, False)}
+
+
+def test_deletions_stay_within_a_header_budget(make_site: Callable[..., Site]) -> None:
+    """Places learned from long URLs cannot make every later response carry kilobytes of
+    deletions (proxies refuse large headers): past the budget, later responses go on."""
+    site = make_site(AppSpec(set_cookies=["_ga=1; Max-Age=99"]))
+    accepted = site.consent_cookie({"action": "accept_all"})
+    for n in range(8):
+        site.get(f"https://testserver/{'d' * 200}{n}/x/item", cookie=accepted)
+    rejected = site.consent_cookie({"action": "reject_all"})
+    sent = site.get("https://testserver/", cookie=f"{rejected}; _ga=1").headers
+    values = sent.get_list("set-cookie")
+    assert sum(len(v) + 14 for v in values) <= 3072
+    assert ("/", None, False) in places(values)  # the rule's place comes first
+    # A place too long to remember: the cookie would land where it could not be expired.
+    too_long = site.get(f"https://testserver/{'d' * 300}/item", cookie=accepted)
+    assert not too_long.headers.get_list("set-cookie")
 
 
 @pytest.mark.parametrize(
@@ -186,3 +210,41 @@ def test_default_path(request_path: str, expected: str) -> None:
 )
 def test_stored_name(header: str, name: str | None) -> None:
     assert stored_name(header) == name
+
+
+def test_the_directory_is_the_path_the_browser_sent(make_site: Callable[..., Site]) -> None:
+    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Max-Age=7776000"]))
+    response = refuse_after_grant(site, "/sp%20ace/item")
+    assert ("/sp%20ace", None, False) in places(deletions(response))
+
+
+@pytest.mark.parametrize(
+    ("raw", "root", "where"),
+    [
+        (b"/a%2Fb/item", "", "/a%2Fb"),
+        (b"/%41b/item", "", "/%41b"),
+        (b"/caf%c3%a9/item?x=1", "", "/caf%c3%a9"),  # lower-case escapes, as sent
+        (b"//x/item", "", "//x"),
+        (b"/shop/item", "/app", "/app/shop"),  # a proxy stripped the prefix
+        (b"/app/shop/item", "/app", "/app/shop"),  # a server that keeps it
+        (b"http://example.com/shop/item", "", "/shop"),  # an absolute request-target
+    ],
+)
+def test_the_raw_path_decides_the_directory(raw: bytes, root: str, where: str) -> None:
+    core = ConsentCore(make_config())
+    codec: ConsentCodec = core.policy.codec
+    granted = "consent=" + codec.encode(codec.decide(["marketing"]))
+    ctx = core.begin(granted, False, root=root, path="/ignored/item", raw_path=raw)
+    core.plan_response(ctx, 200, [(b"set-cookie", b"_fbp=fb.1")], as_bytes=True)
+    refused = core.begin("consent=" + codec.encode(codec.decide([])) + "; _fbp=1", False)
+    sent = [v.decode() for _, v in core.plan_response(refused, 200, [], as_bytes=True).headers]
+    assert (where, None, False) in places(sent)
+
+
+def test_a_cookie_that_could_never_be_expired_is_not_set(make_site: Callable[..., Site]) -> None:
+    """A Path-less cookie on `/a;b/item` lands at `/a;b`, which no Path attribute can name
+    (`;` ends it): once refused it could never be expired, so it is not set at all."""
+    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Max-Age=7776000"]))
+    accepted = site.consent_cookie({"action": "accept_all"})
+    assert "_fbp" not in str(site.get("/a;b/item", cookie=accepted).headers.get_list("set-cookie"))
+    assert "_fbp=fb.1" in site.get("/ab/item", cookie=accepted).headers.get_list("set-cookie")[0]
