@@ -13,10 +13,12 @@ import codecs
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .mime import extract_mime_type
+
 if TYPE_CHECKING:
     from .core import BodyFilter
 
-__all__ = ["BomSniffer", "Utf16Page", "utf16_order"]
+__all__ = ["BomSniffer", "Recoded", "Utf16Page", "recoded_codec", "utf16_order"]
 
 #: WHATWG Encoding labels of UTF-16LE and UTF-16BE.
 _LABELS = {
@@ -31,38 +33,59 @@ _LABELS = {
     "utf-16be": "be",
 }
 _BOMS = {codecs.BOM_UTF16_LE: "le", codecs.BOM_UTF16_BE: "be"}
+_WS = " \t\r\n"
+
+
+#: WHATWG labels of ISO-2022-JP: 7-bit bytes whose escape sequences switch to two-byte
+#: text, in which `<!--` or `<` can be part of a character. (The other ISO-2022 labels
+#: decode to the replacement character in browsers: nothing in such a page runs.)
+_RECODED = {"csiso2022jp": "iso2022_jp", "iso-2022-jp": "iso2022_jp"}
+
+
+def recoded_codec(content_type: str) -> str | None:
+    """The Python codec of a charset label the tokenizer cannot read as ASCII, else None."""
+    charset = extract_mime_type(content_type)[1]
+    return None if charset is None else _RECODED.get(charset.strip(_WS))
 
 
 def utf16_order(content_type: str) -> str | None:
-    """ "le" or "be" when a Content-Type's charset label names UTF-16, else None."""
-    for parameter in content_type.split(";")[1:]:
-        key, _, value = parameter.partition("=")
-        if key.strip(" \t").lower() == "charset":
-            return _LABELS.get(value.strip(" \t\"'").lower())
-    return None
+    """ "le" or "be" when a Content-Type's charset label names UTF-16 (read as browsers
+    read it, see `mime.py`), else None."""
+    charset = extract_mime_type(content_type)[1]
+    return None if charset is None else _LABELS.get(charset.strip(_WS))
 
 
 class Utf16Page:
     """`inner` (a filter of UTF-8 bytes) over a UTF-16 body. The byte order is the body's
-    own mark's, else `order` (the label's). Adds exactly twice the bytes `inner` adds."""
+    own mark's, else `order` (the label's). Adds exactly twice the bytes `inner` adds
+    (`added`, when known). A body that starts with a UTF-8 mark is UTF-8 whatever its label
+    says (the mark wins in browsers): it goes through `inner` as it is, padded with
+    spaces so that the length announced for UTF-16 (`added`) holds."""
 
-    __slots__ = ("_inner", "_order", "_head", "_decoder", "_recode")
+    __slots__ = ("_inner", "_order", "_head", "_decoder", "_recode", "_utf8", "_added")
 
-    def __init__(self, inner: BodyFilter, order: str) -> None:
+    def __init__(self, inner: BodyFilter, order: str, added: int | None = None) -> None:
         self._inner = inner
         self._order = order
-        self._head = b""  # the first byte, until the mark can be read
+        self._added = added
+        self._utf8 = False
+        self._head = b""  # the first bytes, until the mark can be read
         self._decoder: codecs.IncrementalDecoder | None = None
         self._recode = codecs.getincrementaldecoder("utf-8")("surrogatepass").decode
 
     def feed(self, chunk: bytes) -> bytes:
+        if self._utf8:
+            return self._inner.feed(chunk)
         decoder = self._decoder
         if decoder is None:
             chunk = self._head + chunk
-            if len(chunk) < 2:
+            if len(chunk) < 3 and codecs.BOM_UTF8.startswith(chunk):
                 self._head = chunk
                 return b""
             self._head = b""
+            if chunk.startswith(codecs.BOM_UTF8):
+                self._utf8 = True
+                return self._inner.feed(chunk)
             self._order = _BOMS.get(chunk[:2], self._order)
             decoder = codecs.getincrementaldecoder(f"utf-16-{self._order}")("surrogatepass")
             self._decoder = decoder
@@ -70,6 +93,9 @@ class Utf16Page:
         return self._encode(self._inner.feed(text.encode("utf-8", "surrogatepass")))
 
     def finish(self) -> bytes:
+        if self._utf8:
+            # `inner` added half of what was announced for UTF-16: the rest as spaces.
+            return self._inner.finish() + b" " * ((self._added or 0) // 2)
         out, tail = b"", self._head  # a body of one byte holds no character at all
         decoder = self._decoder
         if decoder is not None:
@@ -86,6 +112,27 @@ class Utf16Page:
     def _encode(self, data: bytes, final: bool = False) -> bytes:
         text = self._recode(data, final)
         return text.encode(f"utf-16-{self._order}", "surrogatepass") if text else b""
+
+
+class Recoded:
+    """`inner` (a filter of UTF-8 bytes) over a body in `codec` (ISO-2022-JP): decoded to
+    UTF-8 as it streams, rewritten, and encoded back. The length is not kept."""
+
+    __slots__ = ("_inner", "_decode", "_encode", "_recode")
+
+    def __init__(self, inner: BodyFilter, codec: str) -> None:
+        self._inner = inner
+        self._decode = codecs.getincrementaldecoder(codec)("replace").decode
+        self._encode = codecs.getincrementalencoder(codec)("replace").encode
+        self._recode = codecs.getincrementaldecoder("utf-8")("replace").decode
+
+    def feed(self, chunk: bytes) -> bytes:
+        rewritten = self._inner.feed(self._decode(chunk).encode("utf-8"))
+        return self._encode(self._recode(rewritten))
+
+    def finish(self) -> bytes:
+        rest = self._inner.feed(self._decode(b"", True).encode("utf-8")) + self._inner.finish()
+        return self._encode(self._recode(rest, True), True)
 
 
 class BomSniffer:

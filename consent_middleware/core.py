@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Protocol
 from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
 from .cache import ByteBudget
-from .charsets import BomSniffer, Utf16Page, utf16_order
+from .charsets import BomSniffer, Recoded, Utf16Page, recoded_codec, utf16_order
 from .compression import READERS, decoder_for
 from .config import ALWAYS, ConsentConfig
 from .consent import Consent
@@ -27,6 +27,7 @@ from .csp import csp_nonce, inline_style_nonce
 from .gating import TagGate, new_tag_memo
 from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
+from .mime import extract_mime_type
 from .policy import ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
@@ -132,8 +133,9 @@ class ConsentCore:
         self._tag_gates: dict[tuple[frozenset[str], str], TagGate] = {}
         self._gate_ids = itertools.count()
         self._fingerprint: bytes | None = None
-        # Content-Type value, as the app spells it -> "le" or "be" for a UTF-16 label.
-        self._utf16_orders: dict[Any, str | None] = {}
+        # Content-Type value, as the app spells it -> ("le" or "be" for a UTF-16 label, the
+        # codec of an ISO-2022-JP one).
+        self._charsets: dict[Any, tuple[str | None, str | None]] = {}
 
     # -- request side ------------------------------------------------------------------
 
@@ -343,6 +345,9 @@ class ConsentCore:
                 self._log_once(f"dropped header {_shown(name)}: a server could send it mangled")
                 continue
             if kind == _CONTENT_TYPE:
+                if content_type is not None:
+                    # Several: read together, as browsers read them (`mime.py`).
+                    value = _text(content_type) + ", " + _text(value)
                 # Remembered per spelling: one lookup (any other type: judged each time).
                 page_type = (
                     page_types.get(value, _UNKNOWN) if type(value) in _TEXT_TYPES else _UNKNOWN
@@ -416,14 +421,18 @@ class ConsentCore:
             removed = bool(validators) and self._retag(ctx, out, validators, as_bytes)
             _add_vary(out, vary, ["Cookie"], spell)
             return _plan_of(([h for h in out if h is not None] if removed else out, None))
-        order = self._utf16_orders.get(content_type, _UNKNOWN)
-        if order is _UNKNOWN:
-            order = utf16_order(_text(content_type))
-            if type(content_type) in _TEXT_TYPES and len(self._utf16_orders) < _MAX_LEARNED:
-                self._utf16_orders[content_type] = order
+        charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
+        if charset is None:
+            text = _text(content_type)
+            charset = (utf16_order(text), recoded_codec(text))
+            if type(content_type) in _TEXT_TYPES and len(self._charsets) < _MAX_LEARNED:
+                self._charsets[content_type] = charset
+        order, codec = charset
         if order is not None:  # a UTF-16 page: read as UTF-8, and its snippet twice as long
-            body = Utf16Page(body, order)
             added = None if added is None else 2 * added
+            body = Utf16Page(body, order, added)
+        elif codec is not None:  # ISO-2022-JP: read as UTF-8, its length not kept
+            body, added = Recoded(body, codec), None
         else:
             body = BomSniffer(body, added, self._log_once)
         if encoding not in (None, "", "identity"):
@@ -584,8 +593,8 @@ class ConsentCore:
         """The page type a Content-Type value names (text/html or application/xhtml+xml),
         or None, for a spelling not yet in `_page_types`: remembered there (bytes and text
         only), so that later responses pay one dict lookup in `_plan`."""
-        base = _text(value).split(";", 1)[0].strip(" \t").lower()
-        page_type = base if base in _PAGE_TYPES else None
+        essence = extract_mime_type(_text(value))[0]
+        page_type = essence if essence in _PAGE_TYPES else None
         if type(value) in _TEXT_TYPES and len(self._page_types) < _MAX_LEARNED:
             self._page_types[value] = page_type
         return page_type

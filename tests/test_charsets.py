@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from consent_middleware.charsets import Utf16Page, utf16_order
+from consent_middleware.mime import extract_mime_type
 
 from .conftest import AppSpec, Site
 
@@ -135,3 +136,80 @@ def test_utf16_streams_byte_for_byte(body: bytes, size: int) -> None:
 )
 def test_utf16_order(content_type: str, order: str | None) -> None:
     assert utf16_order(content_type) == order
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("text/html", ("text/html", None)),
+        ("Text/HTML; Charset=UTF-16", ("text/html", "utf-16")),
+        ("text/html; charset=utf-16, text/html", ("text/html", "utf-16")),  # kept
+        ("text/html; charset=utf-8, text/html; charset=utf-16", ("text/html", "utf-16")),
+        ("text/html; charset=utf-16, text/plain", ("text/plain", None)),  # another type
+        ("application/json, text/html", ("text/html", None)),  # the last valid one
+        ("text/html, garbage", ("text/html", None)),
+        ("text/html, */*", ("text/html", None)),
+        ('text/html; foo="a;charset=utf-8"; charset=utf-16', ("text/html", "utf-16")),
+        ('text/html; charset="utf-16"', ("text/html", "utf-16")),
+        ("text/html; charset=utf-8; charset=utf-16", ("text/html", "utf-8")),  # the first
+        ("nonsense", (None, None)),
+        ("", (None, None)),
+    ],
+)
+def test_mime_types_read_as_browsers_do(value: str, expected: tuple[str | None, ...]) -> None:
+    assert extract_mime_type(value) == expected
+
+
+@pytest.mark.parametrize(
+    "content_types",
+    [
+        ["text/html; charset=utf-16", "text/html"],  # the second keeps the first's charset
+        ["text/html; charset=utf-8, text/html; charset=utf-16"],
+        ['text/html; foo="a;charset=utf-8"; charset=utf-16'],
+    ],
+)
+def test_utf16_labels_browsers_read_are_read(
+    make_site: Callable[..., Site], content_types: list[str]
+) -> None:
+    body = utf16("le", False)
+    spec = AppSpec(body=body, content_type=content_types[0])
+    spec.extra_headers = [("Content-Type", ct) for ct in content_types[1:]]
+    text = read(make_site(spec, gate_scripts=True).get("/").content, "le")
+    assert 'id="consent-banner"' in text and 'type="text/plain"' in gated_tag(text)
+
+
+def test_a_page_browsers_take_for_html_is_one(make_site: Callable[..., Site]) -> None:
+    spec = AppSpec(body=PAGE.encode(), content_type="application/json, text/html")
+    text = make_site(spec, gate_scripts=True).get("/").content.decode()
+    assert 'id="consent-banner"' in text and 'type="text/plain"' in gated_tag(text)
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_a_utf8_mark_wins_over_a_utf16_label(make_site: Callable[..., Site], gate: bool) -> None:
+    body = codecs.BOM_UTF8 + PAGE.encode()
+    spec = AppSpec(body=body, content_type="text/html; charset=utf-16")
+    response = make_site(spec, gate_scripts=gate).get("/")
+    text = response.content.decode("utf-8-sig")
+    assert 'id="consent-banner"' in text and "Ünïcödé 😀" in text
+    assert ('type="text/plain"' in gated_tag(text)) is gate
+    if not gate:
+        assert response.headers["content-length"] == str(len(response.content))
+
+
+@pytest.mark.parametrize("label", ["iso-2022-jp", "csISO2022JP"])
+def test_an_iso_2022_jp_page_is_read_in_its_charset(
+    make_site: Callable[..., Site], label: str
+) -> None:
+    """Its two-byte text can hold `<!--` (`ESC $ B <!-- ESC ( B` is two characters to a
+    browser): read as ASCII, a comment would seem to open and hide the gated script after
+    it. (`--` is an NEC row-13 character, which Python's codec writes back as `?`.)"""
+    body = (
+        b"<html><body><p>\x1b$BF|K\\8l<!--\x1b(B</p>"
+        b'<script data-consent-category="analytics">track()</script></body></html>'
+    )
+    spec = AppSpec(body=body, content_type=f"text/html; charset={label}")
+    response = make_site(spec, gate_scripts=True).get("/")
+    text = response.content.decode("iso2022_jp", "replace")
+    assert text.startswith("<html><body><p>日本語") and 'id="consent-banner"' in text
+    assert 'type="text/plain"' in gated_tag(text)
+    assert "content-length" not in response.headers

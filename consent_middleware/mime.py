@@ -1,0 +1,114 @@
+"""A response's MIME type and charset as browsers read them: the Fetch standard's "extract
+a MIME type" over every Content-Type value (several headers, or one with commas).
+
+A page the middleware does not take for HTML, but the browser does, would run its gated
+scripts unseen; a UTF-16 label the middleware misses would get UTF-8 bytes appended. So
+both are read the way Chromium and Firefox read them: the last valid type counts, `*/*`
+is skipped, and a later value of the same type without a charset keeps the earlier one's.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["extract_mime_type"]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_WS = " \t\r\n"
+
+
+def extract_mime_type(value: str) -> tuple[str | None, str | None]:
+    """The essence (`text/html`) and the charset label (lower case, or None) of a
+    Content-Type value; for several headers, their values joined with ", "."""
+    essence: str | None = None
+    charset: str | None = None
+    for item in _split_commas(value):
+        parsed = _parse(item)
+        if parsed is None or parsed[0] == "*/*":
+            continue
+        if parsed[0] != essence:
+            essence, charset = parsed
+        elif parsed[1] is not None:
+            charset = parsed[1]
+    return essence, charset
+
+
+def _split_commas(value: str) -> list[str]:
+    """Split at commas outside quoted strings (Fetch: "get, decode, and split")."""
+    items: list[str] = []
+    start = at = 0
+    quoted = False
+    while at < len(value):
+        char = value[at]
+        if quoted:
+            if char == "\\":
+                at += 1
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == ",":
+            items.append(value[start:at])
+            start = at + 1
+        at += 1
+    items.append(value[start:])
+    return items
+
+
+def _parse(item: str) -> tuple[str, str | None] | None:
+    """(essence, charset) of one MIME type (WHATWG MIME Sniffing, "parse a MIME type"),
+    or None when it is no valid one."""
+    text = item.strip(_WS)
+    slash = text.find("/")
+    if slash < 0:
+        return None
+    kind = text[:slash]
+    semi = text.find(";", slash)
+    subtype = (text[slash + 1 :] if semi < 0 else text[slash + 1 : semi]).rstrip(_WS)
+    if not _TOKEN.fullmatch(kind) or not _TOKEN.fullmatch(subtype):
+        return None
+    charset: str | None = None
+    at = len(text) if semi < 0 else semi
+    while at < len(text):
+        at += 1  # past the ";"
+        while at < len(text) and text[at] in _WS:
+            at += 1
+        end = at
+        while end < len(text) and text[end] not in ";=":
+            end += 1
+        name = text[at:end].lower()
+        at = end
+        if at >= len(text) or text[at] == ";":
+            continue
+        at += 1  # past the "="
+        if at < len(text) and text[at] == '"':
+            value, at = _quoted(text, at)
+            semi = text.find(";", at)
+            at = len(text) if semi < 0 else semi
+        else:
+            semi = text.find(";", at)
+            end = len(text) if semi < 0 else semi
+            value = text[at:end].rstrip(_WS)
+            at = end
+            if not value:
+                continue
+        if name == "charset" and charset is None and _TOKEN.fullmatch(name):
+            charset = value.lower()
+    return f"{kind}/{subtype}".lower(), charset
+
+
+def _quoted(text: str, at: int) -> tuple[str, int]:
+    """A quoted string's value from `text[at]` (its opening quote), and where it ends."""
+    out: list[str] = []
+    at += 1
+    while at < len(text):
+        char = text[at]
+        if char == "\\" and at + 1 < len(text):
+            out.append(text[at + 1])
+            at += 2
+            continue
+        if char == '"':
+            return "".join(out), at + 1
+        out.append(char)
+        at += 1
+    return "".join(out), at
