@@ -123,7 +123,7 @@ class ConsentWSGIMiddleware:
             fragment,
             "HTTP_X_CONSENT_REFRESH" in environ,
             get("HTTP_IF_NONE_MATCH"),
-            get("REQUEST_URI") or get("RAW_URI"),  # as sent (waitress, gunicorn, werkzeug)
+            get("REQUEST_URI"),  # the path as sent (waitress, gunicorn, werkzeug set it)
         )
 
     def _answer(
