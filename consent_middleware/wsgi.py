@@ -185,10 +185,8 @@ def _text(value: str) -> str:
 
 
 def _status_code(status: str) -> int:
-    """The code of a status line; remembered per line (a site sends a handful)."""
-    code = _CODES.get(status) if type(status) is str else None
-    if code is not None:
-        return code
+    """The code of a status line not in `_CODES` yet (`start_response` looks there first):
+    remembered per line, as a site sends a handful."""
     try:
         code = int(status[:3])
     except (TypeError, ValueError):
