@@ -207,7 +207,11 @@ def _read_body(environ: WSGIEnviron, limit: int) -> tuple[bytes, bool]:
     if stream is None:
         return b"", False
     if not _LENGTH_RE.fullmatch(declared):
-        if not environ.get("wsgi.input_terminated"):
+        if declared.isdigit() and declared.isascii():
+            return b"", True  # 19 digits or more: far over any limit, and never read
+        if declared or not environ.get("wsgi.input_terminated"):
+            # No number (the endpoint answers bad_length); reading would wait on the
+            # server's idea of that length (gunicorn waits for all of 10**20 bytes).
             return b"", False
         # A chunked body the server ends for us (gunicorn, werkzeug): read one byte more
         # than allowed, to tell a body over the limit.

@@ -200,21 +200,27 @@ def wsgi_request(
     root: str = "",
     scheme: str = "http",
     chunked: bool = False,
+    environ: dict[str, Any] | None = None,
+    stream: Any = None,
 ) -> RawAnswer:
     """One request straight into a WSGI app, with its headers in the environ as a server
     puts them there (latin-1 text, `HTTP_*`). `chunked`: no Content-Length, and the
-    server ends the input stream itself (`wsgi.input_terminated`), as gunicorn does."""
+    server ends the input stream itself (`wsgi.input_terminated`), as gunicorn does.
+    `environ`: keys set last, as a server would (a Content-Length of its own, say);
+    `stream`: `wsgi.input` instead of `body`."""
+    extra = environ
     environ = wsgi_environ(path)
     environ.update(
         REQUEST_METHOD=method,
         SCRIPT_NAME=root,
         QUERY_STRING=query.decode("latin-1"),
-        **{"wsgi.url_scheme": scheme, "wsgi.input": io.BytesIO(body)},
+        **{"wsgi.url_scheme": scheme, "wsgi.input": io.BytesIO(body) if stream is None else stream},
     )
     if chunked:
         environ["wsgi.input_terminated"] = True
     elif body:
         environ["CONTENT_LENGTH"] = str(len(body))
+    environ.update(extra or {})
     environ["HTTP_HOST"] = "testserver"
     for raw_name, raw_value in headers or []:
         name = raw_name.decode("latin-1").upper().replace("-", "_")

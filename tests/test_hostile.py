@@ -855,6 +855,68 @@ def test_wsgi_chunked_bodies(size: int, status: int) -> None:
     assert any(v.startswith("consent=") for v in answer.set_cookies()) == (status == 200)
 
 
+class _UnreadableInput:
+    """A request body the endpoint must not read: a server would wait for it (gunicorn
+    waits for every byte of a Content-Length it was given)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("the body was read")
+
+
+@pytest.mark.parametrize(
+    ("length", "status", "error"),
+    [
+        ("99999999999999999999", 413, "body_too_large"),  # 20 digits
+        ("1" * 5000, 413, "body_too_large"),
+        ("12abc", 400, "bad_length"),
+        ("-5", 400, "bad_length"),
+    ],
+)
+def test_wsgi_a_length_too_big_or_no_number_is_answered_without_reading(
+    length: str, status: int, error: str
+) -> None:
+    """gunicorn passes such a Content-Length on and ends the input stream itself
+    (`wsgi.input_terminated`): reading would hang the worker until it is killed."""
+    app = ConsentWSGIMiddleware(raw_wsgi_app(AppSpec()), config=make_config())
+    environ_extra = {"CONTENT_LENGTH": length}
+    answer = wsgi_request(
+        app,
+        "POST",
+        "/consent",
+        headers=[JSON],
+        chunked=True,
+        environ=environ_extra,
+        stream=_UnreadableInput(),
+    )
+    assert answer.status == status
+    assert json.loads(answer.body)["error"] == error
+    assert answer.set_cookies() == []
+
+
+@pytest.mark.server
+def test_gunicorn_answers_a_twenty_digit_length_at_once(tmp_path: Path) -> None:
+    port = free_port()
+    command = server_command("gunicorn", "tests.fixtures.wire_apps:wsgi", port)
+    with (
+        running(command, port, tmp_path / "gunicorn.log"),
+        socket.create_connection(("127.0.0.1", port), 10) as sock,
+    ):
+        started = time.monotonic()
+        sock.sendall(
+            b"POST /consent HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: 99999999999999999999\r\n\r\n" + CHOICE
+        )
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+        elapsed = time.monotonic() - started
+    answer = b"".join(chunks)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"set-cookie" not in answer.lower()
+    assert elapsed < 5
+
+
 # -- on a real server: a body sent slowly, in chunks ---------------------------------------
 
 
