@@ -81,7 +81,7 @@ class RequestContext:
         #: ours (`validators.Revalidation`); None when it reaches the app as it came.
         self.revalidation: Revalidation | None = None
         # The path as the server got it, still percent-encoded (ASGI `raw_path`, WSGI
-        # `REQUEST_URI`), when the server says: see `url_path`.
+        # `REQUEST_URI` or `RAW_URI`), when the server says: see `url_path`.
         self.raw_path = raw_path
 
     @property

@@ -123,7 +123,8 @@ class ConsentWSGIMiddleware:
             fragment,
             "HTTP_X_CONSENT_REFRESH" in environ,
             get("HTTP_IF_NONE_MATCH"),
-            get("REQUEST_URI"),  # the path as sent (waitress, gunicorn, werkzeug set it)
+            # The path as sent: waitress and werkzeug set REQUEST_URI, gunicorn RAW_URI.
+            get("REQUEST_URI") or get("RAW_URI"),
         )
 
     def _answer(

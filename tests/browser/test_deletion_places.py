@@ -3,7 +3,7 @@ all on the banner, a page sets `_fbp` (marketing), the visitor rejects all on th
 preferences page, visits a page, and `_fbp` is gone. The places are those a deletion at
 `Path=/` misses: the default path of a cookie set without Path, a partitioned (CHIPS)
 cookie, and a cookie the app "deletes" with a Set-Cookie that browsers read under another
-name. ASGI under uvicorn, WSGI under waitress; the partitioned cookie over https."""
+name. ASGI under uvicorn, WSGI under waitress and gunicorn; the partitioned cookie over https."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.browser
 APPS = {
     "uvicorn": "tests.fixtures.deletion_apps:asgi",
     "waitress": "tests.fixtures.deletion_apps:wsgi",
+    # gunicorn hands the raw path over as RAW_URI, waitress as REQUEST_URI.
+    "gunicorn": "tests.fixtures.deletion_apps:wsgi",
 }
 
 
@@ -105,6 +107,21 @@ def test_a_cookie_set_without_path_leaves_its_default_path(
 
     reject_all(page, http_site)
     page.goto(http_site.url + "/shop/cart")  # the browser sends its /shop cookie here
+    assert fbp(context) == []
+
+
+def test_a_cookie_set_without_path_under_a_percent_encoded_directory(
+    http_site: Site, visitor: tuple[BrowserContext, Page]
+) -> None:
+    """Chromium keeps the path as the link spelled it (`/caf%c3%a9`); the deletion must
+    name it so, whichever way the server hands the path over (gunicorn: RAW_URI)."""
+    context, page = visitor
+    accept_all(page, http_site)
+    page.goto(http_site.url + "/caf%c3%a9/item")
+    assert fbp(context) == [{"path": "/caf%c3%a9", "domain": http_site.host, "partition": None}]
+
+    reject_all(page, http_site)
+    page.goto(http_site.url + "/caf%c3%a9/cart")
     assert fbp(context) == []
 
 
