@@ -17,6 +17,7 @@ from .api import API_HEADERS, ApiResponse
 from .config import ConsentConfig
 from .context import CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
+from .error_pages import starlette_error_page
 from .headers import RequestHeaders
 from .validators import Revalidation
 
@@ -75,11 +76,13 @@ class ConsentMiddleware:
                 "extensions": {k: v for k, v in extensions.items() if k not in _FILE_SENDS},
             }
         body: BodyFilter | None = None
+        started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal body
+            nonlocal body, started
             kind = message["type"]
             if kind == "http.response.start":
+                started = True
                 headers = message.get("headers") or ()
                 plan = core.plan_response(ctx, message.get("status", 200), headers, True)
                 body = plan.body
@@ -93,7 +96,14 @@ class ConsentMiddleware:
                 message["body"] = chunk
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Starlette would answer with the app's error page outside this middleware.
+            page = None if started else starlette_error_page(scope, exc)
+            if page is not None:
+                await page(receive, send_wrapper)
+            raise
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The handshake answer (accepted or refused) is judged like any response."""
