@@ -289,14 +289,18 @@ class ConsentAPI:
             granted = categories
         else:
             granted = ()
+        prior = current.decided_ts or 0
         consent = self.policy.codec.decide(
             granted,
             consent_id=current.consent_id or self._new_consent_id(req),
             explicit=action == "save",
             gpc=gpc,
+            # Each choice of a visitor decided later than the one before, within a second
+            # too: so that no two of their choices have the same prior state (`_record`).
+            now=max(time.time(), prior + 1) if prior else None,
         )
         if self.recorder is not None:
-            self._record(req, consent, action)
+            self._record(req, consent, action, prior)
         https = req.request.https
         cookie_header = req.request.cookie_header
         cookies = [self.policy.consent_cookie(consent, https)]
@@ -370,8 +374,9 @@ class ConsentAPI:
             :32
         ]
 
-    def _record(self, req: ApiRequest, consent: Consent, action: str) -> None:
-        """No consent without its proof: when the store cannot write, the choice fails."""
+    def _record(self, req: ApiRequest, consent: Consent, action: str, prior: int) -> None:
+        """No consent without its proof: when the store cannot write, the choice fails.
+        `prior`: when the choice this one replaces was made (0: none)."""
         assert self.recorder is not None
         language = choose_language(self.config, req.headers.get("accept-language"))
         token = req.choice_token
@@ -383,8 +388,12 @@ class ConsentAPI:
                 language=language,
                 user_agent=req.headers.get("user-agent"),
                 client_ip=req.client,
-                # The same page may send several different choices: each is its own record.
-                choice_token=None if token is None else f"{token}:{action}:{consent.granted}",
+                # A retry carries the same cookie as the request it repeats; a page that
+                # sends accept, reject, accept sends the third from another prior state,
+                # so it is a record of its own (the proof follows the cookie).
+                choice_token=(
+                    None if token is None else f"{token}:{action}:{consent.granted}:{prior:x}"
+                ),
             )
         except RecordStoreError as exc:
             if not self._outage:

@@ -178,6 +178,31 @@ def test_a_retried_request_is_recorded_once(
     assert len(stored(store_url, one.json()["consent_id"])) == 1
 
 
+def test_a_choice_made_again_on_the_same_page_is_recorded_again(
+    records_site: Callable[..., Site], store_url: str
+) -> None:
+    """Accept, reject, accept, reject, accept from one page (banner.js posts to the same
+    `?t=` each time, with the cookie of the choice before): five records, fast as the
+    clicks come, and the last one always says what the cookie says."""
+    site = records_site()
+    page = site.get("/").text
+    token = page.split('action="/consent?t=', 1)[1].split('"', 1)[0]
+    cookie: str | None = None
+    actions = ["accept_all", "reject_all", "accept_all", "reject_all", "accept_all"]
+    for action in actions:
+        answer = choose(site, {"action": action}, cookie=cookie, query=f"?t={token}")
+        assert answer.status_code == 200
+        # A retry of the same request (its answer lost: the same old cookie) is the same.
+        again = choose(site, {"action": action}, cookie=cookie, query=f"?t={token}")
+        assert again.status_code == 200
+        cookie = consent_of(answer)
+        state = site.get("/consent", cookie=cookie).json()
+        records = stored(store_url, state["consent_id"])
+        assert records[-1].action == action
+        assert records[-1].granted == tuple(c for c, ok in state["categories"].items() if ok)
+    assert [r.action for r in records] == actions
+
+
 def test_truncated_ip_only_when_asked(adapter: str, store_url: str) -> None:
     ids = []
     captured: list[Any] = []
