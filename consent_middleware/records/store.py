@@ -11,6 +11,7 @@ a restart, once the database is back.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -102,16 +103,28 @@ def prepare_write(record: Record, texts: Mapping[str, str] | None) -> str | None
 
 
 def redact_url(url: str) -> str:
-    """The URL without its password, fit for an error message or a log."""
+    """The URL without its password, fit for an error message or a log.
+
+    libpq takes a password in three places, all masked: `user:pw@host`, the query
+    (`?password=pw`), and a `key=value` connection string (`host=db password=pw`).
+    """
+    if "://" not in url:
+        return _PASSWORD_SETTING.sub(r"\1***", url)
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unreadable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    if parts.query:
+        parts = parts._replace(query=_PASSWORD_PARAM.sub(r"\1***", parts.query))
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{netloc}")
+    return urlunsplit(parts)
+
+
+# libpq's `password=pw` or `password = 'a \'quoted\' one'` (backslash escapes).
+_PASSWORD_SETTING = re.compile(r"(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|[^\s']*)")
+_PASSWORD_PARAM = re.compile(r"((?:^|&)password=)[^&]*")
 
 
 def open_store(value: object, *, create: bool = True) -> RecordStore | None:

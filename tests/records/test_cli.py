@@ -399,3 +399,22 @@ def test_reports_of_long_spans_group_by_week_and_month() -> None:
         assert "Not drawn: authentication" in page
     empty = render_html(compute_stats([]), source="x")
     assert "No choices were recorded" in empty and "<svg" not in empty
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("postgresql://nobody:S3cretPW@127.0.0.1:{port}/none", id="userinfo"),
+        pytest.param("postgresql://nobody@127.0.0.1:{port}/none?password=S3cretPW", id="query"),
+        pytest.param(
+            "postgres://nobody@127.0.0.1:{port}/none?sslmode=disable&password=S3cretPW&application_name=x",
+            id="query-middle",
+        ),
+    ],
+)
+def test_passwords_stay_out_of_cli_errors(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from .pgserver import free_port
+
+    code, out, err = run(capsys, "stats", "--store", url.format(port=free_port()))
+    assert code == 1 and "cannot" in err
+    assert "S3cretPW" not in out + err and "***" in err

@@ -280,3 +280,19 @@ def test_a_newer_schema_is_refused(tmp_path: pathlib.Path) -> None:
             reopened.count()
     finally:
         reopened.close()
+
+
+def test_passwords_stay_out_of_a_connection_strings_errors() -> None:
+    from consent_middleware.records import PostgresRecordStore, RecordStoreError
+
+    from .pgserver import free_port
+
+    dsn = f"host=127.0.0.1 port={free_port()} user=nobody password='S3cret PW' connect_timeout=1"
+    store = PostgresRecordStore(dsn)
+    try:
+        with pytest.raises(RecordStoreError) as caught:
+            store.count()
+    finally:
+        store.close()
+    assert "S3cret" not in str(caught.value) + repr(store)
+    assert "password=***" in str(caught.value)
