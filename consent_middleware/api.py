@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .assets import StaticAsset, load_assets
 from .banner import BannerRenderer
+from .choice_tokens import is_fresh
 from .consent import Consent
 from .crosssite import CrossSiteError, check_same_origin
 from .i18n import choose_language
@@ -91,11 +92,19 @@ class ApiRequest:
     def choice_token(self) -> str | None:
         """The token that makes a retried request the same choice: the form's `?t=` (the
         banner renders a fresh one per page), or an `Idempotency-Key` header."""
+        page = self.page_token
+        if page is not None:
+            return page
+        key = self.headers.get("idempotency-key", "").strip()
+        return key if _TOKEN_RE.fullmatch(key) else None
+
+    @property
+    def page_token(self) -> str | None:
+        """The token of the page the choice came from (`?t=`, see `choice_tokens.py`)."""
         for part in self.query.split("&"):
             if part.startswith("t=") and _TOKEN_RE.fullmatch(part[2:]):
                 return part[2:]
-        key = self.headers.get("idempotency-key", "").strip()
-        return key if _TOKEN_RE.fullmatch(key) else None
+        return None
 
     @property
     def from_form(self) -> bool:
@@ -366,7 +375,9 @@ class ConsentAPI:
         """A first choice's consent id: derived from the choice token when there is one, so
         that a retried request is the same choice (the store keeps its record once)."""
         token = req.choice_token
-        if token is None:
+        if token is None or (token == req.page_token and not is_fresh(token)):
+            # A page token from an old page (read in a log, or served by a cache to many
+            # visitors) names no one visitor any more: a new consent id.
             return None
         # Not keyed by the secret: a retry that reaches a server with rotated keys must get
         # the same id. The token is a random value of the visitor's own page.

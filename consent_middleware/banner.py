@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +19,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from .assets import load_assets
+from .choice_tokens import new_page_token
 from .config import ConsentConfig
 from .consent import Consent
 from .i18n import choose_language, texts_for
@@ -305,7 +305,7 @@ class BannerRenderer:
             + ","
             + self._json_tail(language, root),
             # A fresh token per page: a retried post of the same choice is recorded once.
-            "tok": secrets.token_urlsafe(12),
+            "tok": new_page_token(),
         }
 
     def _json_tail(self, language: str, root: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from consent_middleware import ConsentMiddleware, ConsentWSGIMiddleware
+from consent_middleware.choice_tokens import FRESH_FOR, is_fresh
 from consent_middleware.records import RecordSigner, open_store
 
 from ..conftest import SECRET, AppSpec, Site, make_config
@@ -201,6 +203,29 @@ def test_a_choice_made_again_on_the_same_page_is_recorded_again(
         assert records[-1].action == action
         assert records[-1].granted == tuple(c for c, ok in state["categories"].items() if ok)
     assert [r.action for r in records] == actions
+
+
+def test_an_old_page_token_ties_no_visitor_to_another(
+    records_site: Callable[..., Site], store_url: str
+) -> None:
+    """A page that a cache served to many visitors, or a token read in an access log: once
+    older than `FRESH_FOR`, each first choice from it gets a consent id of its own."""
+    site = records_site()
+    old = f"{int(time.time()) - FRESH_FOR - 5:08x}" + "A" * 16
+    victim = choose(site, {"action": "reject_all"}, query=f"?t={old}")
+    replay = choose(site, {"action": "reject_all"}, query=f"?t={old}")
+    ids = [
+        site.get("/consent", cookie=consent_of(a)).json()["consent_id"] for a in (victim, replay)
+    ]
+    assert ids[0] != ids[1]
+    assert [len(stored(store_url, i)) for i in ids] == [1, 1]
+    # A fresh page's token still makes a retry the same first choice.
+    page = site.get("/").text
+    token = page.split('action="/consent?t=', 1)[1].split('"', 1)[0]
+    assert is_fresh(token)
+    first = choose(site, {"action": "reject_all"}, query=f"?t={token}")
+    retry = choose(site, {"action": "reject_all"}, query=f"?t={token}")
+    assert first.json()["consent_id"] == retry.json()["consent_id"]
 
 
 def test_truncated_ip_only_when_asked(adapter: str, store_url: str) -> None:

@@ -1,0 +1,35 @@
+"""The token of a rendered banner's forms (`/consent?t=<token>`): it makes a retried post
+the same choice (one record, and a first choice's consent id derived from it).
+
+A token names when its page was rendered (8 hex digits of Unix time, then 16 random
+characters), so that it counts as the same choice only for `FRESH_FOR` seconds: a token
+read in an access log, or a page that a cache served to many visitors for hours, cannot
+tie a later first choice to another visitor's consent id. Not signed: changing the time
+changes the token, and so the id it would derive.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+__all__ = ["FRESH_FOR", "is_fresh", "new_page_token"]
+
+#: How long after rendering a page its token still makes a retry the same choice.
+FRESH_FOR = 600
+
+
+def new_page_token(now: float | None = None) -> str:
+    """A token for one rendered page."""
+    issued = int(time.time() if now is None else now)
+    return f"{issued & 0xFFFFFFFF:08x}{secrets.token_urlsafe(12)}"
+
+
+def is_fresh(token: str, now: float | None = None) -> bool:
+    """Whether `token` is a page token rendered less than `FRESH_FOR` seconds ago (and not
+    in the future, beyond a minute of clock skew between servers)."""
+    stamp = token[:8]
+    if len(token) != 24 or not all(c in "0123456789abcdef" for c in stamp):
+        return False
+    age = int(time.time() if now is None else now) - int(stamp, 16)
+    return -60 <= age < FRESH_FOR
