@@ -55,11 +55,14 @@ def parse_age(text: str, now: datetime | None = None) -> datetime:
         raise ValueError(f"{text!r} is not an age such as 90d, 12w, 6m or 5y")
     amount, unit = int(match.group(1)), match.group(2).lower()
     moment = now or _now()
-    if unit == "d":
-        return moment - timedelta(days=amount)
-    if unit == "w":
-        return moment - timedelta(weeks=amount)
-    return _months_back(moment, amount * (12 if unit == "y" else 1))
+    try:
+        if unit == "d":
+            return moment - timedelta(days=amount)
+        if unit == "w":
+            return moment - timedelta(weeks=amount)
+        return _months_back(moment, amount * (12 if unit == "y" else 1))
+    except (OverflowError, ValueError):
+        raise ValueError(f"{text!r} reaches back before the year 1") from None
 
 
 def parse_time_option(text: str, now: datetime | None = None) -> datetime:
@@ -92,16 +95,27 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> da
 def _cutoff(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
-    try:
-        return parse_age(value)
-    except ValueError:
-        pass
+    if _AGE.match(value):
+        try:
+            return parse_age(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from exc
     try:
         return parse_time_option(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not an age such as 90d, 12w, 6m, 5y, or a date", ctx, param
         ) from None
+
+
+def _writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Fail before the work, not after it, when the file could not be written."""
+    if value is None or value == "-":
+        return value
+    folder = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write {value}: {folder} is not a writable folder")
+    return value
 
 
 def _store_option(function: F) -> F:
@@ -358,6 +372,7 @@ def _count_inactive(store: RecordStore, before: datetime) -> int:
     "--html",
     "html_file",
     type=click.Path(dir_okay=False, writable=True),
+    callback=_writable_file,
     help="Also write a one-page report with charts to this file.",
 )
 @_store_errors
@@ -384,8 +399,11 @@ def stats_command(
         _print_stats(stats)
     if html_file:
         source = redact_url(store_url)
-        with open(html_file, "w", encoding="utf-8") as handle:
-            handle.write(render_html(stats, source=source))
+        try:
+            with open(html_file, "w", encoding="utf-8") as handle:
+                handle.write(render_html(stats, source=source))
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {html_file}: {exc.strerror}") from exc
         click.echo(f"Wrote {html_file}.", err=True)
 
 
@@ -443,6 +461,8 @@ def verify_command(
         if not env:
             raise click.UsageError("give --secret S (repeatable) or set CONSENT_SECRET")
         keys = [env]
+    if not all(keys):
+        raise click.BadParameter("a secret must not be empty", param_hint="--secret")
     signer = RecordSigner(keys)
     store = _open(store_url)
     checked = failed = 0

@@ -418,3 +418,45 @@ def test_passwords_stay_out_of_cli_errors(url: str, capsys: pytest.CaptureFixtur
     code, out, err = run(capsys, "stats", "--store", url.format(port=free_port()))
     assert code == 1 and "cannot" in err
     assert "S3cretPW" not in out + err and "***" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["export", "--since", "99999999d"], "before the year 1", id="since-overflow"),
+        pytest.param(
+            ["purge", "--older-than", "99999999d", "--dry-run"],
+            "before the year 1",
+            id="older-than-overflow",
+        ),
+        pytest.param(
+            ["purge", "--inactive-for", "100000y", "--dry-run"],
+            "before the year 1",
+            id="inactive-for-years",
+        ),
+        pytest.param(["verify", "--secret", ""], "must not be empty", id="empty-secret"),
+        pytest.param(
+            ["verify", "--secret", SECRET, "--secret", ""], "must not be empty", id="one-empty"
+        ),
+        pytest.param(
+            ["stats", "--html", "/nonexistent/dir/report.html"],
+            "/nonexistent/dir is not a writable folder",
+            id="html-folder",
+        ),
+    ],
+)
+def test_bad_arguments_are_usage_errors_not_tracebacks(
+    args: list[str], message: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/records.db"
+    fill(url)
+    code, out, err = run(capsys, *args, "--store", url)
+    assert code == 2, err
+    assert err.startswith("Usage: ") and "Error: " in err and message in err
+    assert out == ""  # nothing done before the error: no stats printed, nothing purged
+    store = open_store(url)
+    assert store is not None
+    try:
+        assert store.count() == 4
+    finally:
+        store.close()
