@@ -534,8 +534,9 @@ class ConsentCore:
         if config.google_consent_mode and not ctx.fragment:
             head = self._consent_mode_head(consent, nonce)
         tags = None
-        # With every category granted there is nothing to gate, and the length stays known.
-        if config.gate_scripts and not all(consent.categories.values()):
+        # With every category granted too: a tag naming no category (a typo, a category of
+        # another site) stays gated, as it did before the choice.
+        if config.gate_scripts:
             tags = self._tag_gate(consent, language)
         if not (snippet or head or tags):
             return None, 0, False

@@ -26,6 +26,8 @@ from consent_middleware.html import (
 )
 from consent_middleware.html import HtmlRewriter as _Rewriter
 
+from .conftest import AppSpec, Site, make_config
+
 
 def HtmlRewriter(  # noqa: N802 - the rewriter as the core builds it, with or without gating
     *,
@@ -906,3 +908,28 @@ def test_consent_mode_json_cannot_close_the_script() -> None:
     assert b"<!--" not in script and b"&" not in script
     assert default_command(script) == {evil: "denied", "wait_for_update": 500}
     assert consent_mode_update(UNDECIDED, {"marketing": (evil,)}) == {evil: "denied"}
+
+
+# --- through the middleware: a visitor who granted every category ------------------------
+
+MISNAMED = [
+    '<script data-consent-category="stats">window.a = 1</script>',  # no such category
+    '<script data-consent-category="Analytics">window.b = 1</script>',  # another case
+    '<script data-consent-category="">window.c = 1</script>',  # names nothing
+]
+
+
+@pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
+def test_a_tag_naming_no_category_stays_gated_when_everything_is_granted(adapter: str) -> None:
+    """Before the choice such a tag waited; it must not run once all is granted either
+    (it used to, from the next page on: gating was skipped for such a visitor)."""
+    released = '<script data-consent-category="analytics">window.d = 1</script>'
+    body = ("<html><body>" + "".join(MISNAMED) + released + "</body></html>").encode()
+    site = Site(adapter, AppSpec(body=body), make_config(gate_scripts=True))
+    everything = site.consent_cookie({"action": "accept_all"})
+    page = site.get("/", cookie=everything).text
+    for tag in MISNAMED:
+        assert tag not in page
+        assert tag.replace("<script ", f"<script {PLAIN} ") in page
+    assert released in page
+    site.client.close()
