@@ -464,7 +464,9 @@ class ConsentAPI:
 
     def _parse_json(self, body: bytes) -> tuple[str, tuple[str, ...], bool]:
         try:
-            data = json.loads(body.decode("utf-8"))
+            data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys)
+        except _DuplicateKey as exc:
+            raise ApiError(400, "malformed_choice", f"the body names {exc} twice") from exc
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
@@ -648,3 +650,16 @@ def _accepts_gzip(accept_encoding: str) -> bool:
             q = params.strip()
             return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
     return False
+
+
+class _DuplicateKey(Exception):
+    """A JSON object naming a key twice: which one counts differs between parsers."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(repr(key[:40]))
+        data[key] = value
+    return data

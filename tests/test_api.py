@@ -259,6 +259,20 @@ BAD_BODIES = [
     pytest.param(JSON, b"{not json", 400, "malformed_json", id="malformed-json"),
     pytest.param(JSON, b"\xff\xfe", 400, "malformed_json", id="not-utf8"),
     pytest.param(JSON, b"[1, 2]", 400, "malformed_choice", id="not-an-object"),
+    pytest.param(
+        JSON,
+        b'{"action": "accept_all", "action": "reject_all"}',
+        400,
+        "malformed_choice",
+        id="json-two-actions",  # parsers differ on which counts, as a form's two do
+    ),
+    pytest.param(
+        JSON,
+        b'{"action": "save", "categories": [], "categories": ["analytics"]}',
+        400,
+        "malformed_choice",
+        id="json-two-category-lists",
+    ),
     pytest.param(JSON, b"{}", 400, "missing_action", id="no-action"),
     pytest.param(JSON, b'{"action": "sell_soul"}', 400, "unknown_action", id="unknown-action"),
     pytest.param(JSON, b'{"action": 7}', 400, "unknown_action", id="action-not-string"),
