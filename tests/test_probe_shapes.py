@@ -1,0 +1,229 @@
+"""`check-config --probe` on the app shapes of the quick starts: a streamed response, Quart,
+Django ASGI, Litestar's Stream. Each probe ends, with its usual report, within a bound; an
+app that fails or never answers is a one-line finding, not a traceback or a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from types import ModuleType
+from typing import Any, TypeVar
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from consent_middleware import ConsentConfig, ConsentMiddleware
+from consent_middleware.cli import main
+from consent_middleware.probe import probe_findings, probe_set_cookies
+
+T = TypeVar("T")
+
+#: Far above what a probe takes (well under a second): reaching it means a hang.
+BOUND = 15.0
+
+
+def _config() -> ConsentConfig:
+    return ConsentConfig(
+        secret_key="Vq8kQ2pXr7LmN4sT9wYz1aBcDeFgHiJk",
+        cookies={"_ga": "analytics", "_fbp": "marketing"},
+        policy_version="1",
+    )
+
+
+def _within_bound(call: Callable[[], T]) -> T:
+    """`call()`, failed (not waited for) when it hangs, as the probe did on these shapes."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(call())
+        except BaseException as exc:
+            error.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(BOUND)
+    assert not thread.is_alive(), f"the probe hung (still running after {BOUND:g} s)"
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def _probe(app: Any, path: str, timeout: float | None = None) -> list[str]:
+    """The findings `check-config --probe PATH` prints for `app`."""
+    config = _config()
+    kwargs = {} if timeout is None else {"timeout": timeout}
+    return _within_bound(lambda: probe_findings(config, probe_set_cookies(app, [path], **kwargs)))
+
+
+def _misplaced(path: str, name: str, where: str) -> str:
+    return f"GET {path} sets {name!r} at Path={where}, which its rule does not name"
+
+
+# Module-level apps: targets for the command line itself.
+
+
+async def _streamed(request: Request) -> Response:
+    async def page() -> AsyncIterator[bytes]:
+        yield b"<html><body>hi</body></html>"
+
+    response = StreamingResponse(page(), media_type="text/html")
+    response.set_cookie("_ga", "1", path="/s")
+    return response
+
+
+async def _broken(request: Request) -> Response:
+    raise RuntimeError("database is down\n  (a second line of detail)")
+
+
+starlette_streaming = Starlette(routes=[Route("/s", _streamed), Route("/broken", _broken)])
+starlette_streaming.add_middleware(ConsentMiddleware, config=_config())
+
+
+def test_starlette_streaming_response_through_the_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = "tests.test_probe_shapes:starlette_streaming"
+    assert _within_bound(lambda: main(["check-config", target, "--probe", "/s"])) == 1
+    out = capsys.readouterr().out
+    assert "policy_version: 1" in out
+    assert _misplaced("/s", "_ga", "/s") in out
+
+
+def test_app_exception_is_a_one_line_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    target = "tests.test_probe_shapes:starlette_streaming"
+    status = _within_bound(
+        lambda: main(["check-config", target, "--probe", "/broken", "--probe", "/s"])
+    )
+    captured = capsys.readouterr()
+    assert status == 1
+    findings = captured.out.split("Findings:\n")[1].splitlines()
+    assert (
+        "- GET /broken could not be probed: the app raised RuntimeError: database is down"
+        in findings
+    )
+    assert any(_misplaced("/s", "_ga", "/s") in line for line in findings)  # probed on
+    assert "Traceback" not in captured.out + captured.err
+    assert "second line" not in captured.out + captured.err
+
+
+def test_quart_app_with_wrapped_asgi_app() -> None:
+    from quart import Quart, make_response
+
+    app = Quart(__name__)
+
+    @app.get("/")
+    async def home() -> Any:
+        response = await make_response("<html><body>hi</body></html>")
+        response.set_cookie("_fbp", "fb.1", path="/shop")
+        return response
+
+    app.asgi_app = ConsentMiddleware(app.asgi_app, config=_config())  # type: ignore[method-assign]
+    expected = _misplaced("/", "_fbp", "/shop")
+    assert any(expected in f for f in _probe(app, "/"))  # the Quart app: its asgi_app is found
+    assert any(expected in f for f in _probe(app.asgi_app, "/"))  # app:app.asgi_app
+
+
+def test_django_asgi_application() -> None:
+    import django
+    from django.conf import settings
+    from django.core.asgi import get_asgi_application
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import path
+
+    def home(request: HttpRequest) -> HttpResponse:
+        response = HttpResponse("<html><body>hi</body></html>")
+        response.set_cookie("_fbp", "x", path="/shop/")
+        return response
+
+    urls = ModuleType("probe_urls")  # the URLconf: a module object will do
+    urls.urlpatterns = [path("", home)]  # type: ignore[attr-defined]
+    if settings.configured:
+        settings.ROOT_URLCONF = urls
+    else:
+        settings.configure(
+            DEBUG=False,
+            ALLOWED_HOSTS=["*"],
+            SECRET_KEY="x" * 50,
+            MIDDLEWARE=[],
+            USE_TZ=True,
+            ROOT_URLCONF=urls,
+        )
+        django.setup()
+    application = ConsentMiddleware(get_asgi_application(), config=_config())
+    assert any(_misplaced("/", "_fbp", "/shop/") in f for f in _probe(application, "/"))
+
+
+def test_litestar_stream() -> None:
+    from litestar import Litestar, MediaType, get
+    from litestar.datastructures import Cookie
+    from litestar.response import Stream
+
+    @get("/s")
+    async def streamed() -> Stream:
+        async def page() -> AsyncIterator[str]:
+            yield "<html><body>hi</body></html>"
+
+        return Stream(
+            page(), media_type=MediaType.HTML, cookies=[Cookie(key="_ga", value="1", path="/s")]
+        )
+
+    site = Litestar(route_handlers=[streamed], signature_namespace={"Stream": Stream})
+    app = ConsentMiddleware(site, config=_config())
+    assert any(_misplaced("/s", "_ga", "/s") in f for f in _probe(app, "/s"))
+
+
+async def _never_answers(scope: Any, receive: Any, send: Any) -> None:
+    await asyncio.Event().wait()
+
+
+async def _blocks_its_thread(scope: Any, receive: Any, send: Any) -> None:
+    time.sleep(10)  # a sync call inside an async app: no cancellation reaches it
+
+
+async def _streams_forever(scope: Any, receive: Any, send: Any) -> None:
+    headers = [(b"set-cookie", b"_ga=1; Path=/live")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    while True:
+        await send({"type": "http.response.body", "body": b"tick\n", "more_body": True})
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    "inner", [pytest.param(_never_answers, id="async"), pytest.param(_blocks_its_thread, id="sync")]
+)
+def test_app_that_never_answers_is_reported(inner: Any) -> None:
+    app = ConsentMiddleware(inner, config=_config())
+    started = time.monotonic()
+    findings = _probe(app, "/slow", timeout=0.5)
+    assert time.monotonic() - started < 8  # given up on, not waited for
+    assert findings == ["GET /slow could not be probed: the app did not answer within 0.5 s"]
+
+
+def test_endless_stream_is_judged_by_its_headers() -> None:
+    app = ConsentMiddleware(_streams_forever, config=_config())
+    assert _probe(app, "/live", timeout=0.5) == [
+        _misplaced("/live", "_ga", "/live") + ": when refused, it is expired only by a worker"
+        " that saw the app set it (not after a restart): use CookieRule('analytics',"
+        " path='/live')"
+    ]
+
+
+async def _error_page(scope: Any, receive: Any, send: Any) -> None:
+    headers = [(b"set-cookie", b"_ga=1; Path=/")]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+
+def test_error_page_is_reported() -> None:
+    """Frameworks turn an exception into a 500: its cookies are not the page's."""
+    app = ConsentMiddleware(_error_page, config=_config())
+    assert _probe(app, "/") == [
+        "GET / answered 500: the app failed, and only its error page's cookies were seen"
+    ]
