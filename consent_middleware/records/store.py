@@ -114,12 +114,12 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unreadable URL>"
-    if parts.query:
-        parts = parts._replace(query=_PASSWORD_PARAM.sub(r"\1***", parts.query))
+    masked = parts._replace(query=_PASSWORD_PARAM.sub(r"\1***", parts.query))
     if parts.password is not None:
         netloc = parts.netloc.rsplit("@", 1)[1]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{netloc}")
-    return urlunsplit(parts)
+        masked = masked._replace(netloc=f"{parts.username or ''}:***@{netloc}")
+    # Rebuilt only when a password went: urlunsplit drops the empty host of sqlite:///x.
+    return url if masked == parts else urlunsplit(masked)
 
 
 # libpq's `password=pw` or `password = 'a \'quoted\' one'` (backslash escapes).
