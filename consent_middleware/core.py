@@ -259,6 +259,13 @@ class ConsentCore:
             " inner one"
         )
 
+    def log_dropped_status(self) -> None:
+        """A WSGI status line with a line break or another control character in it."""
+        self._log_once(
+            "replaced a status line holding a control character (a line break would let a"
+            " server write what follows it as headers) with its code's standard phrase"
+        )
+
     def answer_blocks(self, subpath: str) -> bool:
         """Whether answering `subpath` may wait on the record store (ASGI: off the loop)."""
         return self.api.recorder is not None and subpath in STORE_PATHS
@@ -602,9 +609,10 @@ class ConsentCore:
 
     def _learn(self, name: Any) -> int:
         """The kind of a header name seen for the first time in this spelling. Servers trim
-        spaces and tabs around names (and Chromium does), so `b"Set-Cookie "` is judged as a
-        Set-Cookie; a name that is no HTTP token at all may reach the wire mangled
-        (wsgiref writes it as it is), so such a header is dropped."""
+        spaces and tabs after names (and Chromium does), so `b"Set-Cookie "` is judged as a
+        Set-Cookie; a name that is no HTTP token at all, or that starts with a space or a
+        tab, may reach the wire mangled (wsgiref writes it as it is), so such a header is
+        dropped."""
         if isinstance(name, (bytes, bytearray)):
             text = bytes(name).decode("latin-1")
         elif isinstance(name, str):
@@ -612,7 +620,15 @@ class ConsentCore:
         else:
             return _DROP
         trimmed = text.strip(" \t").lower()
-        kind = _DROP if not trimmed or not _TCHAR.issuperset(trimmed) else _KINDS.get(trimmed, 0)
+        # A name after a space or tab: werkzeug and wsgiref write it as it is, and browsers
+        # read such a line as more of the header before it (a deletion's Max-Age=0 would
+        # go on with this header's "; Max-Age=31536000").
+        folds = text[:1] in (" ", "\t")
+        kind = (
+            _DROP
+            if folds or not trimmed or not _TCHAR.issuperset(trimmed)
+            else _KINDS.get(trimmed, 0)
+        )
         if len(self._kinds) < _MAX_LEARNED:
             self._kinds[name] = kind
         return kind

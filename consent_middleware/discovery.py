@@ -65,8 +65,9 @@ def find_config(obj: Any) -> ConsentConfig | None:
             found = kwargs.get("config") if isinstance(kwargs, dict) else None
             if isinstance(found, ConsentConfig):
                 return found
-        # Wrapped apps: Flask's wsgi_app, ASGI/WSGI middleware's .app, a built stack.
-        for name in ("wsgi_app", "middleware_stack", "app", "application", "_app"):
+        # Wrapped apps: Flask's wsgi_app, Quart's asgi_app, ASGI/WSGI middleware's .app, a
+        # built stack.
+        for name in ("wsgi_app", "asgi_app", "middleware_stack", "app", "application", "_app"):
             inner = getattr(current, name, None)
             if inner is not None and not isinstance(inner, (str, bytes, int, float)):
                 todo.append((inner, depth + 1))

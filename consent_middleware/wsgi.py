@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
@@ -77,8 +78,9 @@ class ConsentWSGIMiddleware:
         ) -> Callable[[bytes], object]:
             nonlocal started
             started = True
-            code = _CODES.get(status) if type(status) is str else None
-            plan = core.plan_response(ctx, code or _status_code(status), headers, False)
+            known = _STATUS.get(status) if type(status) is str else None
+            code, status = known if known is not None else _status_line(status, core)
+            plan = core.plan_response(ctx, code, headers, False)
             made = plan.body
             if made is not None or chosen:  # a second call (exc_info) may drop the filter
                 chosen[:] = () if made is None else (made,)
@@ -185,19 +187,29 @@ def _text(value: str) -> str:
         return value
 
 
-def _status_code(status: str) -> int:
-    """The code of a status line not in `_CODES` yet (`start_response` looks there first):
-    remembered per line, as a site sends a handful."""
+def _status_line(status: Any, core: ConsentCore) -> tuple[int, str]:
+    """The code of a status line not in `_STATUS` yet (`start_response` looks there first),
+    and the line to hand the server: remembered per line, as a site sends a handful. A line
+    break or other control character in it goes (werkzeug and wsgiref would write a
+    `Set-Cookie` after it as a header of its own): the code keeps its standard phrase."""
     try:
         code = int(status[:3])
     except (TypeError, ValueError):
-        return 200
-    if len(_CODES) < 256 and type(status) is str:
-        _CODES[status] = code
-    return code
+        return 200, status
+    line = status
+    if type(status) is not str or not status.isprintable():
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Unknown"
+        line = f"{code} {phrase}"
+        core.log_dropped_status()
+    if len(_STATUS) < 256 and type(status) is str:
+        _STATUS[status] = (code, line)
+    return code, line
 
 
-_CODES: dict[str, int] = {}
+_STATUS: dict[str, tuple[int, str]] = {}
 
 
 def _read_body(environ: WSGIEnviron, limit: int) -> tuple[bytes, bool]:

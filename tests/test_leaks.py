@@ -71,7 +71,6 @@ ASGI_NAMES: list[Any] = [
     b"SET-COOKIE",
     b"Set-Cookie ",
     b"set-cookie\t",
-    b" set-cookie",
     b"sEt-CoOkIe",
     "set-cookie",
     "Set-Cookie ",
@@ -108,6 +107,54 @@ def test_wsgi_judges_every_spelling_of_set_cookie(name: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("status", "sent"),
+    [
+        ("200 OK\r\nSet-Cookie: _fbp=1; Max-Age=31536000; Path=/", "200 OK"),
+        ("404 Gone\nSet-Cookie: _fbp=1", "404 Not Found"),
+        ("299 Odd\r\nX: y", "299 Unknown"),
+        ("200 Fine", "200 Fine"),  # the app's own phrase stays
+    ],
+)
+def test_wsgi_a_status_line_cannot_carry_headers(
+    status: str, sent: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """werkzeug and wsgiref write the status line as it is: a line break in it would put
+    a Set-Cookie on the wire that no judgement saw."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(status, [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with caplog.at_level(logging.WARNING, logger="consent_middleware"):
+        for _ in range(2):  # the second time from the memo
+            line, _, _ = wsgi_call(ConsentWSGIMiddleware(app, config=make_config()))
+            assert line == sent
+    assert ("status line" in caplog.text) == (sent != status)
+
+
+@pytest.mark.parametrize("lead", [" ", "\t"])
+def test_a_header_line_that_would_fold_into_a_deletion_is_dropped(lead: str) -> None:
+    """Browsers read a header line that starts with a space or tab as more of the line
+    before: after `_fbp=...; Max-Age=0` it would make the deletion a one-year cookie
+    (werkzeug and wsgiref write the app's names as they are). The line goes, and a carried
+    `_fbp` still gets the middleware's own deletion."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(
+            "200 OK",
+            [
+                ("Set-Cookie", "_fbp=fb.1.2; Max-Age=0"),
+                (lead + "X-Trace", "; Max-Age=31536000; Path=/; HttpOnly"),
+            ],
+        )
+        return [b"ok"]
+
+    _, headers, _ = wsgi_call(ConsentWSGIMiddleware(app, config=make_config()))
+    assert all(not name[:1].isspace() for name, _ in headers)
+    assert ("Set-Cookie", "_fbp=fb.1.2; Max-Age=0") in headers
+
+
+@pytest.mark.parametrize(
     "header",
     [
         ("Set-Cookie: _fbp=1; x", "y"),  # a name a raw server writes as a Set-Cookie line
@@ -115,8 +162,18 @@ def test_wsgi_judges_every_spelling_of_set_cookie(name: str) -> None:
         ("X-Note", "a\nSet-Cookie: _fbp=1"),
         ("Set-Cookie", "session=1\r\nSet-Cookie: _fbp=1"),
         ("", "_fbp=1"),
+        (" Set-Cookie", "session=1"),  # werkzeug and wsgiref would write it as it is
+        ("\tX-Trace", "; Max-Age=31536000"),
     ],
-    ids=["colon-in-name", "crlf-in-value", "lf-in-value", "crlf-in-set-cookie", "empty-name"],
+    ids=[
+        "colon-in-name",
+        "crlf-in-value",
+        "lf-in-value",
+        "crlf-in-set-cookie",
+        "empty-name",
+        "space-before-name",
+        "tab-before-name",
+    ],
 )
 def test_headers_that_a_server_could_split_are_dropped(
     header: tuple[str, str], caplog: pytest.LogCaptureFixture
