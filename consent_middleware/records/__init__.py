@@ -14,6 +14,7 @@ The interface:
   `PostgresRecordStore`.
 - `open_store(value)`: "sqlite:///consent.db", "postgresql://…", a store object, or None.
 - `RecordStoreError`: the store cannot write (or read) now; it recovers by itself.
+  `UnreadableRecord`, `UnreadableTexts`: one stored row was damaged (it will not recover).
 - `RecordSigner`: the HMAC of each record, keyed from the site's secrets, with a key id.
 - `new_record(...)`, `ConsentRecorder`: what the HTTP layer calls (see `recorder.py`).
 - `texts_hash(language, texts)`, `shown_texts(config, language)`, `truncate_ip(ip)`,
@@ -29,7 +30,7 @@ from .model import ACTIONS, FIELDS, METHODS, Method, Record, RecordAction
 from .recorder import ConsentRecorder, new_record, receipt, record_id_for
 from .signing import RecordSigner
 from .sqlite import SQLiteRecordStore
-from .store import RecordStore, RecordStoreError, open_store
+from .store import RecordStore, RecordStoreError, UnreadableRecord, UnreadableTexts, open_store
 from .texts import shown_texts, texts_hash
 from .useragent import shorten_user_agent
 
@@ -46,6 +47,8 @@ __all__ = [
     "RecordStore",
     "RecordStoreError",
     "SQLiteRecordStore",
+    "UnreadableRecord",
+    "UnreadableTexts",
     "new_record",
     "open_store",
     "receipt",

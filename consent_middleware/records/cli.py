@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 import csv
 import functools
+import inspect
 import json
 import os
 import re
@@ -28,7 +29,15 @@ import click
 
 from .model import FIELDS, Record, format_time
 from .signing import RecordSigner
-from .store import RecordStore, RecordStoreError, open_store, redact_url
+from .store import (
+    OnUnreadable,
+    RecordStore,
+    RecordStoreError,
+    UnreadableRecord,
+    UnreadableTexts,
+    open_store,
+    redact_url,
+)
 from .texts import texts_hash
 
 __all__ = ["parse_age", "parse_time_option", "records"]
@@ -173,6 +182,31 @@ def _open(url: str) -> RecordStore:
     return store
 
 
+def _goes_on(method: Callable[..., Any]) -> bool:
+    """Whether a store's read method can go on past an unreadable record."""
+    try:
+        return "on_unreadable" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _export(
+    store: RecordStore,
+    since: datetime | None,
+    until: datetime | None,
+    on_unreadable: OnUnreadable,
+) -> Iterator[Record]:
+    if _goes_on(store.export):
+        return store.export(since, until, on_unreadable=on_unreadable)  # type: ignore[call-arg]
+    return store.export(since, until)
+
+
+def _records_for(store: RecordStore, consent_id: str, on_unreadable: OnUnreadable) -> list[Record]:
+    if _goes_on(store.records_for):
+        return store.records_for(consent_id, on_unreadable=on_unreadable)  # type: ignore[call-arg]
+    return store.records_for(consent_id)
+
+
 def _progress(items: Iterable[Record], length: int, label: str) -> Iterator[Record]:
     """A progress bar on standard error, for people watching a terminal; silent in scripts."""
     hidden = not sys.stderr.isatty() or length < 1000
@@ -221,20 +255,26 @@ def export_command(
     `records verify` (the records are intact) and `records texts HASH` (the words each
     visitor was shown).
     """
+    unreadable: list[str] = []
+
+    def skip(exc: UnreadableRecord) -> None:
+        unreadable.append(exc.record_id)
+        click.echo(f"Error: {exc}; not exported.", err=True)
+
     store = _open(store_url)
     try:
         if consent_id is not None:
             _check_consent_id(consent_id)
             found = [
                 r
-                for r in store.records_for(consent_id)
+                for r in _records_for(store, consent_id, skip)
                 if (since is None or r.time >= since) and (until is None or r.time < until)
             ]
             items: Iterable[Record] = found
             length = len(found)
         else:
             length = store.count(since, until)
-            items = store.export(since, until)
+            items = _export(store, since, until, skip)
         rows = _progress(items, length, "Exporting")
         if output_format == "csv":
             writer = csv.writer(output, lineterminator="\n")
@@ -252,6 +292,11 @@ def export_command(
         output.flush()
     finally:
         store.close()
+    if unreadable:
+        raise click.ClickException(
+            f"{_plural(len(unreadable), 'record')} could not be read and {_were(unreadable)}"
+            f" not exported: {', '.join(unreadable)}"
+        )
 
 
 @records.command("texts")
@@ -268,7 +313,12 @@ def texts_command(store_url: str, hashes: tuple[str, ...]) -> None:
     missing = 0
     try:
         for digest in hashes:
-            texts = store.texts(digest)
+            try:
+                texts = store.texts(digest)
+            except UnreadableTexts as exc:
+                click.echo(f"Error: {exc}", err=True)
+                missing += 1
+                continue
             if texts is None:
                 click.echo(f"no texts with hash {digest}", err=True)
                 missing += 1
@@ -467,9 +517,16 @@ def verify_command(
     store = _open(store_url)
     checked = failed = 0
     texts_seen: dict[tuple[str, str], str | None] = {}
+
+    def unreadable(exc: UnreadableRecord) -> None:
+        nonlocal checked, failed
+        checked += 1
+        failed += 1
+        click.echo(f"FAILED {exc.record_id}: cannot be read ({exc.reason})")
+
     try:
         length = store.count(since, until)
-        for record in _progress(store.export(since, until), length, "Verifying"):
+        for record in _progress(_export(store, since, until, unreadable), length, "Verifying"):
             checked += 1
             problem = _problem(signer, record)
             if problem is None:
@@ -504,12 +561,23 @@ def _problem(signer: RecordSigner, record: Record) -> str | None:
 
 
 def _texts_problem(store: RecordStore, digest: str, language: str) -> str | None:
-    texts = store.texts(digest)
+    try:
+        texts = store.texts(digest)
+    except UnreadableTexts as exc:
+        return f"the texts it was shown ({digest}) cannot be read: {exc.reason}"
     if texts is None:
         return f"the texts it was shown ({digest[:12]}…) are missing"
     if texts_hash(language, texts) != digest:
         return f"the texts it was shown ({digest[:12]}…) were altered"
     return None
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def _were(items: list[str]) -> str:
+    return "was" if len(items) == 1 else "were"
 
 
 def _check_consent_id(value: str) -> None:

@@ -9,15 +9,21 @@ fails within `timeout` seconds with `RecordStoreError`.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 from .model import Method, Record, RecordAction
-from .store import RecordStoreError, prepare_write, redact_url
+from .store import (
+    OnUnreadable,
+    RecordStoreError,
+    UnreadableRecord,
+    parse_texts,
+    prepare_write,
+    redact_url,
+)
 from .texts import canonical_texts
 from .texts import texts_hash as hash_texts
 
@@ -75,7 +81,13 @@ _INSERT_TEXTS = (
     "INSERT INTO consent_texts (texts_hash, language, texts) VALUES (%s, %s, %s)"
     " ON CONFLICT (texts_hash) DO NOTHING"
 )
-_SELECT = f"SELECT {_COLUMNS} FROM consent_records"
+# A time Python cannot hold (infinity, after 9999, BC: only an edit makes one) is read as
+# NULL, so that one record is unreadable instead of the fetch of its whole batch failing.
+_READ_TIME = "CASE WHEN time >= '0001-01-01Z' AND time < '10000-01-01Z' THEN time END"
+_SELECT = (
+    "SELECT record_id, consent_id, " + _READ_TIME + ", policy_version, action, granted, refused,"
+    " method, language, texts_hash, user_agent, gpc, ip, key_id, mac FROM consent_records"
+)
 _DELETE_INACTIVE = (
     "DELETE FROM consent_records WHERE consent_id IN (SELECT consent_id FROM consent_records"
     " GROUP BY consent_id HAVING max(time) < %s)"
@@ -217,15 +229,21 @@ class PostgresRecordStore:
             row = conn.execute(
                 "SELECT texts FROM consent_texts WHERE texts_hash = %s", (texts_hash,)
             ).fetchone()
-        return None if row is None else cast(dict[str, str], json.loads(row[0]))
+        return None if row is None else parse_texts(texts_hash, row[0])
 
-    def records_for(self, consent_id: str) -> list[Record]:
+    def records_for(
+        self, consent_id: str, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[Record]:
         with self._connection("read records") as conn:
             rows = conn.execute(f"{_SELECT} WHERE consent_id = %s{_ORDER}", (consent_id,))
-            return [_from_row(row) for row in rows]
+            return list(_readable(rows, on_unreadable))
 
     def export(
-        self, since: datetime | None = None, until: datetime | None = None
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        on_unreadable: OnUnreadable | None = None,
     ) -> Iterator[Record]:
         where, params = _bounds(since, until)
         # A server-side cursor (in a transaction): millions of records stream in batches.
@@ -236,8 +254,7 @@ class PostgresRecordStore:
         ):
             cursor.itersize = 1000
             cursor.execute(f"{_SELECT}{where}{_ORDER}", params)
-            for row in cursor:
-                yield _from_row(row)
+            yield from _readable(cursor, on_unreadable)
 
     def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
         where, params = _bounds(since, until)
@@ -310,12 +327,30 @@ def _to_row(record: Record) -> tuple[Any, ...]:
     )
 
 
+def _time(value: datetime | None) -> datetime:
+    if value is None:
+        raise ValueError("its time is not one between the years 1 and 9999")
+    return value.astimezone(timezone.utc)
+
+
+def _readable(
+    rows: Iterable[tuple[Any, ...]], on_unreadable: OnUnreadable | None
+) -> Iterator[Record]:
+    for row in rows:
+        try:
+            yield _from_row(row)
+        except UnreadableRecord as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(exc)
+
+
 def _from_row(row: tuple[Any, ...]) -> Record:
     try:
         return Record(
             record_id=row[0],
             consent_id=row[1],
-            time=row[2].astimezone(timezone.utc),
+            time=_time(row[2]),
             policy_version=row[3],
             action=cast(RecordAction, row[4]),
             granted=tuple(row[5]),
@@ -330,4 +365,4 @@ def _from_row(row: tuple[Any, ...]) -> Record:
             mac=row[14],
         )
     except (ValueError, TypeError, AttributeError) as exc:
-        raise RecordStoreError(f"record {row[0]!r} cannot be read: {exc}") from exc
+        raise UnreadableRecord(str(row[0]), str(exc)) from exc

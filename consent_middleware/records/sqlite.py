@@ -16,13 +16,13 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import quote
 
 from .model import Method, Record, RecordAction, format_time, parse_time
-from .store import RecordStoreError, prepare_write
+from .store import OnUnreadable, RecordStoreError, UnreadableRecord, parse_texts, prepare_write
 from .texts import canonical_texts
 from .texts import texts_hash as hash_texts
 
@@ -249,15 +249,21 @@ class SQLiteRecordStore:
             row = conn.execute(
                 "SELECT texts FROM consent_texts WHERE texts_hash = ?", (texts_hash,)
             ).fetchone()
-        return None if row is None else cast(dict[str, str], json.loads(row[0]))
+        return None if row is None else parse_texts(texts_hash, row[0])
 
-    def records_for(self, consent_id: str) -> list[Record]:
+    def records_for(
+        self, consent_id: str, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[Record]:
         with self._connection("read records") as conn:
             rows = conn.execute(f"{_SELECT} WHERE consent_id = ?{_ORDER}", (consent_id,))
-            return [_from_row(row) for row in rows]
+            return list(_readable(rows, on_unreadable))
 
     def export(
-        self, since: datetime | None = None, until: datetime | None = None
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        on_unreadable: OnUnreadable | None = None,
     ) -> Iterator[Record]:
         where, params = _bounds(since, until)
         with self._connection("export records") as conn:
@@ -267,8 +273,7 @@ class SQLiteRecordStore:
                     rows = cursor.fetchmany(500)
                     if not rows:
                         break
-                    for row in rows:
-                        yield _from_row(row)
+                    yield from _readable(rows, on_unreadable)
             finally:
                 cursor.close()
 
@@ -337,6 +342,18 @@ def _to_row(record: Record) -> tuple[Any, ...]:
     )
 
 
+def _readable(
+    rows: Iterable[tuple[Any, ...]], on_unreadable: OnUnreadable | None
+) -> Iterator[Record]:
+    for row in rows:
+        try:
+            yield _from_row(row)
+        except UnreadableRecord as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(exc)
+
+
 def _from_row(row: tuple[Any, ...]) -> Record:
     try:
         return Record(
@@ -357,7 +374,7 @@ def _from_row(row: tuple[Any, ...]) -> Record:
             mac=row[14],
         )
     except (ValueError, TypeError) as exc:
-        raise RecordStoreError(f"record {row[0]!r} cannot be read: {exc}") from exc
+        raise UnreadableRecord(str(row[0]), str(exc)) from exc
 
 
 def _close_quietly(conn: sqlite3.Connection) -> None:

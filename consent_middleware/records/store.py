@@ -10,9 +10,10 @@ a restart, once the database is back.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -20,13 +21,46 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from .model import Record
 from .texts import canonical_texts, texts_hash
 
-__all__ = ["RecordStore", "RecordStoreError", "open_store", "prepare_write", "redact_url"]
+__all__ = [
+    "OnUnreadable",
+    "RecordStore",
+    "RecordStoreError",
+    "UnreadableRecord",
+    "UnreadableTexts",
+    "open_store",
+    "parse_texts",
+    "prepare_write",
+    "redact_url",
+]
 
 
 class RecordStoreError(Exception):
     """The store cannot read or write just now: the database is away, read-only, full or
     locked for too long. No consent without its proof: a choice that cannot be recorded
     must not be taken (the endpoint answers 503)."""
+
+
+class UnreadableRecord(RecordStoreError):
+    """One stored record cannot be read back: its row was edited or damaged behind the
+    store's back. The others still can; `records verify` and `export` name this one."""
+
+    def __init__(self, record_id: str, reason: str) -> None:
+        super().__init__(f"record {record_id} cannot be read: {reason}")
+        self.record_id = record_id
+        self.reason = reason
+
+
+class UnreadableTexts(RecordStoreError):
+    """The texts kept under a hash are no longer a JSON object of strings."""
+
+    def __init__(self, texts_hash: str, reason: str) -> None:
+        super().__init__(f"the texts with hash {texts_hash} cannot be read: {reason}")
+        self.texts_hash = texts_hash
+        self.reason = reason
+
+
+#: Told of each record that cannot be read, so a read goes on past it (see `export`).
+OnUnreadable = Callable[[UnreadableRecord], None]
 
 
 @runtime_checkable
@@ -49,7 +83,7 @@ class RecordStore(Protocol):
         ...
 
     def texts(self, texts_hash: str) -> dict[str, str] | None:
-        """The texts kept under a hash, or None."""
+        """The texts kept under a hash, or None; `UnreadableTexts` when the row is damaged."""
         ...
 
     def records_for(self, consent_id: str) -> list[Record]:
@@ -59,7 +93,12 @@ class RecordStore(Protocol):
     def export(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[Record]:
-        """Records with since <= time < until, oldest first, streamed."""
+        """Records with since <= time < until, oldest first, streamed.
+
+        A row that cannot be read raises `UnreadableRecord`. The built-in stores (here and
+        in `records_for`) also take `on_unreadable=`, a function told of each such record
+        instead, and go on past it; the `records` command passes one to any store whose
+        `export` and `records_for` take it."""
         ...
 
     def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
@@ -83,6 +122,17 @@ class RecordStore(Protocol):
     def close(self) -> None:
         """Release connections. The store must not be used afterwards."""
         ...
+
+
+def parse_texts(texts_hash: str, stored: str) -> dict[str, str]:
+    """Texts as kept (`canonical_texts`) back into a dict; UnreadableTexts when they are not."""
+    try:
+        texts = json.loads(stored)
+    except ValueError as exc:
+        raise UnreadableTexts(texts_hash, f"not JSON ({exc})") from None
+    if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
+        raise UnreadableTexts(texts_hash, "not a JSON object of strings")
+    return texts
 
 
 def prepare_write(record: Record, texts: Mapping[str, str] | None) -> str | None:

@@ -460,3 +460,83 @@ def test_bad_arguments_are_usage_errors_not_tracebacks(
         assert store.count() == 4
     finally:
         store.close()
+
+
+def sql(url: str, statement: str, *params: object) -> None:
+    """Run one statement on the store's database itself, as an intruder (or a bad disk)."""
+    if url.startswith("sqlite:"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute("PRAGMA ignore_check_constraints = 1")
+            conn.execute(statement, params)
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            conn.execute(statement.replace("?", "%s"), params)
+
+
+def test_verify_and_export_go_on_past_an_unreadable_record(
+    store_url: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from consent_middleware.records.store import UnreadableRecord
+
+    ids = fill(store_url)
+    store = open_store(store_url)
+    assert store is not None
+    ann_first, ann_second = store.records_for(ids["ann"])
+    bob = store.records_for(ids["bob"])[0]
+    store.close()
+    # A time no reader can take (PostgreSQL's column takes only times: one Python cannot).
+    bad_time = "2026-03-01 12:00" if store_url.startswith("sqlite:") else "infinity"
+    sql(
+        store_url,
+        "UPDATE consent_records SET time = ? WHERE record_id = ?",
+        bad_time,
+        bob.record_id,
+    )
+    tamper(store_url, ann_second.record_id)
+
+    code, out, _ = run(capsys, "verify", "--store", store_url, "--secret", SECRET)
+    assert code == 1
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 2
+    assert any(bob.record_id in line and "cannot be read" in line for line in failed)
+    assert any(ann_second.record_id in line and "altered" in line for line in failed)
+    assert "2 of 4 records failed verification" in out
+
+    target = tmp_path / "all.jsonl"
+    code, out, err = run(capsys, "export", "--store", store_url, "-o", str(target))
+    assert code == 1
+    exported = [json.loads(line)["record_id"] for line in target.read_text().splitlines()]
+    assert len(exported) == 3 and bob.record_id not in exported
+    assert f"record {bob.record_id} cannot be read" in err
+    assert f"1 record could not be read and was not exported: {bob.record_id}" in err
+    code, out, err = run(capsys, "export", "--store", store_url, "--consent-id", ids["bob"])
+    assert code == 1 and out == "" and bob.record_id in err
+    code, out, _ = run(capsys, "export", "--store", store_url, "--consent-id", ids["ann"])
+    assert code == 0 and len(out.splitlines()) == 2
+
+    store = open_store(store_url)  # without on_unreadable, a read stops with the record named
+    assert store is not None
+    try:
+        with pytest.raises(UnreadableRecord, match=bob.record_id) as caught:
+            list(store.export())
+        assert caught.value.record_id == bob.record_id
+        assert ann_first in store.records_for(ids["ann"])
+    finally:
+        store.close()
+
+
+def test_texts_that_are_no_json_are_named_not_a_traceback(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill(store_url)
+    sql(store_url, "UPDATE consent_texts SET texts = ? WHERE texts_hash = ?", "{broken", HASH)
+    code, out, err = run(capsys, "texts", "--store", store_url, HASH, HASH_UK)
+    assert code == 1
+    assert f"the texts with hash {HASH} cannot be read: not JSON" in err
+    assert json.loads(out) == {"texts_hash": HASH_UK, "texts": TEXTS_UK}  # the other one
+    code, out, _ = run(capsys, "verify", "--store", store_url, "--secret", SECRET)
+    assert code == 1 and "3 of 4 records failed verification" in out
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 3 and all(f"({HASH}) cannot be read" in line for line in failed)
