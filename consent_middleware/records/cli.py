@@ -14,6 +14,7 @@ URL, a missing database file, a bad time or age).
 from __future__ import annotations
 
 import calendar
+import contextlib
 import csv
 import functools
 import inspect
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import IO, Any, TypeVar
@@ -104,17 +106,28 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> da
 def _cutoff(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
+    now = _now()
     if _AGE.match(value):
         try:
-            return parse_age(value)
+            moment = parse_age(value, now)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx, param) from exc
-    try:
-        return parse_time_option(value)
-    except ValueError:
+    else:
+        try:
+            moment = parse_time_option(value, now)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not an age such as 90d, 12w, 6m, 5y, or a date", ctx, param
+            ) from None
+    # A cutoff of now or later (0d, a year typed wrong) would delete every record.
+    if moment >= now and not ctx.params.get("allow_future"):
         raise click.BadParameter(
-            f"{value!r} is not an age such as 90d, 12w, 6m, 5y, or a date", ctx, param
-        ) from None
+            f"{value!r} is not in the past, so every record would go; give --allow-future"
+            " if that is what you mean",
+            ctx,
+            param,
+        )
+    return moment
 
 
 def _writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -125,6 +138,35 @@ def _writable_file(ctx: click.Context, param: click.Parameter, value: str | None
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
         raise click.BadParameter(f"cannot write {value}: {folder} is not a writable folder")
     return value
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[IO[str]]:
+    """Standard output, or a file that appears only when complete: written beside its
+    place under a temporary name and renamed into it at the end, so an export that was
+    interrupted (Ctrl-C, a lost database) leaves no partial file behind."""
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # what open() would have given the file
+        with open(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _store_option(function: F) -> F:
@@ -236,9 +278,10 @@ def records() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.File("w", encoding="utf-8", lazy=True),
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
     default="-",
-    help="Write here instead of standard output.",
+    callback=_writable_file,
+    help="Write here instead of standard output (the file appears once complete).",
 )
 @_store_errors
 def export_command(
@@ -247,7 +290,7 @@ def export_command(
     until: datetime | None,
     output_format: str,
     consent_id: str | None,
-    output: IO[str],
+    output: str,
 ) -> None:
     """Export records as JSON lines or CSV, oldest first.
 
@@ -276,20 +319,20 @@ def export_command(
             length = store.count(since, until)
             items = _export(store, since, until, skip)
         rows = _progress(items, length, "Exporting")
-        if output_format == "csv":
-            writer = csv.writer(output, lineterminator="\n")
-            writer.writerow(FIELDS)
-            for record in rows:
-                data = record.to_json()
-                data["granted"] = " ".join(record.granted)
-                data["refused"] = " ".join(record.refused)
-                data["gpc"] = "true" if record.gpc else "false"
-                data["ip"] = record.ip or ""
-                writer.writerow([data[name] for name in FIELDS])
-        else:
-            for record in rows:
-                output.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-        output.flush()
+        with _output(output) as handle:
+            if output_format == "csv":
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(FIELDS)
+                for record in rows:
+                    data = record.to_json()
+                    data["granted"] = " ".join(record.granted)
+                    data["refused"] = " ".join(record.refused)
+                    data["gpc"] = "true" if record.gpc else "false"
+                    data["ip"] = record.ip or ""
+                    writer.writerow([data[name] for name in FIELDS])
+            else:
+                for record in rows:
+                    handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
     finally:
         store.close()
     if unreadable:
@@ -370,9 +413,19 @@ def erase_command(store_url: str, consent_ids: tuple[str, ...]) -> None:
     help="Delete every record of the visitors whose latest choice is older than this.",
 )
 @click.option("--dry-run", is_flag=True, help="Only say how many records would go.")
+@click.option(
+    "--allow-future",
+    is_flag=True,
+    is_eager=True,  # read by the cutoffs' callbacks, so it is parsed before them
+    help="Accept a cutoff that is not in the past (0d, a later date): every record goes.",
+)
 @_store_errors
 def purge_command(
-    store_url: str, cutoff: datetime | None, inactive: datetime | None, dry_run: bool
+    store_url: str,
+    cutoff: datetime | None,
+    inactive: datetime | None,
+    dry_run: bool,
+    allow_future: bool,
 ) -> None:
     """Delete records older than an age, and unused texts.
 

@@ -540,3 +540,62 @@ def test_texts_that_are_no_json_are_named_not_a_traceback(
     assert code == 1 and "3 of 4 records failed verification" in out
     failed = [line for line in out.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 3 and all(f"({HASH}) cannot be read" in line for line in failed)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--older-than", "0d"], id="older-than-0d"),
+        pytest.param(["--older-than", "2999-01-01"], id="older-than-future-date"),
+        pytest.param(["--inactive-for", "0d"], id="inactive-for-0d"),
+        pytest.param(["--inactive-for", "2999-01-01T00:00:00Z", "--dry-run"], id="dry-run"),
+    ],
+)
+def test_purge_refuses_a_cutoff_that_is_not_in_the_past(
+    args: list[str], tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/records.db"
+    fill(url)
+    code, out, err = run(capsys, "purge", "--store", url, *args)
+    assert code == 2 and out == ""
+    assert "is not in the past, so every record would go" in err and "--allow-future" in err
+    code, out, _ = run(capsys, "export", "--store", url)
+    assert len(out.splitlines()) == 4  # nothing went
+    code, out, _ = run(capsys, "purge", "--store", url, *args, "--allow-future")
+    assert code == 0 and "4 records" in out
+
+
+def test_an_interrupted_export_leaves_no_partial_file(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consent_middleware.records import SQLiteRecordStore
+
+    url = f"sqlite:///{tmp_path}/records.db"
+    fill(url)
+    target = tmp_path / "out" / "records.jsonl"
+    target.parent.mkdir()
+    target.write_text("yesterday's export\n")
+    export = SQLiteRecordStore.export
+
+    def interrupted(self: SQLiteRecordStore, *args: object, **kwargs: object) -> object:
+        for n, record in enumerate(export(self, *args, **kwargs)):  # type: ignore[arg-type]
+            if n == 2:
+                raise KeyboardInterrupt  # Ctrl-C after two records were written
+            yield record
+
+    monkeypatch.setattr(SQLiteRecordStore, "export", interrupted)
+    code, _, err = run(capsys, "export", "--store", url, "-o", str(target))
+    assert code != 0 and "Aborted" in err
+    assert target.read_text() == "yesterday's export\n"  # not replaced by half an export
+    assert [p.name for p in target.parent.iterdir()] == ["records.jsonl"]  # no leftovers
+    monkeypatch.undo()
+    code, _, _ = run(capsys, "export", "--store", url, "-o", str(target), "--format", "csv")
+    assert code == 0 and len(target.read_text().splitlines()) == 5
+    assert [p.name for p in target.parent.iterdir()] == ["records.jsonl"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
