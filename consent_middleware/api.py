@@ -20,6 +20,7 @@ from .assets import StaticAsset, load_assets
 from .banner import BannerRenderer
 from .choice_tokens import is_fresh
 from .consent import Consent
+from .cookies import parse_cookie_header
 from .crosssite import CrossSiteError, check_same_origin
 from .i18n import choose_language
 from .openapi import site_document
@@ -318,6 +319,8 @@ class ConsentAPI:
         cookies += self.policy.expirations(
             RequestConsent(consent, cookie_header, False, https, refused)
         )
+        carried = [name for name, _ in parse_cookie_header(cookie_header)]
+        cookies += self.policy.deletions_elsewhere(consent, carried, https)
         if form:
             response = _redirect(safe_return_to(return_to))
         else:

@@ -491,6 +491,36 @@ class ConsentPolicy:
                 out.append(deletion)
         return out
 
+    def deletions_elsewhere(
+        self, consent: Consent, carried: Iterable[str], https: bool
+    ) -> list[str]:
+        """For the answer to a choice: deletions of the refused cookies that the browser may
+        hold where it does not send them to the consent endpoint (`_fbp` at `Path=/shop`,
+        named by its rule or learned from the app), so that a refusal removes them at
+        once rather than on the visitor's next page there. Cookies the request carried
+        are expired by `expirations`; at most `MAX_EXPIRY_BYTES` in all."""
+        skip = set(carried)
+        names = [n for n, rule in self.config.rules.exact.items() if rule.path != "/"]
+        names += list(self._places)
+        out: list[str] = []
+        size = 0
+        for name in dict.fromkeys(names):
+            if name in skip or name == self._cookie_name:
+                continue
+            rule = self.config.rules.match(name)
+            if (
+                rule is None
+                or rule.category == ALWAYS
+                or consent.categories.get(rule.category, True)
+            ):
+                continue
+            for deletion in self.deletions_for(name, https):
+                size += len(deletion) + 14  # "Set-Cookie: " and CRLF
+                if size > MAX_EXPIRY_BYTES:
+                    return out
+                out.append(deletion)
+        return out
+
     def deletions_for(
         self,
         name: str,

@@ -13,6 +13,7 @@ from consent_middleware.config import CookieRule
 from consent_middleware.consent import ConsentCodec
 from consent_middleware.cookies import default_path, parse_set_cookie, stored_name
 from consent_middleware.core import ConsentCore
+from consent_middleware.policy import MAX_EXPIRY_BYTES
 
 from .conftest import RULES, AppSpec, Site, make_config
 
@@ -248,3 +249,48 @@ def test_a_cookie_that_could_never_be_expired_is_not_set(make_site: Callable[...
     accepted = site.consent_cookie({"action": "accept_all"})
     assert "_fbp" not in str(site.get("/a;b/item", cookie=accepted).headers.get_list("set-cookie"))
     assert "_fbp=fb.1" in site.get("/ab/item", cookie=accepted).headers.get_list("set-cookie")[0]
+
+
+# -- the answer to a refusal: cookies the browser does not send to /consent -----------------
+
+
+def test_a_refusal_expires_a_cookie_at_its_rules_path_at_once(
+    make_site: Callable[..., Site],
+) -> None:
+    """`_fbp` at `Path=/shop` (its rule says so) never reaches `/consent`: the answer to
+    the refusal itself expires it there, not only the visitor's next page under /shop."""
+    cookies = {**RULES, "_fbp": CookieRule("marketing", path="/shop")}
+    site = make_site(AppSpec(), cookies=cookies)
+    accepted = site.consent_cookie({"action": "accept_all"})
+    answer = site.choose({"action": "reject_all"}, cookie=accepted)
+    assert ("/shop", None, False) in places(deletions(answer))
+    # Nothing of a granted category goes.
+    kept = site.choose({"action": "save", "categories": ["marketing"]}, cookie=accepted)
+    assert deletions(kept) == []
+
+
+def test_a_refusal_expires_a_cookie_where_the_app_set_it(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(AppSpec(set_cookies=["_fbp=fb.1; Path=/blog; Max-Age=7776000"]))
+    accepted = site.consent_cookie({"action": "accept_all"})
+    site.get("/blog/post", cookie=accepted)  # the app sets it: its place is learned
+    answer = site.choose({"action": "reject_all"}, cookie=accepted)
+    assert ("/blog", None, False) in places(deletions(answer))
+    # Carried, it is expired once per place, not twice.
+    carried = site.choose({"action": "reject_all"}, cookie=f"{accepted}; _fbp=fb.1")
+    values = deletions(carried)
+    assert len(values) == len(set(values))
+    assert ("/blog", None, False) in places(values)
+
+
+def test_the_answer_to_a_refusal_stays_within_the_deletion_budget(
+    make_site: Callable[..., Site],
+) -> None:
+    cookies = {**RULES, **{f"_mk{i}": CookieRule("marketing", path=f"/p{i}") for i in range(200)}}
+    site = make_site(AppSpec(), cookies=cookies)
+    accepted = site.consent_cookie({"action": "accept_all"})
+    answer = site.choose({"action": "reject_all"}, cookie=accepted)
+    values = [v for v in answer.headers.get_list("set-cookie") if "Max-Age=0" in v]
+    assert values
+    assert sum(len(v) + 14 for v in values) <= MAX_EXPIRY_BYTES

@@ -125,6 +125,20 @@ def test_a_cookie_set_without_path_under_a_percent_encoded_directory(
     assert fbp(context) == []
 
 
+def test_a_refusal_removes_a_cookie_the_browser_does_not_send_to_the_consent_endpoint(
+    http_site: Site, visitor: tuple[BrowserContext, Page]
+) -> None:
+    """`_fbp` at `Path=/blog` never reaches `/consent`: the answer to the refusal itself
+    expires it where the app set it, before the visitor opens any page under /blog."""
+    context, page = visitor
+    accept_all(page, http_site)
+    page.goto(http_site.url + "/blog/post")
+    assert fbp(context) == [{"path": "/blog", "domain": http_site.host, "partition": None}]
+
+    reject_all(page, http_site)
+    assert fbp(context) == []
+
+
 def test_a_partitioned_cookie_leaves_the_partition(
     https_site: Site, visitor: tuple[BrowserContext, Page]
 ) -> None:
