@@ -181,8 +181,11 @@ class ConsentMiddleware:
         wanted: dict[str, str] = {}
         for raw_name, raw_value in scope.get("headers") or ():
             name = raw_name.decode("latin-1").lower()
-            if name in _API_HEADERS and name not in wanted:
-                wanted[name] = raw_value.decode("latin-1")
+            if name in _API_HEADERS:
+                # Repeated: joined, as WSGI servers join them (an `Origin` given twice is
+                # then no one origin, and the cross-site check refuses it).
+                value = raw_value.decode("latin-1")
+                wanted[name] = f"{wanted[name]}, {value}" if name in wanted else value
         body, too_large = b"", False
         if ctx.method in _BODY_METHODS:
             body, too_large = await _read_body(receive, self.config.max_body_size)

@@ -855,6 +855,31 @@ def test_wsgi_chunked_bodies(size: int, status: int) -> None:
     assert any(v.startswith("consent=") for v in answer.set_cookies()) == (status == 200)
 
 
+@pytest.mark.parametrize(
+    "repeated",
+    [
+        [(b"origin", b"http://testserver"), (b"origin", b"http://evil.example")],
+        [(b"sec-fetch-site", b"same-origin"), (b"sec-fetch-site", b"cross-site")],
+    ],
+    ids=["origin-twice", "sec-fetch-site-twice"],
+)
+@pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
+def test_a_cross_site_header_given_twice_is_refused(
+    adapter: str, repeated: list[tuple[bytes, bytes]]
+) -> None:
+    """Repeated, the values count together (WSGI servers join them): the first alone
+    must not let a choice through under ASGI."""
+    headers = [JSON, (b"host", b"testserver"), *repeated]
+    if adapter == "asgi":
+        app = ConsentMiddleware(raw_asgi_app(AppSpec()), config=make_config())
+        answer, _ = asgi_request(app, "POST", "/consent", headers=headers, body=CHOICE)
+    else:
+        app = ConsentWSGIMiddleware(raw_wsgi_app(AppSpec()), config=make_config())
+        answer = wsgi_request(app, "POST", "/consent", headers=headers, body=CHOICE)
+    assert answer.status == 403
+    assert answer.set_cookies() == []
+
+
 class _UnreadableInput:
     """A request body the endpoint must not read: a server would wait for it (gunicorn
     waits for every byte of a Content-Length it was given)."""
