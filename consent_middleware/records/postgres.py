@@ -112,7 +112,8 @@ class PostgresRecordStore:
     `url` is a libpq URL or connection string ("postgresql://user:pw@db.internal/app");
     its parameters (sslmode, connect_timeout, …) pass through to libpq. Creating the
     object connects to nothing; the pool opens at the first call. The tables are made
-    on first use (`consent_records`, `consent_texts`, `consent_schema`).
+    on first use (`consent_records`, `consent_texts`, `consent_schema`), unless
+    `create=False` (the `records` command): then a database without them is an error.
     """
 
     def __init__(
@@ -123,9 +124,11 @@ class PostgresRecordStore:
         max_size: int = 4,
         timeout: float = 5.0,
         reconnect_timeout: float = 5.0,
+        create: bool = True,
     ) -> None:
         self._psycopg, self._pool_module = _import()
         self.url = url
+        self._create = create
         self.shown_url = redact_url(url)
         self.timeout = timeout
         self._min_size = min_size
@@ -194,6 +197,9 @@ class PostgresRecordStore:
             raise RecordStoreError(f"cannot {doing} in {self.shown_url}: {exc}") from exc
 
     def _ensure_schema(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        if not self._create:
+            self._check_schema(conn)
+            return
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             for statement in _SCHEMA:
@@ -202,11 +208,25 @@ class PostgresRecordStore:
             version = None if row is None else row[0]
             if version is None:
                 conn.execute("INSERT INTO consent_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
-            elif version > SCHEMA_VERSION:
-                raise RecordStoreError(
-                    f"{self.shown_url} has records schema {version}; this consent-middleware"
-                    f" knows {SCHEMA_VERSION}: upgrade consent-middleware"
-                )
+            self._check_version(version)
+
+    def _check_schema(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        """`create=False`: a database without the tables is the wrong one, left as it is."""
+        row = conn.execute("SELECT to_regclass('consent_schema') IS NOT NULL").fetchone()
+        if row is None or not row[0]:
+            raise RecordStoreError(
+                f"{self.shown_url} holds no consent records (it has no consent_schema table):"
+                " is it the right database?"
+            )
+        row = conn.execute("SELECT max(version) FROM consent_schema").fetchone()
+        self._check_version(None if row is None else row[0])
+
+    def _check_version(self, version: int | None) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise RecordStoreError(
+                f"{self.shown_url} has records schema {version}; this consent-middleware"
+                f" knows {SCHEMA_VERSION}: upgrade consent-middleware"
+            )
 
     # -- the store interface -------------------------------------------------------------
 

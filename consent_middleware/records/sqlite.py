@@ -96,8 +96,9 @@ class _Connection:
 class SQLiteRecordStore:
     """A `RecordStore` in one SQLite file. Thread-safe; share one object per process.
 
-    `create=False` refuses to create a missing file (the `records` command uses it, so a
-    mistyped path is an error rather than a new, empty database).
+    `create=False` creates neither a missing file nor the tables in an empty one (the
+    `records` command uses it, so a mistyped path is an error rather than a new, empty
+    database).
     """
 
     def __init__(
@@ -174,7 +175,10 @@ class SQLiteRecordStore:
             conn.execute("PRAGMA synchronous=FULL")
             identity = self._identity()
             if self._schema_ready is None or self._schema_ready != identity:
-                self._ensure_schema(conn)
+                if self._create:
+                    self._ensure_schema(conn)
+                else:
+                    self._check_schema(conn)
                 self._schema_ready = identity
         except sqlite3.Error as exc:
             _close_quietly(conn)
@@ -192,15 +196,30 @@ class SQLiteRecordStore:
             row = conn.execute("SELECT max(version) FROM consent_schema").fetchone()
             if row[0] is None:
                 conn.execute("INSERT INTO consent_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise RecordStoreError(
-                    f"{self.path} has records schema {row[0]}; this consent-middleware knows"
-                    f" {SCHEMA_VERSION}: upgrade consent-middleware"
-                )
+            self._check_version(row[0])
             conn.execute("COMMIT")
         except BaseException:
             _rollback_quietly(conn)
             raise
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """`create=False`: a database without the tables is the wrong one, left as it is."""
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'consent_schema'"
+        ).fetchone()
+        if found is None:
+            raise RecordStoreError(
+                f"{self.path} holds no consent records (it has no consent_schema table):"
+                " is it the right database?"
+            )
+        self._check_version(conn.execute("SELECT max(version) FROM consent_schema").fetchone()[0])
+
+    def _check_version(self, version: int | None) -> None:
+        if version is not None and version > SCHEMA_VERSION:
+            raise RecordStoreError(
+                f"{self.path} has records schema {version}; this consent-middleware knows"
+                f" {SCHEMA_VERSION}: upgrade consent-middleware"
+            )
 
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[sqlite3.Connection]:

@@ -184,6 +184,9 @@ def open_store(value: object, *, create: bool = True) -> RecordStore | None:
     - "sqlite:///consent.db" (relative to the working directory), "sqlite:////var/lib/x.db"
       (absolute), or a `pathlib.Path`: an SQLite file, created on first use when `create`.
     - "postgresql://user@host/db" or "postgres://…": PostgreSQL (the `[postgres]` extra).
+
+    Both make their tables on first use when `create`; without it, a database that has
+    none is an error (`RecordStoreError`) and is left as it is.
     - any object with the `RecordStore` methods: used as it is.
 
     Cheap: nothing connects until the first read or write. Anything else raises
@@ -237,7 +240,7 @@ def _open_url(url: str, *, create: bool) -> RecordStore:
             raise ValueError(f"records {shown!r} is not a valid PostgreSQL URL: {exc}") from exc
         from .postgres import PostgresRecordStore
 
-        return PostgresRecordStore(url)
+        return PostgresRecordStore(url, create=create)
     raise ValueError(
         f"records {shown!r} is not a store URL: use 'sqlite:///consent.db',"
         " 'sqlite:////absolute/path.db' or 'postgresql://user@host/dbname'"

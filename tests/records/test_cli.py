@@ -599,3 +599,40 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def tables(url: str) -> list[str]:
+    if url.startswith("sqlite:"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["stats"], id="stats"),
+        pytest.param(["export"], id="export"),
+        pytest.param(["verify", "--secret", SECRET], id="verify"),
+        pytest.param(["texts", HASH], id="texts"),
+        pytest.param(["purge", "--older-than", "5y", "--dry-run"], id="purge-dry-run"),
+        pytest.param(["erase", "0" * 32], id="erase"),
+    ],
+)
+def test_commands_create_no_tables_in_a_database_without_them(
+    args: list[str], store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if store_url.startswith("sqlite:"):
+        sql(store_url, "CREATE TABLE other_app (x INTEGER)")  # another app's database
+    before = tables(store_url)
+    code, out, err = run(capsys, *args, "--store", store_url)
+    assert code == 1 and out == ""
+    assert "holds no consent records (it has no consent_schema table)" in err
+    assert tables(store_url) == before
