@@ -93,6 +93,9 @@ _DELETE_INACTIVE = (
     " GROUP BY consent_id HAVING max(time) < %s)"
 )
 _ORDER = " ORDER BY time, seq"
+# The `records` command's reads and purges of a whole table may take long, and may: they
+# still give up on a lock after lock_timeout. Only in their own transaction.
+_UNBOUNDED = "SET LOCAL statement_timeout = 0"
 
 
 def _import() -> tuple[Any, Any]:
@@ -110,7 +113,10 @@ class PostgresRecordStore:
     """A `RecordStore` in PostgreSQL. Thread-safe; share one object per process.
 
     `url` is a libpq URL or connection string ("postgresql://user:pw@db.internal/app");
-    its parameters (sslmode, connect_timeout, …) pass through to libpq. Creating the
+    its parameters (sslmode, connect_timeout, …) pass through to libpq. `timeout` bounds
+    the wait for a connection and, unless `lock_timeout` / `statement_timeout` say
+    otherwise (seconds, 0 for none), a statement's wait for a lock and its run (an export,
+    a count and a purge are not bounded, only their lock waits). Creating the
     object connects to nothing; the pool opens at the first call. The tables are made
     on first use (`consent_records`, `consent_texts`, `consent_schema`), unless
     `create=False` (the `records` command): then a database without them is an error.
@@ -125,6 +131,8 @@ class PostgresRecordStore:
         timeout: float = 5.0,
         reconnect_timeout: float = 5.0,
         create: bool = True,
+        lock_timeout: float | None = None,
+        statement_timeout: float | None = None,
     ) -> None:
         self._psycopg, self._pool_module = _import()
         self.url = url
@@ -147,6 +155,20 @@ class PostgresRecordStore:
             self._kwargs["tcp_user_timeout"] = max(1000, round(timeout * 1000))
         if "application_name" not in params:
             self._kwargs["application_name"] = "consent-middleware"
+        # A table locked by someone else (a migration, VACUUM FULL, a forgotten admin
+        # session) must not hang a choice past every server's worker timeout: the write
+        # fails in `timeout` seconds like SQLite's busy wait, and the endpoint answers 503.
+        # Set per connection (not as libpq `options`, which PgBouncer refuses); a setting
+        # in the URL's own `options` or in PGOPTIONS is left to win.
+        given = f"{params.get('options', '')} {os.environ.get('PGOPTIONS', '')}"
+        self._settings = {
+            name: f"{round(1000 * (timeout if value is None else value))}ms"
+            for name, value in (
+                ("lock_timeout", lock_timeout),
+                ("statement_timeout", statement_timeout),
+            )
+            if name not in given
+        }
         self._lock = threading.Lock()
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] | None = None
         self._pid = os.getpid()
@@ -176,11 +198,16 @@ class PostgresRecordStore:
                     timeout=self.timeout,
                     reconnect_timeout=self._reconnect_timeout,
                     check=pool_class.check_connection,
+                    configure=self._configure,
                     name="consent_middleware.records",
                 )
                 pool.open(wait=False)
                 self._pool = pool
             return self._pool
+
+    def _configure(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        for name, value in self._settings.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
@@ -272,13 +299,15 @@ class PostgresRecordStore:
             conn.transaction(),
             conn.cursor(name="consent_records_export") as cursor,
         ):
+            conn.execute(_UNBOUNDED)
             cursor.itersize = 1000
             cursor.execute(f"{_SELECT}{where}{_ORDER}", params)
             yield from _readable(cursor, on_unreadable)
 
     def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
         where, params = _bounds(since, until)
-        with self._connection("count records") as conn:
+        with self._connection("count records") as conn, conn.transaction():
+            conn.execute(_UNBOUNDED)
             row = conn.execute(f"SELECT count(*) FROM consent_records{where}", params).fetchone()
         return 0 if row is None else int(row[0])
 
@@ -297,6 +326,7 @@ class PostgresRecordStore:
 
     def _purge(self, delete: str, moment: datetime) -> int:
         with self._connection("purge records") as conn, conn.transaction():
+            conn.execute(_UNBOUNDED)
             cursor = conn.execute(delete, (moment,))
             # Writers add texts and their record in one transaction, holding a ROW EXCLUSIVE
             # lock on consent_texts until they commit. This lock waits for them and keeps

@@ -3,9 +3,12 @@ answer 503), and resume on the same store object once it is back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -95,3 +98,88 @@ def test_postgres_store_started_while_the_server_is_down(own_server: PostgresSer
     assert store.write(make(1), TEXTS)
     assert store.count() == 1
     store.close()
+
+
+@pytest.fixture
+def locked_table(postgres_server: PostgresServer) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A store's database, and a function that takes `LOCK TABLE consent_records` in
+    another session (a migration, VACUUM FULL, an admin's open transaction) and holds it
+    until the test ends."""
+    import psycopg
+
+    url = postgres_server.create_database(f"locked_{os.getpid()}_{time.monotonic_ns()}")
+    holders: list[psycopg.Connection[Any]] = []
+
+    def lock() -> None:
+        holder = psycopg.connect(url)
+        holder.execute("LOCK TABLE consent_records IN ACCESS EXCLUSIVE MODE")
+        holders.append(holder)
+
+    yield url, lock
+    for holder in holders:
+        holder.close()
+
+
+def test_a_postgres_write_behind_a_held_lock_fails_in_seconds(
+    locked_table: tuple[str, Callable[[], None]],
+) -> None:
+    url, lock = locked_table
+    store = PostgresRecordStore(url)  # the defaults: 5 s, like SQLite's busy timeout
+    try:
+        assert store.write(make(0), TEXTS)
+        lock()
+        started = time.monotonic()
+        with pytest.raises(RecordStoreError, match="timeout"):
+            store.write(make(1), TEXTS)
+        assert 4 < time.monotonic() - started < 8
+    finally:
+        store.close()
+
+
+def test_the_postgres_lock_timeout_can_be_set(
+    locked_table: tuple[str, Callable[[], None]],
+) -> None:
+    url, lock = locked_table
+    store = PostgresRecordStore(url, lock_timeout=1.0)
+    try:
+        assert store.write(make(0), TEXTS)
+        lock()
+        for doing in (lambda: store.write(make(1), TEXTS), lambda: store.records_for("0" * 32)):
+            started = time.monotonic()
+            with pytest.raises(RecordStoreError, match="timeout"):
+                doing()
+            assert time.monotonic() - started < 3
+    finally:
+        store.close()
+
+
+def test_the_endpoint_answers_503_while_the_table_is_locked(
+    locked_table: tuple[str, Callable[[], None]],
+) -> None:
+    import httpx
+
+    from consent_middleware import ConsentMiddleware
+
+    from ..conftest import make_config
+
+    url, lock = locked_table
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = ConsentMiddleware(app, config=make_config(records=url))
+    headers = {"content-type": "application/json", "sec-fetch-site": "same-origin"}
+
+    async def choose() -> httpx.Response:
+        transport = httpx.ASGITransport(app=middleware)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.post("/consent", json={"action": "reject_all"}, headers=headers)
+
+    assert asyncio.run(choose()).status_code == 200
+    lock()
+    started = time.monotonic()
+    failed = asyncio.run(choose())
+    assert failed.status_code == 503 and failed.json()["error"] == "records_unavailable"
+    assert failed.headers.get_list("set-cookie") == []
+    assert time.monotonic() - started < 8
