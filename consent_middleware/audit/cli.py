@@ -189,6 +189,10 @@ def _run(
         return run_audit(options)
     except (BrowserUnavailable, PageFailed, AuditFailed) as exc:
         raise AuditUsageError(str(exc)) from exc
+    except KeyboardInterrupt:
+        # The browser is closed by now; 130 (128 + SIGINT) is what a shell expects.
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
 
 
 def _check_output(output: str) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from .browser import default_browser, launch
 from .crawl import Scope
@@ -39,13 +40,33 @@ class AuditOptions:
     progress: Callable[[str], None] = lambda message: None
 
 
+def _quiet_when_interrupted(loop: asyncio.AbstractEventLoop) -> None:
+    """Ctrl-C reaches the browser and Playwright's driver too (one process group): they
+    die first, and futures inside Playwright keep the driver's "connection closed" that
+    nobody is left to read. asyncio would log each with a traceback after "Aborted."."""
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if _interrupted.is_set() and "never retrieved" in str(context.get("message", "")):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+_interrupted = threading.Event()
+
+
 def run_audit(options: AuditOptions) -> AuditRun:
     """Run the audit to its end: `asyncio.run`, or the same in a thread of its own when this
     thread already runs an event loop (inside Playwright's sync API, or an async app)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_audit(options))
+        try:
+            return asyncio.run(_audit(options))
+        except KeyboardInterrupt:
+            _interrupted.set()
+            raise
     result: list[AuditRun] = []
     error: list[BaseException] = []
 
@@ -64,6 +85,7 @@ def run_audit(options: AuditOptions) -> AuditRun:
 
 
 async def _audit(options: AuditOptions) -> AuditRun:
+    _quiet_when_interrupted(asyncio.get_running_loop())
     started = time.monotonic()
     started_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -113,6 +135,10 @@ async def _audit(options: AuditOptions) -> AuditRun:
             for task in (crawling, *deciding):
                 task.cancel()
             await asyncio.gather(crawling, *deciding, return_exceptions=True)
+            if found.done() and not found.cancelled():
+                # The crawl's error, raised from the crawl already; the visitors that
+                # were to wait for it may have stopped first (asyncio would log it).
+                found.exception()
             for each in (undecided, *others):
                 with contextlib.suppress(Exception):  # a browser that crashed is closed already
                     await each.context.close()

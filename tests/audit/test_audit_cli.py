@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +92,55 @@ def test_installed_command_has_help() -> None:
             [str(command), "audit", "--help"], capture_output=True, text=True, check=True
         ).stdout
     )
+
+
+def _command() -> list[str]:
+    return [str(Path(sys.executable).parent / "consent-middleware"), "audit"]
+
+
+@pytest.mark.browser
+def test_a_server_that_is_down_is_one_line_of_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    result = subprocess.run(
+        [*_command(), url, "--quiet", "--timeout", "5"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"Error: could not load {url}: Page.goto: net::ERR_CONNECTION_REFUSED at {url}"
+    ]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("example_site", ["fastapi"], indirect=True)
+def test_ctrl_c_aborts_with_130_and_no_traceback(example_site: Any) -> None:
+    """SIGINT to the whole process group, as a terminal sends it: Chromium and Playwright's
+    driver get it too."""
+    process = subprocess.Popen(
+        [*_command(), example_site.url + "/", "--pages", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        assert process.stderr is not None
+        while "audit: [" not in process.stderr.readline():  # the visit is under way
+            assert time.monotonic() < deadline and process.poll() is None
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130
+    lines = err.splitlines()
+    assert lines[-1] == "Aborted."
+    assert "Traceback" not in err and "never retrieved" not in err
+    assert all(line.startswith("audit: ") for line in lines[:-1]), err
