@@ -51,8 +51,9 @@ logger = logging.getLogger("consent_middleware")
     _BANNER_OFF,
     _DISPOSITION,
     _LAST_MODIFIED,
+    _CACHE_CONTROL,
     _DROP,
-) = range(13)
+) = range(14)
 _KINDS = {
     "set-cookie": _SET_COOKIE,
     "content-type": _CONTENT_TYPE,
@@ -65,6 +66,7 @@ _KINDS = {
     "x-consent-banner": _BANNER_OFF,
     "content-disposition": _DISPOSITION,
     "last-modified": _LAST_MODIFIED,
+    "cache-control": _CACHE_CONTROL,
 }
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
@@ -393,6 +395,7 @@ class ConsentCore:
         left_alone = False  # a part of a page (Content-Range), or a download
         banner_off = banner_header is not None and _text(banner_header).strip().lower() == "off"
         vary: list[int] = []
+        caching: list[int] = []
         for index in range(first_special, len(out)) if first_special >= 0 else ():
             name, value = out[index]
             kind = kinds.get(name)
@@ -418,6 +421,8 @@ class ConsentCore:
                 vary.append(index)
             elif kind in (_ETAG, _LAST_MODIFIED):
                 validators.append(index)
+            elif kind == _CACHE_CONTROL:
+                caching.append(index)
         if left_alone:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)
@@ -476,6 +481,11 @@ class ConsentCore:
             removed = self._retag(ctx, out, validators, as_bytes) or removed
         wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
         _add_vary(out, vary, wanted, spell)
+        consent = ctx.state.consent
+        if banner and consent.consent_id is None:
+            # The banner's forms carry a token of this one page, from which a first
+            # choice's consent id derives: no shared cache may hand the page to another.
+            removed = _keep_private(out, caching, spell) or removed
         if removed:
             out = [h for h in out if h is not None]
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
@@ -771,3 +781,21 @@ def _add_vary(out: list[Any], at: list[int], wanted: list[str], spell: Any) -> N
         )
     else:
         out.append(spell("vary", ", ".join(missing)))
+
+
+def _keep_private(out: list[Any], at: list[int], spell: Any) -> bool:
+    """Make the response `private` (a shared cache may not store it), merged into the app's
+    Cache-Control headers; says whether any became None (removed)."""
+    directives = [d.strip() for i in at for d in _text(out[i][1]).split(",") if d.strip()]
+    names = [d.split("=", 1)[0].strip().lower() for d in directives]
+    if "private" in names or "no-store" in names:
+        return False
+    kept = [d for d, n in zip(directives, names, strict=True) if n not in ("public", "s-maxage")]
+    value = ", ".join(["private", *kept])
+    if not at:
+        out.append(spell("cache-control", value))
+        return False
+    out[at[0]] = spell(_text(out[at[0]][0]), value)
+    for index in at[1:]:
+        out[index] = None
+    return len(at) > 1

@@ -78,7 +78,8 @@ def test_plan_spells_added_headers_like_the_adapter(core: ConsentCore) -> None:
     page = [("Content-Type", "text/html"), ("Content-Length", str(len(PAGE)))]
     plan = core.plan_response(ctx, 200, page, as_bytes=False)
     names = [name for name, _ in plan.headers]
-    assert names == ["Content-Type", "Content-Length", "Set-Cookie", "Vary"]
+    # An undecided visitor's page: the banner's choice token makes it private.
+    assert names == ["Content-Type", "Content-Length", "Set-Cookie", "Vary", "Cache-Control"]
     assert all(isinstance(v, str) for _, v in plan.headers)
     out = body_of(plan, [PAGE[:10], PAGE[10:]])
     assert int(dict(plan.headers)["Content-Length"]) == len(out)
@@ -91,7 +92,8 @@ def test_plan_for_an_unknown_length(core: ConsentCore) -> None:
     plan = gating.plan_response(
         ctx, 200, [(b"content-type", b"text/html"), (b"content-length", b"34")], as_bytes=True
     )
-    assert [n for n, _ in plan.headers] == [b"content-type", b"vary"]  # streamed instead
+    # Streamed instead; private, as an undecided visitor's page with the banner.
+    assert [n for n, _ in plan.headers] == [b"content-type", b"vary", b"cache-control"]
 
 
 def test_plan_fails_closed(core: ConsentCore, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,10 @@ def test_everything_granted_passes_untouched(make_site: Callable[..., Site]) -> 
     before, _, after = PAGE.partition(b"</body>")
     assert response.content.startswith(before)
     assert response.content.endswith(b"</body></html>")
-    assert int(response.headers["content-length"]) == len(response.content)
+    assert b'type="text/plain"' not in response.content  # every tag of the page released
+    # Gating still reads the page (a tag naming no category stays held), so its length is
+    # not known in advance: the server streams it.
+    assert "content-length" not in response.headers
 
 
 def test_gating_off_by_default(make_site: Callable[..., Site]) -> None:
