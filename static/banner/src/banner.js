@@ -12,9 +12,9 @@ try { cfg = JSON.parse(d.getElementById('consent-state').textContent); } catch (
 let state = cfg.state || {categories: {}};
 const get = () => JSON.parse(JSON.stringify(state));
 const allows = n => state.categories[n] === true;
-// "a b": every category named must be granted; an empty value names nothing grantable.
-const names = v => (v || '').split(/\s+/).filter(Boolean);
-const allowsAll = v => names(v).length > 0 && names(v).every(allows);
+// An element marked data-consent-category="a b": every category named must be granted; an
+// empty value names nothing grantable.
+const granted = e => (e = e.dataset.consentCategory.match(/\S+/g)) && e.every(allows);
 const hit = (e, s) => e.target.closest && e.target.closest(s);
 const sync = () => {
   $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
@@ -42,7 +42,7 @@ const close = () => {
 };
 // Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True).
 const run = () => $('script[type="text/plain"][data-consent-category]').forEach(s => {
-  if (!allowsAll(s.dataset.consentCategory)) return;
+  if (!granted(s)) return;
   const n = d.createElement('script');
   for (const a of s.attributes) if (a.name != 'type') n.setAttribute(a.name, a.value);
   if (s.dataset.consentType) n.type = s.dataset.consentType;
@@ -53,7 +53,7 @@ const run = () => $('script[type="text/plain"][data-consent-category]').forEach(
 });
 // Iframes held with data-consent-src (or -srcdoc) and hidden, after their placeholder.
 const frames = () => $('iframe[data-consent-category]').forEach(f => {
-  if (!allowsAll(f.dataset.consentCategory)) return;
+  if (!granted(f)) return;
   const p = f.previousElementSibling, had = p && p.contains(d.activeElement);
   for (const a of ['srcdoc', 'src']) {
     const v = f.getAttribute('data-consent-' + a);
@@ -79,17 +79,21 @@ const gcm = () => {
 const glob = p => RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*')
   .replace(/\?/g, '.').replace(/\[!/g, '[^') + '$');
 const purge = () => {
-  const rules = (cfg.rules || []).map(r => [glob(r[0]), r[1]]), h = location.hostname.split('.');
+  const rules = (cfg.rules || []).map(([p, c]) => [glob(p), c]), h = location.hostname.split('.');
   d.cookie.split(';').forEach(c => {
     const n = c.split('=')[0].trim(), r = rules.find(r => r[0].test(n));
     if (!n || !r || allows(r[1])) return;
-    const x = n + '=; Max-Age=0; path=/';
+    const x = n + '=;max-age=0;path=/';
     d.cookie = x;
-    for (let i = 0; i < h.length - 1; i++) d.cookie = x + '; domain=' + h.slice(i).join('.');
+    // every parent domain (the browser refuses a public suffix, and the bare host's last label)
+    h.map((_, i) => { d.cookie = x + ';domain=' + h.slice(i).join('.'); });
   });
 };
 const apply = s => {
-  const more = Object.keys(s.categories).some(n => s.categories[n] && !allows(n));
+  // more: a category granted that was not (true > false)
+  const more = Object.keys(s.categories).some(n => s.categories[n] > allows(n)),
+    // What this page runs (scripts released, by us or by the server, and loaded iframes).
+    live = $('[data-consent-category]').filter(granted);
   state = s;
   sync();
   close();
@@ -100,19 +104,21 @@ const apply = s => {
   const st = d.getElementById('consent-status');
   if (st) {
     st.textContent = '';
-    setTimeout(() => { st.textContent = (cfg.texts || {}).saved || ''; }, 99);
+    setTimeout(() => { st.textContent = (cfg.texts || {}).saved; }, 99);
   }
   d.dispatchEvent(new CustomEvent('consent:change', {detail: get()}));
   // The server sets the cookies just allowed (HttpOnly ones too) on its next answer: ask for
   // this page again in the background, so they are set without a reload.
-  if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).catch(e => e);
+  // A script cannot be un-run: a choice that withdraws what this page runs reloads it, and
+  // the server sends it back with those scripts held (and expires their cookies).
+  if (live.some(e => !granted(e))) location.reload();
+  else if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).catch(e => e);
 };
 const checked = () => $('input[name=category]:checked', form).map(i => i.value);
 // A choice by fetch; should that fail, the form posts it the old way, so it is never lost.
 const send = (action, categories) => fetch(form.getAttribute('action'), {
   // not form.action: the buttons named "action" shadow it
   method: 'POST',
-  credentials: 'same-origin',
   headers: {'Content-Type': 'application/json', Accept: 'application/json'},
   body: JSON.stringify({action, categories, gpc: !!navigator.globalPrivacyControl}),
 }).then(r => r.ok ? r.json() : Promise.reject()).then(apply, () => {
@@ -137,20 +143,20 @@ d.addEventListener('click', e => {
   } else if (a && form) {
     // "Allow" on a placeholder: what is granted now, plus the placeholder's categories.
     const c = Object.keys(state.categories);
-    send('save', c.filter(n => allows(n) || names(a.dataset.consentAllow).includes(n)));
+    send('save', c.filter(n => allows(n) || a.dataset.consentAllow.split(/\s+/).includes(n)));
   } else if (hit(e, '[data-consent-close]')) close();
 });
 d.addEventListener('keydown', e => {
   const o = B && hit(e, '[data-consent-open]'), k = e.key;
   if (k == 'Escape' && state.decided && B && B.contains(e.target)) close();
-  else if (o && (k == ' ' || k == 'Enter' && !o.href) && !/^(BUTTON|INPUT|SUMMARY)$/.test(o.tagName)) {
+  else if (o && (k == ' ' || k == 'Enter' && !o.href) && !o.matches('button,input,summary')) {
     e.preventDefault();
     open(o);
   }
 });
 // Global Privacy Control: say that it is honoured (the server does when it sees Sec-GPC).
 if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => { p.hidden = false; });
-window.consentMiddleware = {get, open: () => open(), close: () => close(), allows};
+window.consentMiddleware = {get, open: () => open(), close, allows};
 // Shown on arrival: take the focus to its heading, unless the page gave it to something.
 if (B && !B.hidden && !inline && d.activeElement == d.body) {
   d.getElementById('consent-banner-title').focus({preventScroll: true});
@@ -158,4 +164,11 @@ if (B && !B.hidden && !inline && d.activeElement == d.body) {
 run();
 frames();
 if (state.decided) purge();
+// Back from the back/forward cache, its scripts still live: a choice made since (on another
+// page) reloads it.
+addEventListener('pageshow', e => {
+  if (e.persisted) fetch(cfg.prefix + '/consent').then(r => r.json()).then(s => {
+    if (JSON.stringify(s) != JSON.stringify(state)) location.reload();
+  }, e => e);
+});
 })();
