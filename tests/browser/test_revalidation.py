@@ -177,7 +177,10 @@ def test_reject_keeps_the_cached_accepted_copy_from_running(visitor: Visitor) ->
     assert not visitor.allows_analytics()
     script = visitor.page.locator('script[data-consent-category="analytics"]')
     assert script.get_attribute("type") == "text/plain"
-    assert status == 200  # the cached accepted copy's tag is not this state's: no 304
+    # banner.js reloads the page after a withdrawal (a 200, in the rejected state), so
+    # this load may revalidate that copy (a 304 of the same state); a 304 of the cached
+    # accepted copy would have shown its live analytics, refused above.
+    assert status in (200, 304)
 
 
 def test_the_same_state_still_revalidates_to_304(visitor: Visitor) -> None:
