@@ -332,7 +332,9 @@ class Visitor:
 
     def choose(self, action: str, categories: Sequence[str] = (), *, form: bool = False) -> None:
         """A choice through the JSON API or the banner's form, sometimes sent twice."""
-        token = f"load{self.rng.getrandbits(96):024x}"
+        # A page token as the banner renders it (when, then random): a retry of a first
+        # choice derives the same consent id only from a fresh one (`choice_tokens.py`).
+        token = f"{int(time.time()) & 0xFFFFFFFF:08x}{self.rng.getrandbits(64):016x}"
         if action == "accept_all":
             granted = frozenset(OPTIONAL)
         elif action == "save":
