@@ -123,6 +123,29 @@ def test_a_page_back_from_the_bfcache_after_a_withdrawal_reloads(
         context.close()
 
 
+def test_a_page_back_from_the_bfcache_without_a_new_choice_stays(
+    site: Running, bfcache_browser: Browser
+) -> None:
+    """The bfcache keeps working: back to a page whose state is still the cookie's, the
+    page is restored as it was, not reloaded."""
+    context = bfcache_browser.new_context()
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/a")
+        accept_and_wait_for_the_tag(page, context)
+        page.evaluate("window.__before = 1")
+        page.click("#next")
+        page.wait_for_url(site.url + "/b")
+        page.go_back(wait_until="commit")
+        page.wait_for_function("sessionStorage.restores === '1'", timeout=5000)
+        page.wait_for_timeout(1000)  # time for the state check to answer
+        assert page.evaluate("window.__before") == 1
+        assert navigation_type(page) != "reload"
+    finally:
+        context.close()
+
+
 def test_a_choice_that_grants_more_does_not_reload(
     site: Running, context: BrowserContext, page: Page
 ) -> None:

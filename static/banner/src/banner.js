@@ -167,7 +167,7 @@ if (state.decided) purge();
 // Back from the back/forward cache, its scripts still live: a choice made since (on another
 // page) reloads it.
 addEventListener('pageshow', e => {
-  if (e.persisted) fetch(cfg.prefix + '/consent').then(r => r.json()).then(s => {
+  if (e.persisted) fetch(cfg.prefix).then(r => r.json()).then(s => {
     if (JSON.stringify(s) != JSON.stringify(state)) location.reload();
   }, e => e);
 });
