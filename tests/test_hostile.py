@@ -871,11 +871,11 @@ def test_a_cross_site_header_given_twice_is_refused(
     must not let a choice through under ASGI."""
     headers = [JSON, (b"host", b"testserver"), *repeated]
     if adapter == "asgi":
-        app = ConsentMiddleware(raw_asgi_app(AppSpec()), config=make_config())
-        answer, _ = asgi_request(app, "POST", "/consent", headers=headers, body=CHOICE)
+        asgi = ConsentMiddleware(raw_asgi_app(AppSpec()), config=make_config())
+        answer, _ = asgi_request(asgi, "POST", "/consent", headers=headers, body=CHOICE)
     else:
-        app = ConsentWSGIMiddleware(raw_wsgi_app(AppSpec()), config=make_config())
-        answer = wsgi_request(app, "POST", "/consent", headers=headers, body=CHOICE)
+        wsgi = ConsentWSGIMiddleware(raw_wsgi_app(AppSpec()), config=make_config())
+        answer = wsgi_request(wsgi, "POST", "/consent", headers=headers, body=CHOICE)
     assert answer.status == 403
     assert answer.set_cookies() == []
 
