@@ -1,7 +1,7 @@
 """Issue 12.3, "the banner paints with the page": how long a first-time visitor on a slow
 mobile link waits to see our banner, against vanilla-cookieconsent 3.1 on the same link.
 
-    .venv/bin/python -m bench.paint [--runs 7]
+    .venv/bin/python -m bench.paint [--runs 15]
 
 One real server (uvicorn) serves both pages: the same small page under ConsentMiddleware at
 `/` (the middleware injects its banner), and at `/vcc/` with vanilla-cookieconsent's own
@@ -256,7 +256,7 @@ def check(url: str) -> None:
             raise RuntimeError(f"bench bug: {path} lacks {needle!r}")
 
 
-def run(runs: int = 7, *, gzip: bool = True) -> Result:
+def run(runs: int = 15, *, gzip: bool = True) -> Result:
     from playwright.sync_api import sync_playwright
 
     from tests.browser.helpers import CHROMIUM_ARGS
@@ -361,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.paint", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--runs", type=int, default=7, help="visits per page (default 7)")
+    parser.add_argument("--runs", type=int, default=15, help="visits per page (default 15)")
     parser.add_argument(
         "--no-gzip", action="store_true", help="serve the pages and vanilla's files uncompressed"
     )

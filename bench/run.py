@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--e2e-seconds", type=float, default=5.0, help="one wrk sample (5 s)")
     parser.add_argument("--e2e-rounds", type=int, default=5, help="wrk samples per ASGI stack")
     parser.add_argument("--wsgi-rounds", type=int, default=3, help="wrk samples per WSGI stack")
-    parser.add_argument("--paint-runs", type=int, default=7, help="Chromium visits per page")
+    parser.add_argument("--paint-runs", type=int, default=15, help="Chromium visits per page")
     parser.add_argument("--no-npm", action="store_true", help="skip vanilla-cookieconsent")
     args = parser.parse_args(argv)
     parts = [p for p in args.only.split(",") if p]
@@ -180,7 +180,7 @@ def render(
         "```sh",
         ".venv/bin/python -m bench.run --only inprocess [--profile]  # in process, + cProfile",
         ".venv/bin/python -m bench.e2e [--seconds 5 --rounds 5]      # uvicorn and gunicorn + wrk",
-        ".venv/bin/python -m bench.paint [--runs 7] [--no-gzip]      # Chromium, emulated link",
+        ".venv/bin/python -m bench.paint [--runs 15] [--no-gzip]     # Chromium, emulated link",
         ".venv/bin/python -m bench.run --only sizes                  # banner size",
         ".venv/bin/python -m bench.breakdown                         # the core's steps",
         "```",
