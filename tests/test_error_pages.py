@@ -18,17 +18,12 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from consent_middleware import ConsentConfig, ConsentMiddleware, get_consent
+from consent_middleware import ConsentMiddleware, get_consent
 
+from .fixtures import error_page_apps
 from .servers import free_port, running, server_command
 
-CONFIG = ConsentConfig(
-    secret_key="error-pages-secret-0123456789abcdef",
-    cookies={"session": "authentication", "_ga*": "analytics", "_fbp": "marketing"},
-    policy_version="1",
-    gate_scripts=True,
-    records=None,
-)
+CONFIG = error_page_apps.config
 
 ERROR_PAGE = (
     "<!doctype html><html><head><title>Sorry</title></head><body><h1>Sorry</h1>"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +22,7 @@ from .store import (
     UnreadableRecord,
     parse_texts,
     prepare_write,
+    readable,
     redact_url,
 )
 from .texts import canonical_texts
@@ -283,7 +284,7 @@ class PostgresRecordStore:
     ) -> list[Record]:
         with self._connection("read records") as conn:
             rows = conn.execute(f"{_SELECT} WHERE consent_id = %s{_ORDER}", (consent_id,))
-            return list(_readable(rows, on_unreadable))
+            return list(readable(rows, _from_row, on_unreadable))
 
     def export(
         self,
@@ -302,7 +303,7 @@ class PostgresRecordStore:
             conn.execute(_UNBOUNDED)
             cursor.itersize = 1000
             cursor.execute(f"{_SELECT}{where}{_ORDER}", params)
-            yield from _readable(cursor, on_unreadable)
+            yield from readable(cursor, _from_row, on_unreadable)
 
     def count(self, since: datetime | None = None, until: datetime | None = None) -> int:
         where, params = _bounds(since, until)
@@ -381,18 +382,6 @@ def _time(value: datetime | None) -> datetime:
     if value is None:
         raise ValueError("its time is not one between the years 1 and 9999")
     return value.astimezone(timezone.utc)
-
-
-def _readable(
-    rows: Iterable[tuple[Any, ...]], on_unreadable: OnUnreadable | None
-) -> Iterator[Record]:
-    for row in rows:
-        try:
-            yield _from_row(row)
-        except UnreadableRecord as exc:
-            if on_unreadable is None:
-                raise
-            on_unreadable(exc)
 
 
 def _from_row(row: tuple[Any, ...]) -> Record:

@@ -16,13 +16,20 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import quote
 
 from .model import Method, Record, RecordAction, format_time, parse_time
-from .store import OnUnreadable, RecordStoreError, UnreadableRecord, parse_texts, prepare_write
+from .store import (
+    OnUnreadable,
+    RecordStoreError,
+    UnreadableRecord,
+    parse_texts,
+    prepare_write,
+    readable,
+)
 from .texts import canonical_texts
 from .texts import texts_hash as hash_texts
 
@@ -275,7 +282,7 @@ class SQLiteRecordStore:
     ) -> list[Record]:
         with self._connection("read records") as conn:
             rows = conn.execute(f"{_SELECT} WHERE consent_id = ?{_ORDER}", (consent_id,))
-            return list(_readable(rows, on_unreadable))
+            return list(readable(rows, _from_row, on_unreadable))
 
     def export(
         self,
@@ -292,7 +299,7 @@ class SQLiteRecordStore:
                     rows = cursor.fetchmany(500)
                     if not rows:
                         break
-                    yield from _readable(rows, on_unreadable)
+                    yield from readable(rows, _from_row, on_unreadable)
             finally:
                 cursor.close()
 
@@ -359,18 +366,6 @@ def _to_row(record: Record) -> tuple[Any, ...]:
         record.key_id,
         record.mac,
     )
-
-
-def _readable(
-    rows: Iterable[tuple[Any, ...]], on_unreadable: OnUnreadable | None
-) -> Iterator[Record]:
-    for row in rows:
-        try:
-            yield _from_row(row)
-        except UnreadableRecord as exc:
-            if on_unreadable is None:
-                raise
-            on_unreadable(exc)
 
 
 def _from_row(row: tuple[Any, ...]) -> Record:

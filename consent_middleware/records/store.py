@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .model import Record
@@ -61,6 +61,22 @@ class UnreadableTexts(RecordStoreError):
 
 #: Told of each record that cannot be read, so a read goes on past it (see `export`).
 OnUnreadable = Callable[[UnreadableRecord], None]
+
+_Row = TypeVar("_Row")
+
+
+def readable(
+    rows: Iterable[_Row], from_row: Callable[[_Row], Record], on_unreadable: OnUnreadable | None
+) -> Iterator[Record]:
+    """The records of `rows`; one that cannot be read is told to `on_unreadable` (and
+    skipped), or raised when there is none to tell."""
+    for row in rows:
+        try:
+            yield from_row(row)
+        except UnreadableRecord as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(exc)
 
 
 @runtime_checkable

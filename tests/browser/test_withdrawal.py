@@ -6,6 +6,7 @@ cache after a choice on another page. A choice that only grants more does not re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,13 +35,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 def bfcache_browser(playwright: Playwright) -> Iterator[Browser]:
     """Chromium with the back/forward cache on, as visitors have it."""
     browser = playwright.chromium.launch(
-        executable_path="/usr/bin/chromium",
+        executable_path=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
         headless=True,
         args=CHROMIUM_ARGS,
         ignore_default_args=[BFCACHE_OFF],
     )
     yield browser
     browser.close()
+
+
+@pytest.fixture
+def bfcache_context(bfcache_browser: Browser) -> Iterator[BrowserContext]:
+    """A new visitor in that browser."""
+    context = bfcache_browser.new_context()
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
 
 
 def runs(page: Page) -> int:
@@ -94,56 +104,48 @@ def test_withdrawing_on_the_same_page_reloads_it_without_the_tag(
 
 
 def test_a_page_back_from_the_bfcache_after_a_withdrawal_reloads(
-    site: Running, bfcache_browser: Browser
+    site: Running, bfcache_context: BrowserContext
 ) -> None:
-    context = bfcache_browser.new_context()
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(site.url + "/a")
-        accept_and_wait_for_the_tag(page, context)
-        page.click("#next")
-        page.wait_for_url(site.url + "/b")
-        reopen_and(page, "reject_all")  # /b runs no tag: the choice reloads nothing
-        banner(page).wait_for(state="hidden")
-        page.wait_for_timeout(300)
-        assert page.url == site.url + "/b"
-        assert "_ga_js" not in cookie_names(context)
+    context = bfcache_context
+    page = context.new_page()
+    page.goto(site.url + "/a")
+    accept_and_wait_for_the_tag(page, context)
+    page.click("#next")
+    page.wait_for_url(site.url + "/b")
+    reopen_and(page, "reject_all")  # /b runs no tag: the choice reloads nothing
+    banner(page).wait_for(state="hidden")
+    page.wait_for_timeout(300)
+    assert page.url == site.url + "/b"
+    assert "_ga_js" not in cookie_names(context)
 
-        page.go_back(wait_until="commit")  # a restore from the cache fires no load
-        page.wait_for_function(
-            "performance.getEntriesByType('navigation')[0].type === 'reload'", timeout=5000
-        )
-        page.wait_for_load_state()
-        # /a did come back from the cache (its own script counted it), then reloaded.
-        assert page.evaluate("sessionStorage.restores") == "1"
-        assert page.url == site.url + "/a"
-        assert_the_tag_stays_off(page, context)
-    finally:
-        context.close()
+    page.go_back(wait_until="commit")  # a restore from the cache fires no load
+    page.wait_for_function(
+        "performance.getEntriesByType('navigation')[0].type === 'reload'", timeout=5000
+    )
+    page.wait_for_load_state()
+    # /a did come back from the cache (its own script counted it), then reloaded.
+    assert page.evaluate("sessionStorage.restores") == "1"
+    assert page.url == site.url + "/a"
+    assert_the_tag_stays_off(page, context)
 
 
 def test_a_page_back_from_the_bfcache_without_a_new_choice_stays(
-    site: Running, bfcache_browser: Browser
+    site: Running, bfcache_context: BrowserContext
 ) -> None:
     """The bfcache keeps working: back to a page whose state is still the cookie's, the
     page is restored as it was, not reloaded."""
-    context = bfcache_browser.new_context()
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(site.url + "/a")
-        accept_and_wait_for_the_tag(page, context)
-        page.evaluate("window.__before = 1")
-        page.click("#next")
-        page.wait_for_url(site.url + "/b")
-        page.go_back(wait_until="commit")
-        page.wait_for_function("sessionStorage.restores === '1'", timeout=5000)
-        page.wait_for_timeout(1000)  # time for the state check to answer
-        assert page.evaluate("window.__before") == 1
-        assert navigation_type(page) != "reload"
-    finally:
-        context.close()
+    context = bfcache_context
+    page = context.new_page()
+    page.goto(site.url + "/a")
+    accept_and_wait_for_the_tag(page, context)
+    page.evaluate("window.__before = 1")
+    page.click("#next")
+    page.wait_for_url(site.url + "/b")
+    page.go_back(wait_until="commit")
+    page.wait_for_function("sessionStorage.restores === '1'", timeout=5000)
+    page.wait_for_timeout(1000)  # time for the state check to answer
+    assert page.evaluate("window.__before") == 1
+    assert navigation_type(page) != "reload"
 
 
 def test_a_choice_that_grants_more_does_not_reload(
