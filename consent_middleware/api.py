@@ -316,11 +316,13 @@ class ConsentAPI:
         cookies = [self.policy.consent_cookie(consent, https)]
         # The new consent cookie replaces a stale one: no deletion of it here.
         refused = self.policy.refused_carried(cookie_header, consent)[:MAX_EXPIRED_PER_RESPONSE]
-        cookies += self.policy.expirations(
+        expired = self.policy.expirations(
             RequestConsent(consent, cookie_header, False, https, refused)
         )
         carried = [name for name, _ in parse_cookie_header(cookie_header)]
-        cookies += self.policy.deletions_elsewhere(consent, carried, https)
+        # One budget for both: the carried ones' deletions first.
+        cookies += expired
+        cookies += self.policy.deletions_elsewhere(consent, carried, https, spent=expired)
         if form:
             response = _redirect(safe_return_to(return_to))
         else:

@@ -51,6 +51,8 @@ MAX_EXPIRED_PER_RESPONSE = 64
 #: The bytes of deletions one response carries at most (nginx's default buffer for a
 #: response's headers is 4 KB).
 MAX_EXPIRY_BYTES = 3072
+#: What a Set-Cookie header takes on the wire besides its value ("Set-Cookie: " and CRLF).
+_LINE_BYTES = 14
 _MAX_PLACE_PATH = 256
 
 # What a cookie name's category means for its Set-Cookie headers, under one consent.
@@ -480,42 +482,50 @@ class ConsentPolicy:
         refused = request.refused
         if not refused:
             return out
-        already = set(deleted_by_app)
-        size = 0
         first = next(self._turns) % len(refused)
-        for name in refused[first:] + refused[:first]:
-            for deletion in self.deletions_for(name, request.https, already):
-                size += len(deletion) + 14  # "Set-Cookie: " and CRLF
-                if size > MAX_EXPIRY_BYTES:
-                    return out
-                out.append(deletion)
-        return out
+        rotated = refused[first:] + refused[:first]
+        return out + self._within_budget(rotated, request.https, set(deleted_by_app))
 
     def deletions_elsewhere(
-        self, consent: Consent, carried: Iterable[str], https: bool
+        self, consent: Consent, carried: Iterable[str], https: bool, spent: Iterable[str] = ()
     ) -> list[str]:
         """For the answer to a choice: deletions of the refused cookies that the browser may
         hold where it does not send them to the consent endpoint (`_fbp` at `Path=/shop`,
         named by its rule or learned from the app), so that a refusal removes them at
         once rather than on the visitor's next page there. Cookies the request carried
-        are expired by `expirations`; at most `MAX_EXPIRY_BYTES` in all."""
+        are expired by `expirations`; with `spent`, those deletions, at most
+        `MAX_EXPIRY_BYTES` in all."""
         skip = set(carried)
         names = [n for n, rule in self.config.rules.exact.items() if rule.path != "/"]
         names += list(self._places)
-        out: list[str] = []
-        size = 0
+        wanted = []
         for name in dict.fromkeys(names):
             if name in skip or name == self._cookie_name:
                 continue
             rule = self.config.rules.match(name)
             if (
-                rule is None
-                or rule.category == ALWAYS
-                or consent.categories.get(rule.category, True)
+                rule is not None
+                and rule.category != ALWAYS
+                and not consent.categories.get(rule.category, True)
             ):
-                continue
-            for deletion in self.deletions_for(name, https):
-                size += len(deletion) + 14  # "Set-Cookie: " and CRLF
+                wanted.append(name)
+        spent_bytes = sum(len(value) + _LINE_BYTES for value in spent)
+        return self._within_budget(wanted, https, frozenset(), spent_bytes)
+
+    def _within_budget(
+        self,
+        names: Iterable[str],
+        https: bool,
+        skip: set[tuple[str, str | None, str | None]] | frozenset[Any],
+        spent: int = 0,
+    ) -> list[str]:
+        """The deletions of `names` (see `deletions_for`), in order, while all of them and
+        the `spent` bytes of headers before them fit in `MAX_EXPIRY_BYTES`."""
+        out: list[str] = []
+        size = spent
+        for name in names:
+            for deletion in self.deletions_for(name, https, skip):
+                size += len(deletion) + _LINE_BYTES
                 if size > MAX_EXPIRY_BYTES:
                     return out
                 out.append(deletion)
