@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from consent_middleware import ConsentMiddleware, get_consent
 
 from .fixtures import error_page_apps
+from .raw import http_scope
 from .servers import free_port, running, server_command
 
 CONFIG = error_page_apps.config
@@ -172,20 +173,7 @@ def test_an_error_after_the_response_started_is_left_to_starlette() -> None:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/half/",
-        "raw_path": b"/half/",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("/half/")
     with pytest.raises(RuntimeError, match="late"):
         asyncio.run(app(scope, receive, send))
     assert [m["type"] for m in sent] == ["http.response.start"]
