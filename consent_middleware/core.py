@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol
 
 from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
@@ -70,6 +71,8 @@ _KINDS = {
 }
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
+#: Distinct WSGI status lines remembered (a site sends a handful).
+_MAX_STATUS_LINES = 256
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
 _TEXT_TYPES = (bytes, str)
 _UNKNOWN: Any = object()
@@ -138,6 +141,8 @@ class ConsentCore:
         # Content-Type value, as the app spells it -> ("le" or "be" for a UTF-16 label, the
         # codec of an ISO-2022-JP one).
         self._charsets: dict[Any, tuple[str | None, str | None]] = {}
+        #: WSGI status line -> (its code, the line the server gets): see `status_line`.
+        self.status_lines: dict[str, tuple[int, str]] = {}
 
     # -- request side ------------------------------------------------------------------
 
@@ -261,12 +266,30 @@ class ConsentCore:
             " inner one"
         )
 
-    def log_dropped_status(self) -> None:
-        """A WSGI status line with a line break or another control character in it."""
-        self._log_once(
-            "replaced a status line holding a control character (a line break would let a"
-            " server write what follows it as headers) with its code's standard phrase"
-        )
+    def status_line(self, status: Any) -> tuple[int, str]:
+        """A WSGI status line's code, and the line to hand the server, for a line not in
+        `status_lines` yet (the adapter looks there first): remembered per line, as a site
+        sends a handful. A line break or other control character in it goes (werkzeug and
+        wsgiref would write a `Set-Cookie` after it as a header of its own): the code keeps
+        its standard phrase."""
+        try:
+            code = int(status[:3])
+        except (TypeError, ValueError):
+            return 200, status
+        line = status
+        if type(status) is not str or not status.isprintable():
+            try:
+                phrase = HTTPStatus(code).phrase
+            except ValueError:
+                phrase = "Unknown"
+            line = f"{code} {phrase}"
+            self._log_once(
+                "replaced a status line holding a control character (a line break would let"
+                " a server write what follows it as headers) with its code's standard phrase"
+            )
+        if len(self.status_lines) < _MAX_STATUS_LINES and type(status) is str:
+            self.status_lines[status] = (code, line)
+        return code, line
 
     def answer_blocks(self, subpath: str) -> bool:
         """Whether answering `subpath` may wait on the record store (ASGI: off the loop)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
@@ -72,14 +71,15 @@ class ConsentWSGIMiddleware:
                 environ.pop("HTTP_IF_MODIFIED_SINCE", None)
         chosen: list[BodyFilter] = []
         started = False
+        statuses = core.status_lines
 
         def wrapped_start(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             nonlocal started
             started = True
-            known = _STATUS.get(status) if type(status) is str else None
-            code, status = known if known is not None else _status_line(status, core)
+            known = statuses.get(status) if type(status) is str else None
+            code, status = known if known is not None else core.status_line(status)
             plan = core.plan_response(ctx, code, headers, False)
             made = plan.body
             if made is not None or chosen:  # a second call (exc_info) may drop the filter
@@ -185,31 +185,6 @@ def _text(value: str) -> str:
         return value.encode("latin-1").decode("utf-8", "replace")
     except UnicodeEncodeError:  # a server that already decoded it
         return value
-
-
-def _status_line(status: Any, core: ConsentCore) -> tuple[int, str]:
-    """The code of a status line not in `_STATUS` yet (`start_response` looks there first),
-    and the line to hand the server: remembered per line, as a site sends a handful. A line
-    break or other control character in it goes (werkzeug and wsgiref would write a
-    `Set-Cookie` after it as a header of its own): the code keeps its standard phrase."""
-    try:
-        code = int(status[:3])
-    except (TypeError, ValueError):
-        return 200, status
-    line = status
-    if type(status) is not str or not status.isprintable():
-        try:
-            phrase = HTTPStatus(code).phrase
-        except ValueError:
-            phrase = "Unknown"
-        line = f"{code} {phrase}"
-        core.log_dropped_status()
-    if len(_STATUS) < 256 and type(status) is str:
-        _STATUS[status] = (code, line)
-    return code, line
-
-
-_STATUS: dict[str, tuple[int, str]] = {}
 
 
 def _read_body(environ: WSGIEnviron, limit: int) -> tuple[bytes, bool]:
