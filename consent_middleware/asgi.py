@@ -94,6 +94,9 @@ class ConsentMiddleware:
                     chunk += body.finish()
                 message = dict(message)
                 message["body"] = chunk
+            elif kind == "http.response.trailers":
+                message = dict(message)
+                message["headers"] = core.plan_trailers(ctx, message.get("headers") or ())
             await send(message)
 
         try:

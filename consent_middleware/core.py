@@ -331,6 +331,26 @@ class ConsentCore:
         judged like any response's, refused carried cookies expired."""
         return self.plan_response(ctx, 101, headers, as_bytes=as_bytes).headers
 
+    def plan_trailers(self, ctx: RequestContext, headers: Iterable[Any]) -> list[Any]:
+        """The trailer fields to send after a response's body (ASGI `http.response.trailers`).
+        Browsers ignore a Set-Cookie there, but a proxy or client that merges trailers into
+        the header section would not: it is judged as in the header section. Nothing is
+        added (the response start carried the deletions). Fails closed."""
+        app_headers = headers if isinstance(headers, (list, tuple)) else list(headers)
+        try:
+            return [(n, v) for n, v in app_headers if self._trailer_leaves(ctx, n, v)]
+        except Exception:
+            self._failed("plan", _FAIL_CLOSED)
+            return self._fail_closed_headers(app_headers)
+
+    def _trailer_leaves(self, ctx: RequestContext, name: Any, value: Any) -> bool:
+        kind = self._kinds.get(name)
+        if kind is None:
+            kind = self._learn(name)
+        if kind in (_DROP, _BANNER_OFF) or _breaks_lines(_text(value)):
+            return False
+        return kind != _SET_COOKIE or self.policy.keeps(value, ctx.state, ctx)
+
     def _plan(
         self, ctx: RequestContext, status: int, app_headers: Sequence[Any], as_bytes: bool
     ) -> ResponsePlan:
