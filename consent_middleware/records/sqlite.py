@@ -90,6 +90,8 @@ _DELETE_INACTIVE = (
 _ORDER = " ORDER BY time, seq"
 
 _Identity = tuple[int, int]
+#: `_schema_version` of a database without the consent_schema table.
+_NO_SCHEMA = -1
 
 
 class _Connection:
@@ -196,6 +198,11 @@ class SQLiteRecordStore:
         return _Connection(conn, identity)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        # Read first: a worker that starts while others write (or restarts after a crash)
+        # must not wait for the write lock, nor fail with "database is locked", only to
+        # find the tables there.
+        if self._schema_version(conn) == SCHEMA_VERSION:
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA:
@@ -211,15 +218,25 @@ class SQLiteRecordStore:
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         """`create=False`: a database without the tables is the wrong one, left as it is."""
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'consent_schema'"
-        ).fetchone()
-        if found is None:
+        version = self._schema_version(conn)
+        if version is _NO_SCHEMA:
             raise RecordStoreError(
                 f"{self.path} holds no consent records (it has no consent_schema table):"
                 " is it the right database?"
             )
-        self._check_version(conn.execute("SELECT max(version) FROM consent_schema").fetchone()[0])
+        self._check_version(version)
+
+    def _schema_version(self, conn: sqlite3.Connection) -> int | None:
+        """The schema's version, None when it has none yet, `_NO_SCHEMA` without its table
+        (reads only: no lock that a writer holds stops it, in WAL mode)."""
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'consent_schema'"
+        ).fetchone()
+        if found is None:
+            return _NO_SCHEMA
+        version = conn.execute("SELECT max(version) FROM consent_schema").fetchone()[0]
+        self._check_version(version)
+        return cast("int | None", version)
 
     def _check_version(self, version: int | None) -> None:
         if version is not None and version > SCHEMA_VERSION:

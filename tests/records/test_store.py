@@ -296,3 +296,27 @@ def test_passwords_stay_out_of_a_connection_strings_errors() -> None:
         store.close()
     assert "S3cret" not in str(caught.value) + repr(store)
     assert "password=***" in str(caught.value)
+
+
+def test_a_new_process_opens_a_busy_sqlite_store_without_waiting(tmp_path: pathlib.Path) -> None:
+    """A worker that starts (or restarts after a crash) while another one writes: opening a
+    database whose schema is already there takes no write lock, so it neither waits for
+    the writer nor fails with "database is locked" (a 503 for a choice under load)."""
+    import sqlite3
+
+    path = tmp_path / "busy.db"
+    record = make(0)
+    first = SQLiteRecordStore(str(path))
+    first.write(record, TEXTS)
+    first.close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    writer.execute("DELETE FROM consent_texts WHERE 0")
+    started = SQLiteRecordStore(str(path), timeout=0.2)
+    try:
+        assert started.count() == 1
+        assert started.records_for(record.consent_id) == [record]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        started.close()
