@@ -10,9 +10,10 @@ app that fails or never answers is a finding about that path, not a traceback or
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from .asgi import ConsentMiddleware
@@ -77,27 +78,44 @@ def probe_set_cookies(app: Any, paths: list[str], timeout: float = TIMEOUT) -> P
     codec = core.policy.codec
     cookie = f"{core.config.cookie_name}={codec.encode(codec.decide(core.config.category_names))}"
     found = ProbeResult()
-    for path in paths:
-        ctx = core.begin(cookie, False, path=path)
-        call: Callable[[], tuple[int | None, list[str]]]
-        if isinstance(middleware, ConsentMiddleware):
-            call = functools.partial(_asgi_run, middleware.app, path, cookie, ctx, timeout)
+    session = _AsgiSession(app, timeout) if isinstance(middleware, ConsentMiddleware) else None
+    try:
+        if session is not None:
+            session.start()
+        for path in paths:
+            _probe_path(found, middleware, session, path, cookie, timeout)
+    finally:
+        if session is not None:
+            session.stop()
+    return found
+
+
+def _probe_path(
+    found: ProbeResult,
+    middleware: ConsentMiddleware | ConsentWSGIMiddleware,
+    session: _AsgiSession | None,
+    path: str,
+    cookie: str,
+    timeout: float,
+) -> None:
+    ctx = middleware.core.begin(cookie, False, path=path)
+    call: Callable[[], tuple[int | None, list[str]]]
+    try:
+        if session is not None:
+            status, found[path] = session.probe(middleware.app, path, cookie, ctx)
         else:
             call = functools.partial(_wsgi_probe, middleware.app, path, cookie, ctx)
-        try:
             status, found[path] = _bounded(call, timeout)
-        except _ProbeFailed as exc:
-            found[path], found.failures[path] = [], f"could not be probed: {exc}"
-        except Exception as exc:  # the app's own error: one line that names it
-            found[path] = []
-            found.failures[path] = f"could not be probed: the app raised {_one_line(exc)}"
-        else:
-            if status is not None and status >= 500:
-                found.failures[path] = (
-                    f"answered {status}: the app failed, and only its error page's cookies"
-                    " were seen"
-                )
-    return found
+    except _ProbeFailed as exc:
+        found[path], found.failures[path] = [], f"could not be probed: {exc}"
+    except Exception as exc:  # the app's own error: one line that names it
+        found[path] = []
+        found.failures[path] = f"could not be probed: the app raised {_one_line(exc)}"
+    else:
+        if status is not None and status >= 500:
+            found.failures[path] = (
+                f"answered {status}: the app failed, and only its error page's cookies were seen"
+            )
 
 
 def _bounded(call: Callable[[], _T], timeout: float) -> _T:
@@ -122,14 +140,114 @@ def _bounded(call: Callable[[], _T], timeout: float) -> _T:
     return result[0]
 
 
-def _asgi_run(
-    app: Any, path: str, cookie: str, ctx: Any, timeout: float
-) -> tuple[int | None, list[str]]:
-    return asyncio.run(_asgi_probe(app, path, cookie, ctx, timeout))
+class _AsgiSession:
+    """One event loop, in a daemon thread, for every probed path of an ASGI app, with the
+    app's lifespan around them as a server runs it: startup first (an app that opens its
+    database pool or sets `app.state` there answers as it does when served), the state it
+    leaves copied into each request's scope, shutdown last. An app without lifespan support
+    (it raises or returns at once, as Django's does) is probed without, as uvicorn's "auto"
+    mode does; one whose startup fails or hangs is a finding for every path."""
+
+    def __init__(self, app: Any, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+        self.state: dict[str, Any] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="consent-middleware probe", daemon=True
+        )
+        self._to_app: asyncio.Queue[dict[str, Any]] | None = None
+        self._task: asyncio.Future[Any] | None = None
+        self._failed: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        try:
+            self._failed = self._run(self._startup(), "the app's lifespan startup did not end")
+        except _ProbeFailed as exc:
+            self._failed = str(exc)
+
+    def probe(self, app: Any, path: str, cookie: str, ctx: Any) -> tuple[int | None, list[str]]:
+        if self._failed is not None:
+            raise _ProbeFailed(self._failed)
+        return self._run(
+            _asgi_probe(app, path, cookie, ctx, self.timeout, self.state, self.app),
+            "the app did not answer",
+        )
+
+    def stop(self) -> None:
+        try:
+            if self._task is not None and self._failed is None:
+                self._run(self._shutdown(), "the app's lifespan shutdown did not end")
+        except _ProbeFailed:
+            pass  # every path is probed already: a slow shutdown changes no finding
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(2 * _GRACE)
+            if not self._thread.is_alive():
+                self._loop.close()
+
+    def _run(self, coro: Coroutine[Any, Any, _T], late: str) -> _T:
+        """`coro` on the session's loop; `late` says what a timeout means."""
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(self.timeout + 2 * _GRACE)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise _ProbeFailed(f"{late} within {self.timeout:g} s") from None
+
+    async def _startup(self) -> str | None:
+        """None once started (or without lifespan support), else why it failed."""
+        to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await to_app.put({"type": "lifespan.startup"})
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        task = asyncio.ensure_future(self.app(scope, to_app.get, from_app.put))
+        answer = asyncio.ensure_future(from_app.get())
+        done, _ = await asyncio.wait(
+            {task, answer}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if answer not in done:
+            answer.cancel()
+            if not done:
+                task.cancel()
+                return f"the app's lifespan startup did not end within {self.timeout:g} s"
+            if not task.cancelled():
+                task.exception()  # retrieved: an app without lifespan support raises here
+            return None
+        message = answer.result()
+        kind = message.get("type")
+        if kind == "lifespan.startup.complete":
+            self._task, self._to_app = task, to_app
+            return None
+        task.cancel()
+        if kind != "lifespan.startup.failed":
+            return None  # an app that takes every scope for HTTP: it has no lifespan
+        # Starlette's message is the traceback: its last line names the error.
+        reason = str(message.get("message") or "").strip().splitlines()
+        failed = "the app's lifespan startup failed"
+        return failed + (f": {reason[-1].strip()[:200]}" if reason else "")
+
+    async def _shutdown(self) -> None:
+        assert self._task is not None and self._to_app is not None
+        await self._to_app.put({"type": "lifespan.shutdown"})
+        await asyncio.wait({self._task}, timeout=_GRACE)
+        if not self._task.done():
+            self._task.cancel()
 
 
 async def _asgi_probe(
-    app: Any, path: str, cookie: str, ctx: Any, timeout: float
+    app: Any,
+    path: str,
+    cookie: str,
+    ctx: Any,
+    timeout: float,
+    state: dict[str, Any],
+    top: Any = None,
 ) -> tuple[int | None, list[str]]:
     """One GET as a server makes it: the empty body, then, once the response is complete,
     `http.disconnect` (apps that listen for it, e.g. while they stream, then return)."""
@@ -146,10 +264,12 @@ async def _asgi_probe(
         "headers": [(b"host", b"localhost"), (b"cookie", cookie.encode("latin-1"))],
         "client": ("127.0.0.1", 1),
         "server": ("localhost", 80),
-        "state": {},
+        "state": dict(state),  # what lifespan startup left, as servers copy it per request
         CONTEXT_KEY: ctx,
         CONSENT_KEY: ctx.consent,
     }
+    if top is not None and not isinstance(top, ConsentMiddleware):
+        scope["app"] = top  # what Starlette and Litestar set above the middleware (request.app)
     out: list[str] = []
     status: int | None = None
     trailers = False

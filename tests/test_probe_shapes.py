@@ -5,6 +5,7 @@ app that fails or never answers is a one-line finding, not a traceback or a hang
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +21,8 @@ from starlette.routing import Route
 from consent_middleware import ConsentConfig, ConsentMiddleware
 from consent_middleware.cli import main
 from consent_middleware.probe import probe_findings, probe_set_cookies
+
+from .fixtures.lifespan import answer_lifespan
 
 T = TypeVar("T")
 
@@ -180,10 +183,16 @@ def test_litestar_stream() -> None:
 
 
 async def _never_answers(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await answer_lifespan(receive, send)
+        return
     await asyncio.Event().wait()
 
 
 async def _blocks_its_thread(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await answer_lifespan(receive, send)
+        return
     time.sleep(10)  # a sync call inside an async app: no cancellation reaches it
 
 
@@ -226,4 +235,67 @@ def test_error_page_is_reported() -> None:
     app = ConsentMiddleware(_error_page, config=_config())
     assert _probe(app, "/") == [
         "GET / answered 500: the app failed, and only its error page's cookies were seen"
+    ]
+
+
+# Lifespan: the probe runs it around its requests, as a server does.
+
+shut_down: list[str] = []
+
+
+@contextlib.asynccontextmanager
+async def _opens_a_pool(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    app.state.greeting = "hello"  # the old style: on app.state
+    yield {"pool": ["connection"]}  # the new style: lifespan state, copied per request
+    shut_down.append("closed the pool")
+
+
+async def _needs_the_pool(request: Request) -> Response:
+    connection = request.state.pool[0]  # AttributeError without lifespan startup
+    response = Response(f"{request.app.state.greeting} {connection}", media_type="text/html")
+    response.set_cookie("_ga", "1", path="/reports")
+    return response
+
+
+with_lifespan = Starlette(routes=[Route("/reports", _needs_the_pool)], lifespan=_opens_a_pool)
+with_lifespan.add_middleware(ConsentMiddleware, config=_config())
+
+
+def test_lifespan_startup_runs_before_the_probe_and_shutdown_after() -> None:
+    shut_down.clear()
+    findings = _probe(with_lifespan, "/reports")
+    assert [f for f in findings if "could not be probed" in f] == []
+    assert any(_misplaced("/reports", "_ga", "/reports") in f for f in findings)
+    assert shut_down == ["closed the pool"]
+
+
+@contextlib.asynccontextmanager
+async def _cannot_connect(app: Starlette) -> AsyncIterator[None]:
+    raise ConnectionRefusedError("no database at 127.0.0.1:5432")
+    yield
+
+
+def test_a_failed_lifespan_startup_is_a_finding_for_every_path() -> None:
+    app = Starlette(routes=[Route("/reports", _needs_the_pool)], lifespan=_cannot_connect)
+    app.add_middleware(ConsentMiddleware, config=_config())
+    config = _config()
+    result = _within_bound(lambda: probe_set_cookies(app, ["/a", "/reports"]))
+    expected = (
+        "could not be probed: the app's lifespan startup failed:"
+        " ConnectionRefusedError: no database at 127.0.0.1:5432"
+    )
+    assert probe_findings(config, result) == [f"GET /a {expected}", f"GET /reports {expected}"]
+
+
+async def _lifespan_never_ends(scope: Any, receive: Any, send: Any) -> None:
+    await asyncio.Event().wait()  # every scope, lifespan too
+
+
+def test_a_lifespan_startup_that_never_ends_is_reported() -> None:
+    app = ConsentMiddleware(_lifespan_never_ends, config=_config())
+    started = time.monotonic()
+    findings = _probe(app, "/", timeout=0.5)
+    assert time.monotonic() - started < 8
+    assert findings == [
+        "GET / could not be probed: the app's lifespan startup did not end within 0.5 s"
     ]
