@@ -95,9 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.Abort:
+    except click.Abort as exc:
         click.echo("Aborted.", err=True)
-        return 1
+        # Ctrl-C (click turns it into Abort): 130, 128 + SIGINT, as a shell expects.
+        return 130 if isinstance(exc.__context__, KeyboardInterrupt) else 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
