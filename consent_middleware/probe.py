@@ -154,11 +154,13 @@ class _AsgiSession:
         self.state: dict[str, Any] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="consent-middleware probe", daemon=True
+            target=self._serve, name="consent-middleware probe", daemon=True
         )
         self._to_app: asyncio.Queue[dict[str, Any]] | None = None
         self._task: asyncio.Future[Any] | None = None
         self._failed: str | None = None
+        #: The path whose request still holds the loop (a sync call in an async app).
+        self._stuck: str | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -170,25 +172,45 @@ class _AsgiSession:
     def probe(self, app: Any, path: str, cookie: str, ctx: Any) -> tuple[int | None, list[str]]:
         if self._failed is not None:
             raise _ProbeFailed(self._failed)
-        return self._run(
-            _asgi_probe(app, path, cookie, ctx, self.timeout, self.state, self.app),
-            "the app did not answer",
-        )
+        if self._stuck is not None:
+            raise _ProbeFailed(f"the app was still answering GET {self._stuck}")
+        try:
+            return self._run(
+                _asgi_probe(app, path, cookie, ctx, self.timeout, self.state, self.app),
+                "the app did not answer",
+            )
+        except _ProbeFailed:
+            self._stuck = path
+            raise
 
     def stop(self) -> None:
         try:
-            if self._task is not None and self._failed is None:
+            if self._task is not None and self._failed is None and self._stuck is None:
                 self._run(self._shutdown(), "the app's lifespan shutdown did not end")
         except _ProbeFailed:
             pass  # every path is probed already: a slow shutdown changes no finding
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(2 * _GRACE)
-            if not self._thread.is_alive():
-                self._loop.close()
+
+    def _serve(self) -> None:
+        """The loop's thread: the loop runs until `stop`, then what is left is cancelled
+        and the loop closed (also when an app held it past `stop`, once it lets go)."""
+        loop = self._loop
+        try:
+            loop.run_forever()
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=_GRACE))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
     def _run(self, coro: Coroutine[Any, Any, _T], late: str) -> _T:
-        """`coro` on the session's loop; `late` says what a timeout means."""
+        """`coro` on the session's loop; `late` says what a timeout means (the loop is
+        then held by the app: a blocking call, or a task that ignores cancellation)."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return future.result(self.timeout + 2 * _GRACE)

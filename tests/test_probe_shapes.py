@@ -299,3 +299,23 @@ def test_a_lifespan_startup_that_never_ends_is_reported() -> None:
     assert findings == [
         "GET / could not be probed: the app's lifespan startup did not end within 0.5 s"
     ]
+
+
+async def _blocks_for_a_while(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await answer_lifespan(receive, send)
+        return
+    if scope["path"] == "/slow":
+        time.sleep(3)  # holds the event loop that every probed path shares
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_a_path_that_holds_the_event_loop_is_named_for_the_paths_after_it() -> None:
+    app = ConsentMiddleware(_blocks_for_a_while, config=_config())
+    config = _config()
+    result = _within_bound(lambda: probe_set_cookies(app, ["/slow", "/fast"], timeout=0.5))
+    assert probe_findings(config, result) == [
+        "GET /slow could not be probed: the app did not answer within 0.5 s",
+        "GET /fast could not be probed: the app was still answering GET /slow",
+    ]
