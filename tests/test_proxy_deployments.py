@@ -8,6 +8,13 @@ Found by running the example sites behind nginx 1.22 with headless Chromium (pro
   cookie, the kind analytics tags set from script with `Secure; Partitioned`, then
   survives withdrawal, even with the two remedies docs/deploying.md gives for an
   https-only site (`secure=True`, the cookie named `__Host-consent`).
+- nginx reads the upstream's response header into `proxy_buffer_size`, one memory page
+  (4 KB) by default, and answers 502 "upstream sent too big header" beyond it. The
+  expiries the middleware adds to a page may take up to 3 KB (twice as many over https,
+  with the Partitioned ones): with an app's own CSP and HSTS (1.2 KB), a returning visitor
+  who carries 14 refused cookies (after a new `policy_version`) gets nginx's 502 page
+  instead of the site's; Chromium got out of it only because the 404 of its favicon
+  request, which has no CSP, carried the expiries.
 - Two apps on one host under two prefixes (two nginx locations, or two mounted
   sub-applications), each with its own consent middleware and its own key: the consent
   cookie of one is at `Path=/`, so the other reads it as forged and expires it, and the
@@ -16,6 +23,7 @@ Found by running the example sites behind nginx 1.22 with headless Chromium (pro
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +36,7 @@ from starlette.testclient import TestClient
 from consent_middleware import ConsentConfig, ConsentMiddleware
 
 from .raw import http_scope, run_asgi
+from .servers import free_port, raw_get, running, server_command
 
 RULES = {"session": "authentication", "_ga*": "analytics", "_fbp": "marketing"}
 PAGE = "<!doctype html><html><head><title>Shop</title></head><body><p>Hi</p></body></html>"
@@ -42,6 +51,28 @@ def _app(**options: Any) -> ConsentMiddleware:
         secret_key="proxy-probe-secret-0123456789abcdef", cookies=RULES, **options
     )
     return ConsentMiddleware(Starlette(routes=[Route("/", _page)]), config=config)
+
+
+#: A site's own security headers, as a site with a few third-party tags sends them.
+CSP = "default-src 'self'; script-src 'self' " + " ".join(
+    f"https://cdn{i}.example.com" for i in range(40)
+)
+HSTS = "max-age=63072000; includeSubDomains; preload"
+NGINX_DEFAULT_PROXY_BUFFER_SIZE = 4096  # one memory page on x86-64 and arm64 Linux
+
+
+def _secured_page(request: Request) -> HTMLResponse:
+    headers = {"content-security-policy": CSP, "strict-transport-security": HSTS}
+    return HTMLResponse(PAGE, headers=headers)
+
+
+#: The app of `test_a_returning_visitors_page_fits_nginx_default_header_buffer`, under uvicorn.
+secured_site = ConsentMiddleware(
+    Starlette(routes=[Route("/", _secured_page)]),
+    config=ConsentConfig(
+        secret_key="proxy-probe-secret-0123456789abcdef", cookies=RULES, policy_version="2"
+    ),
+)
 
 
 def _behind_nginx_without_forwarded_proto(path: str, cookie: str, body: bytes) -> dict[str, Any]:
@@ -163,3 +194,30 @@ def test_two_apps_under_two_prefixes_keep_their_own_choices() -> None:
         browser.post("/b/consent", data={"action": "reject_all"}, headers=choose)
         assert browser.get("/b/consent").json()["decided"] is True
         assert browser.get("/a/consent").json()["decided"] is True, "deciding on /b/ undid /a/"
+
+
+@pytest.mark.server
+def test_a_returning_visitors_page_fits_nginx_default_header_buffer(tmp_path: Path) -> None:
+    """nginx `proxy_pass` to uvicorn (which trusts 127.0.0.1's X-Forwarded-Proto by
+    default), TLS at nginx. The visitor accepted under the previous policy and still
+    carries its analytics and marketing cookies: GA4's `_ga` and one `_ga_<id>` per
+    property, `_fbp`. Seen through nginx 1.22 in Chromium: 502 Bad Gateway for the page
+    (nginx: "upstream sent too big header"), with 14 of them; 200 with 12."""
+    port = free_port()
+    command = server_command("uvicorn", "tests.test_proxy_deployments:secured_site", port)
+    carried = ["_ga=GA1.1.1.1", "_fbp=fb.1.2.3"]
+    carried += [f"_ga_{i:08X}=GS1.1.1700000000.1.1.1700000000.0.0.0" for i in range(12)]
+    with running(command, port, tmp_path / "uvicorn.log") as site:
+        page = raw_get(
+            site.port,
+            "/",
+            {
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-For": "203.0.113.9",
+                "Cookie": "; ".join(carried),
+            },
+        )
+    assert page.status == 200
+    assert any(v.startswith(b"_ga=;") for v in page.values(b"set-cookie"))
+    head = len(b"HTTP/1.1 200 OK\r\n") + sum(len(n) + 2 + len(v) + 2 for n, v in page.headers) + 2
+    assert head <= NGINX_DEFAULT_PROXY_BUFFER_SIZE, f"{head} bytes of response header"
