@@ -15,6 +15,11 @@ Found by running the example sites behind nginx 1.22 with headless Chromium (pro
   who carries 14 refused cookies (after a new `policy_version`) gets nginx's 502 page
   instead of the site's; Chromium got out of it only because the 404 of its favicon
   request, which has no CSP, carried the expiries.
+- An app under a prefix (uvicorn `--root-path /app` behind `location /app/ { proxy_pass
+  http://app/; }`) whose shop page sets `_fbp` at `root_path + "/shop/"`: `check-config
+  --probe /shop/item` advises `CookieRule('marketing', path='/shop/')`, but the browser
+  keeps the cookie at `/app/shop/`; with the advice followed, a worker that did not see the
+  app set it (another worker, or after a restart) expires it at `/shop/`, where it is not.
 - Two apps on one host under two prefixes (two nginx locations, or two mounted
   sub-applications), each with its own consent middleware and its own key: the consent
   cookie of one is at `Path=/`, so the other reads it as forged and expires it, and the
@@ -33,7 +38,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from consent_middleware import ConsentConfig, ConsentMiddleware
+from consent_middleware import ConsentConfig, ConsentMiddleware, CookieRule
+from consent_middleware.cli import main
 
 from .raw import http_scope, run_asgi
 from .servers import free_port, raw_get, running, server_command
@@ -221,3 +227,52 @@ def test_a_returning_visitors_page_fits_nginx_default_header_buffer(tmp_path: Pa
     assert any(v.startswith(b"_ga=;") for v in page.values(b"set-cookie"))
     head = len(b"HTTP/1.1 200 OK\r\n") + sum(len(n) + 2 + len(v) + 2 for n, v in page.headers) + 2
     assert head <= NGINX_DEFAULT_PROXY_BUFFER_SIZE, f"{head} bytes of response header"
+
+
+def _shop_item(request: Request) -> HTMLResponse:
+    """A prefix-aware shop page: its cookie lives below the app's own prefix."""
+    response = HTMLResponse(PAGE)
+    response.set_cookie("_fbp", "fb.1.2.3", path=request.scope.get("root_path", "") + "/shop/")
+    return response
+
+
+def _shop(config: ConsentConfig) -> ConsentMiddleware:
+    return ConsentMiddleware(
+        Starlette(routes=[Route("/", _page), Route("/shop/item", _shop_item)]), config=config
+    )
+
+
+#: The shop before its rules name the places: what `check-config --probe` is run on.
+shop_site = _shop(ConsentConfig(secret_key="proxy-probe-secret-0123456789abcdef", cookies=RULES))
+
+
+def test_under_a_prefix_check_config_advice_expires_the_cookie_where_the_browser_keeps_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/deploying.md, several workers: "name non-root places in the rule ... (
+    `consent-middleware check-config module:app --probe /path` finds the ones that are
+    missing)". Seen in Chromium through nginx, with the advised rule: Accept, the shop
+    page (`_fbp` at Path=/app/shop/), uvicorn restarted, Reject on the preferences page:
+    `_fbp` is still in the jar at /app/shop/."""
+    assert main(["check-config", "tests.test_proxy_deployments:shop_site", "--probe", "/shop/item"])
+    advice = capsys.readouterr().out
+    assert "use CookieRule('marketing', path='/shop/')" in advice
+    advised = ConsentConfig(
+        secret_key="proxy-probe-secret-0123456789abcdef",
+        cookies={**RULES, "_fbp": CookieRule("marketing", path="/shop/")},
+    )
+    # A fresh worker: it never saw the shop page set `_fbp`. The scope is uvicorn's with
+    # --root-path /app for what nginx forwarded without the prefix.
+    worker = _shop(advised)
+    body = b"action=reject_all"
+    scope = _behind_nginx_without_forwarded_proto("/app/consent", "_fbp=fb.1.2.3", body)
+    scope["root_path"] = "/app"
+    scope["raw_path"] = b"/consent"
+    answer = run_asgi(worker, scope, body)
+    assert answer[0]["status"] == 303
+    expiries = [
+        v.decode("latin-1")
+        for k, v in answer[0]["headers"]
+        if k == b"set-cookie" and v.startswith(b"_fbp=;")
+    ]
+    assert any("; Path=/app/shop/" in e for e in expiries), expiries
