@@ -120,8 +120,8 @@ def _expires_partitioned(set_cookies: list[str], name: str) -> bool:
 
 @pytest.mark.parametrize(
     "options",
-    [{"secure": True}, {"cookie_name": "__Host-consent"}],
-    ids=["secure-true", "host-prefixed-consent-cookie"],
+    [{}, {"secure": True}, {"cookie_name": "__Host-consent"}],
+    ids=["defaults", "secure-true", "host-prefixed-consent-cookie"],
 )
 def test_withdrawal_behind_tls_nginx_expires_a_partitioned_analytics_cookie(
     options: dict[str, Any],
@@ -131,7 +131,9 @@ def test_withdrawal_behind_tls_nginx_expires_a_partitioned_analytics_cookie(
     from script, `Secure; Partitioned`) and withdraws on the preferences page; nginx
     forwards the post as http. Seen in Chromium: `_ga_p` stays in the jar, and stays
     readable by every script of the site, after the withdrawal and on every page after it.
-    Over https the same answer carries the Partitioned deletion; here it carries none."""
+    Over https the same answer carries the Partitioned deletion; here it carries none.
+    With the defaults too (`secure=None`): a browser on a plain-http page ignores a
+    `Secure` Set-Cookie, so the deletion would cost nothing where it cannot apply."""
     app = _app(**options)
     body = b"action=reject_all"
     cookie = "_ga_p=GA1.1.123.456; _ga=GA1.1.42"
