@@ -20,6 +20,10 @@ Found by running the example sites behind nginx 1.22 with headless Chromium (pro
   --probe /shop/item` advises `CookieRule('marketing', path='/shop/')`, but the browser
   keeps the cookie at `/app/shop/`; with the advice followed, a worker that did not see the
   app set it (another worker, or after a restart) expires it at `/shop/`, where it is not.
+- nginx `proxy_cache` in front: one request with `HX-Request: true` (or `Turbo-Frame`,
+  `X-Up-Target`, `X-Requested-With: XMLHttpRequest`), which anyone can send, gets the page
+  without the banner, with the app's own caching and `Vary: Cookie` alone. nginx stores it
+  and serves it to every undecided visitor: no banner, and "Cookie settings" does nothing.
 - Two apps on one host under two prefixes (two nginx locations, or two mounted
   sub-applications), each with its own consent middleware and its own key: the consent
   cookie of one is at `Path=/`, so the other reads it as forged and expires it, and the
@@ -278,3 +282,55 @@ def test_under_a_prefix_check_config_advice_expires_the_cookie_where_the_browser
         if k == b"set-cookie" and v.startswith(b"_fbp=;")
     ]
     assert any("; Path=/app/shop/" in e for e in expiries), expiries
+
+
+def _public_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(PAGE, headers={"cache-control": "public, max-age=300"})
+
+
+#: A page the app lets shared caches keep for 5 minutes, as many marketing sites do.
+public_site = ConsentMiddleware(
+    Starlette(routes=[Route("/", _public_page)]),
+    config=ConsentConfig(secret_key="proxy-probe-secret-0123456789abcdef", cookies=RULES),
+)
+
+
+def _shared_cache_serves_it_without(headers: list[tuple[bytes, bytes]], header: str) -> bool:
+    """Whether a shared cache that honours Cache-Control and Vary (nginx's proxy_cache)
+    may store this response and hand it to a request that lacks `header`."""
+
+    def values(name: bytes) -> list[str]:
+        return [v.decode("latin-1").lower() for k, v in headers if k.lower() == name]
+
+    directives = {d.strip().split("=")[0] for v in values(b"cache-control") for d in v.split(",")}
+    if directives & {"private", "no-store", "no-cache"}:
+        return False
+    varied = {f.strip() for v in values(b"vary") for f in v.split(",")}
+    return not ({"*", header.lower()} & varied)
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("HX-Request", "true"),
+        ("Turbo-Frame", "main"),
+        ("X-Up-Target", "main"),
+        ("X-Requested-With", "XMLHttpRequest"),
+    ],
+)
+def test_a_fragment_request_cannot_put_a_bannerless_page_in_a_shared_cache(
+    header: str, value: str
+) -> None:
+    """Seen through nginx (`proxy_cache`): `curl -H 'HX-Request: true' https://site/`
+    once, then a new visitor in Chromium gets `X-Cache: HIT`, no `#consent-banner` in the
+    page, and a "Cookie settings" button that opens nothing (banner.js is not on the page
+    either), for as long as the app lets the page be cached, and again after each such
+    request."""
+    scope = http_scope("/")
+    scope["headers"].append((header.lower().encode(), value.encode()))
+    fragment = run_asgi(public_site, scope)
+    body = b"".join(m.get("body", b"") for m in fragment if m["type"] == "http.response.body")
+    assert b'id="consent-banner"' not in body  # a fragment: rightly no banner
+    assert not _shared_cache_serves_it_without(fragment[0]["headers"], header), fragment[0][
+        "headers"
+    ]
