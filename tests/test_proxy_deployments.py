@@ -24,6 +24,10 @@ Found by running the example sites behind nginx 1.22 with headless Chromium (pro
   `X-Up-Target`, `X-Requested-With: XMLHttpRequest`), which anyone can send, gets the page
   without the banner, with the app's own caching and `Vary: Cookie` alone. nginx stores it
   and serves it to every undecided visitor: no banner, and "Cookie settings" does nothing.
+- nginx `proxy_cache` honours an app's `X-Accel-Expires` before `Cache-Control`: the
+  banner page of an undecided visitor, made `private` by the middleware, is stored all the
+  same and handed to the next visitors, with its page token; two people who then choose
+  get one consent id, and the records show one subject who accepted and then refused.
 - Two apps on one host under two prefixes (two nginx locations, or two mounted
   sub-applications), each with its own consent middleware and its own key: the consent
   cookie of one is at `Path=/`, so the other reads it as forged and expires it, and the
@@ -334,3 +338,42 @@ def test_a_fragment_request_cannot_put_a_bannerless_page_in_a_shared_cache(
     assert not _shared_cache_serves_it_without(fragment[0]["headers"], header), fragment[0][
         "headers"
     ]
+
+
+def _page_with(header: str, value: str) -> ConsentMiddleware:
+    def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(PAGE, headers={header: value})
+
+    config = ConsentConfig(secret_key="proxy-probe-secret-0123456789abcdef", cookies=RULES)
+    return ConsentMiddleware(Starlette(routes=[Route("/", page)]), config=config)
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        # nginx: "has higher priority than" Cache-Control (reproduced, nginx 1.22).
+        ("X-Accel-Expires", "600"),
+        # RFC 9213: a CDN that reads it ignores Cache-Control (Cloudflare, Akamai).
+        ("CDN-Cache-Control", "public, max-age=600"),
+        # Fastly, Varnish, Akamai: used instead of Cache-Control, and removed.
+        ("Surrogate-Control", "max-age=600"),
+    ],
+)
+def test_a_banner_page_for_an_undecided_visitor_stays_out_of_a_shared_cache(
+    header: str, value: str
+) -> None:
+    """docs/deploying.md: a page with the banner for a visitor without a consent id gets
+    `Cache-Control: private`, so that no shared cache gives its token to another. Seen
+    through nginx with the app sending `X-Accel-Expires: 600`: `X-Cache: HIT` for the next
+    visitor, the same `t=` token in both pages; both post their choice (Accept, Reject)
+    and get cookies with one consent id, and the records hold accept_all and reject_all
+    under that one id."""
+    page = run_asgi(_page_with(header, value), http_scope("/"))
+    start = page[0]
+    body = b"".join(m.get("body", b"") for m in page if m["type"] == "http.response.body")
+    assert b'id="consent-banner"' in body and b"/consent?t=" in body
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    assert "private" in headers["cache-control"]
+    # The cache-specific field that outranks Cache-Control at that cache would still let
+    # it store the page: it must go (or say the same as `private`).
+    assert header.lower() not in headers or headers[header.lower()].strip() in ("0", "no-store")
