@@ -28,6 +28,10 @@ Found by running the example sites behind nginx 1.22 with headless Chromium (pro
   banner page of an undecided visitor, made `private` by the middleware, is stored all the
   same and handed to the next visitors, with its page token; two people who then choose
   get one consent id, and the records show one subject who accepted and then refused.
+- nginx `X-Accel-Redirect`: the app checks access and names an internal file, nginx sends
+  that file instead of the app's body. The middleware rewrites the empty body (banner and
+  all) and lets the header through, so the page the visitor gets is the file as it is: no
+  banner, and `gate_scripts` does not hold its analytics tag back (it ran in Chromium).
 - Two apps on one host under two prefixes (two nginx locations, or two mounted
   sub-applications), each with its own consent middleware and its own key: the consent
   cookie of one is at `Path=/`, so the other reads it as forged and expires it, and the
@@ -42,7 +46,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
@@ -377,3 +381,39 @@ def test_a_banner_page_for_an_undecided_visitor_stays_out_of_a_shared_cache(
     # The cache-specific field that outranks Cache-Control at that cache would still let
     # it store the page: it must go (or say the same as `private`).
     assert header.lower() not in headers or headers[header.lower()].strip() in ("0", "no-store")
+
+
+REPORT = (
+    b"<!doctype html><html><head><title>Report</title>"
+    b'<script data-consent-category="analytics">window.ran = true</script>'
+    b"</head><body><p>Members-only report.</p></body></html>"
+)
+#: The files behind nginx's `location /protected/ { internal; root ...; }`.
+NGINX_FILES = {"/protected/report.html": REPORT}
+
+
+def _nginx_serves(start: dict[str, Any], body: bytes) -> bytes:
+    """What nginx sends the browser for an upstream answer: the internal file that
+    `X-Accel-Redirect` names instead of the body, when the header reaches it."""
+    for name, value in start["headers"]:
+        if name.lower() == b"x-accel-redirect":
+            return NGINX_FILES[value.decode("latin-1")]
+    return body
+
+
+def test_a_page_nginx_sends_for_x_accel_redirect_holds_its_tags_back() -> None:
+    """Seen through nginx in Chromium, undecided visitor, `gate_scripts=True`: no
+    `#consent-banner` on /report, and `window.ran === true`."""
+
+    def report(request: Request) -> Response:
+        headers = {"x-accel-redirect": "/protected/report.html"}
+        return Response(b"", media_type="text/html", headers=headers)
+
+    config = ConsentConfig(
+        secret_key="proxy-probe-secret-0123456789abcdef", cookies=RULES, gate_scripts=True
+    )
+    app = ConsentMiddleware(Starlette(routes=[Route("/report", report)]), config=config)
+    sent = run_asgi(app, http_scope("/report"))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    served = _nginx_serves(sent[0], body)
+    assert b'<script data-consent-category="analytics">window.ran' not in served, served
