@@ -10,11 +10,11 @@ Found by running the example sites behind nginx 1.22 with headless Chromium (pro
   https-only site (`secure=True`, the cookie named `__Host-consent`).
 - nginx reads the upstream's response header into `proxy_buffer_size`, one memory page
   (4 KB) by default, and answers 502 "upstream sent too big header" beyond it. The
-  expiries the middleware adds to a page may take up to 3 KB (twice as many over https,
-  with the Partitioned ones): with an app's own CSP and HSTS (1.2 KB), a returning visitor
-  who carries 14 refused cookies (after a new `policy_version`) gets nginx's 502 page
-  instead of the site's; Chromium got out of it only because the 404 of its favicon
-  request, which has no CSP, carried the expiries.
+  expiries the middleware adds to a page may take up to 3 KB (over https two per cookie,
+  the Partitioned one too), whatever the app's own headers take: with an app's own CSP
+  and HSTS (1.2 KB), a returning visitor who carries 14 refused cookies (after a new
+  `policy_version`) gets nginx's 502 page instead of the site's; Chromium got out of it
+  only because the 404 of its favicon request, which has no CSP, carried the expiries.
 - An app under a prefix (uvicorn `--root-path /app` behind `location /app/ { proxy_pass
   http://app/; }`) whose shop page sets `_fbp` at `root_path + "/shop/"`: `check-config
   --probe /shop/item` advises `CookieRule('marketing', path='/shop/')`, but the browser
