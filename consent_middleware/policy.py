@@ -51,6 +51,11 @@ MAX_EXPIRED_PER_RESPONSE = 64
 #: The bytes of deletions one response carries at most (nginx's default buffer for a
 #: response's headers is 4 KB).
 MAX_EXPIRY_BYTES = 3072
+#: The bytes of all the headers a page with deletions leaves with, the app's own included:
+#: nginx answers 502 when a response's status line and headers pass its 4 KB buffer, and
+#: the server adds a few (Date, Server) of its own. Deletions that do not fit go on the
+#: next responses (the favicon's, an image's), as those past `MAX_EXPIRY_BYTES` do.
+MAX_HEADER_BYTES = 3584
 #: What a Set-Cookie header takes on the wire besides its value ("Set-Cookie: " and CRLF).
 _LINE_BYTES = 14
 _MAX_PLACE_PATH = 256
@@ -158,6 +163,11 @@ class ConsentPolicy:
         budget = budget or ByteBudget(config.cache_bytes)
         self.codec = ConsentCodec(config, max_bytes=budget.share(0.1))
         self._cookie_name = config.cookie_name
+        # Declared https-only (`secure=True`, a `__Host-`/`__Secure-` consent cookie): the
+        # browser is on https even where a proxy that ends TLS forwards no scheme.
+        self._https_only = config.secure is True or config.cookie_name.startswith(
+            ("__Host-", "__Secure-")
+        )
         self._cookie_name_eq = config.cookie_name + "="
         self._honor_gpc = config.honor_gpc
         self._honor_dnt = config.honor_dnt
@@ -470,12 +480,14 @@ class ConsentPolicy:
         self,
         request: RequestConsent,
         deleted_by_app: Iterable[tuple[str, str | None, str | None]] = (),
+        other_bytes: int = 0,
     ) -> list[str]:
         """Set-Cookie values expiring the refused cookies the request carries, and a stale
         consent cookie. A (name, path, domain) in `deleted_by_app` already gets the app's
         own deletion: it is not sent twice. At most `MAX_EXPIRY_BYTES` of them per
-        response (proxies refuse large headers): the rest go on later responses, each
-        starting with another cookie, while the request still carries them."""
+        response, and no more than fit beside the `other_bytes` of the response's other
+        headers in `MAX_HEADER_BYTES` (proxies refuse large headers): the rest go on later
+        responses, each starting with another cookie, while the request still carries them."""
         out: list[str] = []
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
@@ -484,7 +496,10 @@ class ConsentPolicy:
             return out
         first = next(self._turns) % len(refused)
         rotated = refused[first:] + refused[:first]
-        return out + self._within_budget(rotated, request.https, set(deleted_by_app))
+        other_bytes += sum(len(value) + _LINE_BYTES for value in out)
+        return out + self._within_budget(
+            rotated, request.https, set(deleted_by_app), other=other_bytes
+        )
 
     def deletions_elsewhere(
         self, consent: Consent, carried: Iterable[str], https: bool, spent: Iterable[str] = ()
@@ -518,15 +533,18 @@ class ConsentPolicy:
         https: bool,
         skip: set[tuple[str, str | None, str | None]] | frozenset[Any],
         spent: int = 0,
+        other: int = 0,
     ) -> list[str]:
         """The deletions of `names` (see `deletions_for`), in order, while all of them and
-        the `spent` bytes of headers before them fit in `MAX_EXPIRY_BYTES`."""
+        the `spent` bytes of deletions before them fit in `MAX_EXPIRY_BYTES`, and beside
+        the `other` bytes of the response's other headers in `MAX_HEADER_BYTES`."""
         out: list[str] = []
         size = spent
+        limit = min(MAX_EXPIRY_BYTES, MAX_HEADER_BYTES - other)
         for name in names:
             for deletion in self.deletions_for(name, https, skip):
                 size += len(deletion) + _LINE_BYTES
-                if size > MAX_EXPIRY_BYTES:
+                if size > limit:
                     return out
                 out.append(deletion)
         return out
@@ -539,13 +557,16 @@ class ConsentPolicy:
     ) -> list[str]:
         """Deletions of one cookie at its rule's place and at every place the app set it
         (the latest first). A partitioned (CHIPS) cookie is a cookie of its own, which only
-        a `Partitioned` deletion expires: over https the rule's place gets one, and so does
-        every place where the app set a partitioned cookie."""
+        a `Partitioned` deletion (always `Secure`) expires. Over https, or on a site
+        declared https-only, the rule's place gets one; every place where the app set a
+        partitioned cookie gets one always (the browser that stored it is on https, also
+        when a proxy that ends TLS forwards no scheme and the app sees http; a browser on
+        a plain-http page ignores a `Secure` Set-Cookie)."""
         rule = self.config.rules.match(name)
         fallback = (rule.path, _domain(rule.domain)) if rule is not None else ("/", None)
         secure = https or name.startswith(("__Secure-", "__Host-"))
         places = [(*fallback, False), *reversed(self._places.get(name, ()))]
-        if secure:
+        if secure or self._https_only:
             places.insert(1, (*fallback, True))
         out = []
         sent: set[tuple[str, str | None, bool]] = set()
@@ -557,12 +578,14 @@ class ConsentPolicy:
                 continue
             if not partitioned and (name, path, domain) in skip:
                 continue
-            if partitioned and not secure:
-                continue  # a partitioned cookie is always Secure: none over plain http
             try:
                 out.append(
                     deletion_header(
-                        name, path=path, domain=domain, secure=secure, partitioned=partitioned
+                        name,
+                        path=path,
+                        domain=domain,
+                        secure=secure or partitioned,
+                        partitioned=partitioned,
                     )
                 )
             except ValueError:
