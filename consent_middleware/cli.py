@@ -43,7 +43,14 @@ def cli() -> None:
     help="Also GET this path from the app in-process (repeatable) and check the cookies it"
     " sets: names no rule covers, and a Path or Domain their rule does not name.",
 )
-def check_config_command(target: str, paths: tuple[str, ...]) -> None:
+@click.option(
+    "--root-path",
+    default="",
+    metavar="PREFIX",
+    help="Probe the app as mounted under PREFIX (uvicorn's --root-path, WSGI's SCRIPT_NAME):"
+    " the paths given are below it, and the places advised include it.",
+)
+def check_config_command(target: str, paths: tuple[str, ...], root_path: str) -> None:
     """Load MODULE:ATTR and report what would surprise you in production.
 
     ATTR may be the ConsentConfig, an object with a .config, or the FastAPI, Starlette or
@@ -59,10 +66,13 @@ def check_config_command(target: str, paths: tuple[str, ...]) -> None:
             )
     except (ImportError, AttributeError, ValueError, TypeError, LookupError) as exc:
         raise click.UsageError(str(exc)) from exc
+    if root_path and not root_path.startswith("/"):
+        raise click.UsageError(f"--root-path starts with '/': {root_path!r}")
     findings = check_config(config)
     if paths:
         try:
-            findings += probe_findings(config, probe_set_cookies(app, list(paths)))
+            found = probe_set_cookies(app, list(paths), root_path=root_path)
+            findings += probe_findings(config, found)
         except LookupError as exc:
             raise click.UsageError(f"--probe needs the app itself: {exc}") from exc
         except Exception as exc:  # the app's own failure: say so, and which

@@ -53,8 +53,10 @@ logger = logging.getLogger("consent_middleware")
     _DISPOSITION,
     _LAST_MODIFIED,
     _CACHE_CONTROL,
+    _TARGETED_CACHE,
+    _FROM_FILE,
     _DROP,
-) = range(14)
+) = range(16)
 _KINDS = {
     "set-cookie": _SET_COOKIE,
     "content-type": _CONTENT_TYPE,
@@ -68,7 +70,20 @@ _KINDS = {
     "content-disposition": _DISPOSITION,
     "last-modified": _LAST_MODIFIED,
     "cache-control": _CACHE_CONTROL,
+    # Caching fields that the caches reading them put before Cache-Control (nginx's
+    # proxy_cache, RFC 9213's CDNs, Fastly, Varnish, Akamai): `private` does not hold them.
+    "x-accel-expires": _TARGETED_CACHE,
+    "cdn-cache-control": _TARGETED_CACHE,
+    "cloudflare-cdn-cache-control": _TARGETED_CACHE,
+    "surrogate-control": _TARGETED_CACHE,
+    # The server sends a file instead of the body (nginx, Apache, lighttpd, LiteSpeed).
+    "x-accel-redirect": _FROM_FILE,
+    "x-sendfile": _FROM_FILE,
+    "x-lighttpd-send-file": _FROM_FILE,
+    "x-litespeed-location": _FROM_FILE,
 }
+#: The request headers that make a request a fragment's (no banner): a page varies on them.
+_FRAGMENT_VARY = ["HX-Request", "HX-Boosted", "Turbo-Frame", "X-Up-Target", "X-Requested-With"]
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
 #: Distinct WSGI status lines remembered (a site sends a handful).
@@ -417,8 +432,11 @@ class ConsentCore:
             out.append(header)
         if state.needs_response_work:
             spell = _bytes_header if as_bytes else _str_header
+            # The app's headers count too: beside them, the deletions must fit a proxy's
+            # buffer (`policy.MAX_HEADER_BYTES`).
+            other = sum(len(n) + len(v) for n, v in out) + 4 * len(out)
             out.extend(
-                spell("set-cookie", v) for v in self.policy.expirations(state, deleted or ())
+                spell("set-cookie", v) for v in self.policy.expirations(state, deleted or (), other)
             )
         if (
             page_type is None
@@ -439,6 +457,7 @@ class ConsentCore:
         banner_off = banner_header is not None and _text(banner_header).strip().lower() == "off"
         vary: list[int] = []
         caching: list[int] = []
+        targeted: list[int] = []
         for index in range(first_special, len(out)) if first_special >= 0 else ():
             name, value = out[index]
             kind = kinds.get(name)
@@ -466,6 +485,14 @@ class ConsentCore:
                 validators.append(index)
             elif kind == _CACHE_CONTROL:
                 caching.append(index)
+            elif kind == _TARGETED_CACHE:
+                targeted.append(index)
+            elif kind == _FROM_FILE:
+                self._log_once(
+                    f"cannot rewrite a page that the server sends from a file ({_shown(name)}):"
+                    " it gets no banner and no gating; serve HTML from the app (see"
+                    " docs/deploying.md)"
+                )
         if left_alone:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)
@@ -474,7 +501,7 @@ class ConsentCore:
             # Nothing to change for this state, but another state's copy would differ: the
             # validators still name the state, so that no copy is 304'd across a choice.
             removed = bool(validators) and self._retag(ctx, out, validators, as_bytes)
-            _add_vary(out, vary, ["Cookie"], spell)
+            _add_vary(out, vary, ["Cookie", *_FRAGMENT_VARY] if ctx.fragment else ["Cookie"], spell)
             return _plan_of(([h for h in out if h is not None] if removed else out, None))
         charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
         if charset is None:
@@ -523,12 +550,18 @@ class ConsentCore:
         if validators:
             removed = self._retag(ctx, out, validators, as_bytes) or removed
         wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
+        if ctx.fragment:
+            # Without the banner: no cache may hand it to a request for the whole page.
+            wanted += _FRAGMENT_VARY
         _add_vary(out, vary, wanted, spell)
         consent = ctx.state.consent
         if banner and consent.consent_id is None:
             # The banner's forms carry a token of this one page, from which a first
             # choice's consent id derives: no shared cache may hand the page to another.
             removed = _keep_private(out, caching, spell) or removed
+            for index in targeted:
+                out[index] = None  # it would let that cache keep the page all the same
+                removed = True
         if removed:
             out = [h for h in out if h is not None]
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).

@@ -69,8 +69,15 @@ def _middleware(obj: Any) -> ConsentMiddleware | ConsentWSGIMiddleware | None:
     return None
 
 
-def probe_set_cookies(app: Any, paths: list[str], timeout: float = TIMEOUT) -> ProbeResult:
-    """Path -> the Set-Cookie values the app below the middleware answers with."""
+def probe_set_cookies(
+    app: Any, paths: list[str], timeout: float = TIMEOUT, root_path: str = ""
+) -> ProbeResult:
+    """Path -> the Set-Cookie values the app below the middleware answers with. With
+    `root_path` (the app's mount prefix, as uvicorn's `--root-path` or WSGI's
+    `SCRIPT_NAME` give it), each path is below it, as the browser asks for it."""
+    root_path = root_path.rstrip("/")
+    if root_path and not root_path.startswith("/"):
+        raise ValueError(f"a root path starts with '/': {root_path!r}")
     middleware = _middleware(app)
     if middleware is None:
         raise LookupError("no ConsentMiddleware or ConsentWSGIMiddleware found in the app")
@@ -83,7 +90,7 @@ def probe_set_cookies(app: Any, paths: list[str], timeout: float = TIMEOUT) -> P
         if session is not None:
             session.start()
         for path in paths:
-            _probe_path(found, middleware, session, path, cookie, timeout)
+            _probe_path(found, middleware, session, root_path, path, cookie, timeout)
     finally:
         if session is not None:
             session.stop()
@@ -94,26 +101,29 @@ def _probe_path(
     found: ProbeResult,
     middleware: ConsentMiddleware | ConsentWSGIMiddleware,
     session: _AsgiSession | None,
+    root: str,
     path: str,
     cookie: str,
     timeout: float,
 ) -> None:
-    ctx = middleware.core.begin(cookie, False, path=path)
+    """Probe one path; the result is keyed by the browser's path (`root` + `path`)."""
+    ctx = middleware.core.begin(cookie, False, root=root, path=path)
     call: Callable[[], tuple[int | None, list[str]]]
+    where = root + path
     try:
         if session is not None:
-            status, found[path] = session.probe(middleware.app, path, cookie, ctx)
+            status, found[where] = session.probe(middleware.app, root, path, cookie, ctx)
         else:
-            call = functools.partial(_wsgi_probe, middleware.app, path, cookie, ctx)
-            status, found[path] = _bounded(call, timeout)
+            call = functools.partial(_wsgi_probe, middleware.app, root, path, cookie, ctx)
+            status, found[where] = _bounded(call, timeout)
     except _ProbeFailed as exc:
-        found[path], found.failures[path] = [], f"could not be probed: {exc}"
+        found[where], found.failures[where] = [], f"could not be probed: {exc}"
     except Exception as exc:  # the app's own error: one line that names it
-        found[path] = []
-        found.failures[path] = f"could not be probed: the app raised {_one_line(exc)}"
+        found[where] = []
+        found.failures[where] = f"could not be probed: the app raised {_one_line(exc)}"
     else:
         if status is not None and status >= 500:
-            found.failures[path] = (
+            found.failures[where] = (
                 f"answered {status}: the app failed, and only its error page's cookies were seen"
             )
 
@@ -169,14 +179,16 @@ class _AsgiSession:
         except _ProbeFailed as exc:
             self._failed = str(exc)
 
-    def probe(self, app: Any, path: str, cookie: str, ctx: Any) -> tuple[int | None, list[str]]:
+    def probe(
+        self, app: Any, root: str, path: str, cookie: str, ctx: Any
+    ) -> tuple[int | None, list[str]]:
         if self._failed is not None:
             raise _ProbeFailed(self._failed)
         if self._stuck is not None:
             raise _ProbeFailed(f"the app was still answering GET {self._stuck}")
         try:
             return self._run(
-                _asgi_probe(app, path, cookie, ctx, self.timeout, self.state, self.app),
+                _asgi_probe(app, root, path, cookie, ctx, self.timeout, self.state, self.app),
                 "the app did not answer",
             )
         except _ProbeFailed:
@@ -264,6 +276,7 @@ class _AsgiSession:
 
 async def _asgi_probe(
     app: Any,
+    root: str,
     path: str,
     cookie: str,
     ctx: Any,
@@ -279,10 +292,10 @@ async def _asgi_probe(
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
+        "path": root + path,  # the ASGI path includes the root path
+        "raw_path": (root + path).encode(),
         "query_string": b"",
-        "root_path": "",
+        "root_path": root,
         "headers": [(b"host", b"localhost"), (b"cookie", cookie.encode("latin-1"))],
         "client": ("127.0.0.1", 1),
         "server": ("localhost", 80),
@@ -341,13 +354,15 @@ async def _asgi_probe(
     return status, out
 
 
-def _wsgi_probe(app: Any, path: str, cookie: str, ctx: Any) -> tuple[int | None, list[str]]:
+def _wsgi_probe(
+    app: Any, root: str, path: str, cookie: str, ctx: Any
+) -> tuple[int | None, list[str]]:
     import io
     import sys
 
     environ = {
         "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
+        "SCRIPT_NAME": root,
         "PATH_INFO": path,
         "QUERY_STRING": "",
         "SERVER_NAME": "localhost",

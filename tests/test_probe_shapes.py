@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from consent_middleware import ConsentConfig, ConsentMiddleware
 from consent_middleware.cli import main
-from consent_middleware.probe import probe_findings, probe_set_cookies
+from consent_middleware.probe import TIMEOUT, probe_findings, probe_set_cookies
 
 from .fixtures.lifespan import answer_lifespan
 
@@ -61,8 +61,10 @@ def _within_bound(call: Callable[[], T]) -> T:
 def _probe(app: Any, path: str, timeout: float | None = None) -> list[str]:
     """The findings `check-config --probe PATH` prints for `app`."""
     config = _config()
-    kwargs = {} if timeout is None else {"timeout": timeout}
-    return _within_bound(lambda: probe_findings(config, probe_set_cookies(app, [path], **kwargs)))
+    bound = TIMEOUT if timeout is None else timeout
+    return _within_bound(
+        lambda: probe_findings(config, probe_set_cookies(app, [path], timeout=bound))
+    )
 
 
 def _misplaced(path: str, name: str, where: str) -> str:
