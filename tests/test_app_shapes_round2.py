@@ -1,0 +1,109 @@
+"""App shapes of ordinary FastAPI and WSGI apps where the promise broke (probe round 2):
+
+- a page sent without a Content-Type (Starlette's `Response` and `StreamingResponse` have no
+  default `media_type`), or with `*/*` or `unknown/unknown`: Chromium sniffs it as HTML and
+  runs its gated tags, and the visitor gets no banner;
+- an inline SVG icon before a gated tag: in SVG, `<script …/>`, `<style/>` and `<title/>`
+  are empty elements and `<style>`/`<title>` hold markup, but the rewriter reads them with
+  HTML rules and takes the rest of the page for raw text, so the gated tag after (or
+  inside) them runs;
+- a cookie set by an `@app.middleware("http")` function declared after
+  `add_middleware(ConsentMiddleware)` leaves unjudged, and `check-config --probe` says nothing.
+
+Each page is read as a browser builds it (html5lib, scripting on): a gated tag is live when
+it is a script not of type text/plain. tests/browser/test_app_shapes_round2.py shows the same
+pages in Chromium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import html5lib
+import pytest
+
+from consent_middleware import ConsentWSGIMiddleware
+from consent_middleware.cli import main
+
+from .fixtures.app_shapes_round2 import PAGE, SVG_SHAPES, asgi, config, outer_cookie_app
+from .raw import http_scope, run_asgi, wsgi_call
+
+
+def live_gated_scripts(page: bytes) -> list[str]:
+    """Scripts of a refused category (every optional one: the visitor is undecided) that a
+    browser would run: SVG scripts included."""
+    tree = html5lib.parse(page.decode("utf-8"), namespaceHTMLElements=False, scripting=True)
+    live = []
+    for element in tree.iter():
+        if not isinstance(element.tag, str) or element.tag.rpartition("}")[2] != "script":
+            continue
+        if "data-consent-category" not in element.attrib:
+            continue
+        kind = element.attrib.get("type", "")
+        if kind.split(";", 1)[0].strip("\t\n\f\r ").lower() != "text/plain":
+            live.append(f"{element.tag} {element.attrib}")
+    return live
+
+
+def asgi_page(path: str) -> tuple[dict[str, Any], bytes]:
+    sent = run_asgi(asgi, http_scope(path))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0], body
+
+
+def test_the_oracle_sees_the_live_tag() -> None:
+    assert len(live_gated_scripts(PAGE.encode())) == 1
+
+
+@pytest.mark.parametrize("path", ["/streamed-page", "/plain-response"])
+def test_a_fastapi_page_without_media_type_is_gated_and_gets_the_banner(path: str) -> None:
+    start, body = asgi_page(path)
+    assert not any(name.lower() == b"content-type" for name, _ in start["headers"])
+    # Chromium sniffs a body that starts with "<!doctype html" as a page, and runs it.
+    assert body.startswith(b"<!doctype html>")
+    assert live_gated_scripts(body) == []
+    assert b'id="consent-banner"' in body
+
+
+def _wsgi_page(content_type: str | None) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        headers = [] if content_type is None else [("Content-Type", content_type)]
+        start_response("200 OK", headers)
+        return [PAGE.encode()]
+
+    return ConsentWSGIMiddleware(app, config=config)
+
+
+@pytest.mark.parametrize("content_type", [None, "*/*", "unknown/unknown"])
+def test_a_wsgi_page_that_chromium_sniffs_as_html_is_gated(content_type: str | None) -> None:
+    _, _, body = wsgi_call(_wsgi_page(content_type), "/")
+    page = b"".join(body)
+    assert live_gated_scripts(page) == []
+    assert b'id="consent-banner"' in page
+
+
+@pytest.mark.parametrize("shape", list(SVG_SHAPES))
+def test_an_inline_svg_does_not_ungate_the_tag_after_it(shape: str) -> None:
+    start, body = asgi_page(f"/svg/{shape}")
+    assert start["status"] == 200
+    assert live_gated_scripts(body) == [], SVG_SHAPES[shape]
+
+
+def test_check_config_probe_sees_a_cookie_set_outside_the_middleware(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README: add ConsentMiddleware after the middleware that sets cookies. A function of
+    `@app.middleware("http")` below `add_middleware(ConsentMiddleware)` is added after it,
+    so it runs outside: its `_fbp` (HttpOnly, marketing) reaches an undecided visitor.
+    `check-config --probe` is where a newcomer would learn it."""
+    start = run_asgi(outer_cookie_app, http_scope("/"))[0]
+    set_cookies = [v.decode() for n, v in start["headers"] if n.lower() == b"set-cookie"]
+    assert any(v.startswith("_fbp=") for v in set_cookies)  # what the visitor gets today
+    status = main(
+        ["check-config", "tests.fixtures.app_shapes_round2:outer_cookie_app", "--probe", "/"]
+    )
+    out = capsys.readouterr().out
+    assert "Findings:" in out, out
+    assert "_fbp" in out.split("Findings:", 1)[1], out
+    assert status == 1
