@@ -7,6 +7,7 @@
   are empty elements and `<style>`/`<title>` hold markup, but the rewriter reads them with
   HTML rules and takes the rest of the page for raw text, so the gated tag after (or
   inside) them runs;
+- a `300 Multiple Choices` page without a Location (no redirect: Chromium shows it);
 - a cookie set by an `@app.middleware("http")` function declared after
   `add_middleware(ConsentMiddleware)` leaves unjudged, and `check-config --probe` says nothing.
 
@@ -81,6 +82,16 @@ def test_a_wsgi_page_that_chromium_sniffs_as_html_is_gated(content_type: str | N
     page = b"".join(body)
     assert live_gated_scripts(page) == []
     assert b'id="consent-banner"' in page
+
+
+def test_a_300_page_without_location_is_gated_and_gets_the_banner() -> None:
+    """docs/enforcement.md leaves redirects alone; a 300 without a Location redirects
+    nowhere, and Chromium shows its page (and runs its scripts)."""
+    start, body = asgi_page("/choices")
+    assert start["status"] == 300
+    assert not any(name.lower() == b"location" for name, _ in start["headers"])
+    assert live_gated_scripts(body) == []
+    assert b'id="consent-banner"' in body
 
 
 @pytest.mark.parametrize("shape", list(SVG_SHAPES))
