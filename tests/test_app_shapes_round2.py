@@ -8,6 +8,8 @@
   HTML rules and takes the rest of the page for raw text, so the gated tag after (or
   inside) them runs;
 - a `300 Multiple Choices` page without a Location (no redirect: Chromium shows it);
+- a page with a Content-Encoding that is no coding (`UTF-8`, `none`): Chromium shows the body
+  as it is, the middleware passes it ungated;
 - a cookie set by an `@app.middleware("http")` function declared after
   `add_middleware(ConsentMiddleware)` leaves unjudged, and `check-config --probe` says nothing.
 
@@ -90,6 +92,15 @@ def test_a_300_page_without_location_is_gated_and_gets_the_banner() -> None:
     start, body = asgi_page("/choices")
     assert start["status"] == 300
     assert not any(name.lower() == b"location" for name, _ in start["headers"])
+    assert live_gated_scripts(body) == []
+    assert b'id="consent-banner"' in body
+
+
+@pytest.mark.parametrize("coding", ["UTF-8", "utf-8", "none", "binary", "x-unknown"])
+def test_a_page_with_a_coding_chromium_ignores_is_gated(coding: str) -> None:
+    """The body is plain HTML: Chromium, which knows no such coding, shows it as it is."""
+    start, body = asgi_page(f"/content-encoding/{coding}")
+    assert body.startswith(b"<!doctype html>")
     assert live_gated_scripts(body) == []
     assert b'id="consent-banner"' in body
 

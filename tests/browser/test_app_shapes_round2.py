@@ -1,9 +1,9 @@
 """App shapes of ordinary FastAPI apps where a gated tag runs in Chromium before any
 consent (probe round 2; the unit tests are tests/test_app_shapes_round2.py): a page without a
 Content-Type, which Chromium sniffs as HTML, pages with an inline SVG icon before (or around)
-the gated tag, and a `300 Multiple Choices` page without a Location. The gated tag sets
-`window.__gated` and the analytics cookie `_ga_js` when it runs; an undecided visitor must
-see neither, and must see the banner."""
+the gated tag, a `300 Multiple Choices` page without a Location, and a page sent with
+`Content-Encoding: UTF-8`. The gated tag sets `window.__gated` and the analytics cookie
+`_ga_js` when it runs; an undecided visitor must see neither, and must see the banner."""
 
 from __future__ import annotations
 
@@ -61,5 +61,14 @@ def test_a_300_page_without_location_runs_no_gated_tag(shapes_site: Running, pag
     response = page.goto(shapes_site.url + "/choices")
     assert response is not None and response.status == 300
     expect(page.get_by_role("link", name="One")).to_be_visible()  # shown as a page
+    assert_gated_tag_held(page)
+    expect(banner(page)).to_be_visible()
+
+
+def test_a_page_with_content_encoding_utf8_runs_no_gated_tag(
+    shapes_site: Running, page: Page
+) -> None:
+    page.goto(shapes_site.url + "/content-encoding/UTF-8")
+    expect(page.get_by_role("heading", name="A page")).to_be_visible()  # shown as it is
     assert_gated_tag_held(page)
     expect(banner(page)).to_be_visible()
