@@ -2,7 +2,8 @@
 
 - a page sent without a Content-Type (Starlette's `Response` and `StreamingResponse` have no
   default `media_type`), or with `*/*` or `unknown/unknown`: Chromium sniffs it as HTML and
-  runs its gated tags, and the visitor gets no banner;
+  runs its gated tags, and the visitor gets no banner; so it does with
+  `text/html charset=utf-8` (a space for the ";"), which Chromium reads as text/html;
 - an inline SVG icon before a gated tag: in SVG, `<script …/>`, `<style/>` and `<title/>`
   are empty elements and `<style>`/`<title>` hold markup, but the rewriter reads them with
   HTML rules and takes the rest of the page for raw text, so the gated tag after (or
@@ -78,7 +79,13 @@ def _wsgi_page(content_type: str | None) -> Any:
     return ConsentWSGIMiddleware(app, config=config)
 
 
-@pytest.mark.parametrize("content_type", [None, "*/*", "unknown/unknown"])
+#: Content-Types under which Chromium shows a page: it reads the type up to a space or "(",
+#: and sniffs the body when there is no type it knows.
+SHOWN_AS_HTML = ["text/html charset=utf-8", "text/html\tcharset=utf-8", "text/html(x)"]
+SNIFFED = [None, "*/*", "unknown/unknown", "html"]
+
+
+@pytest.mark.parametrize("content_type", SNIFFED + SHOWN_AS_HTML)
 def test_a_wsgi_page_that_chromium_sniffs_as_html_is_gated(content_type: str | None) -> None:
     _, _, body = wsgi_call(_wsgi_page(content_type), "/")
     page = b"".join(body)

@@ -1,15 +1,17 @@
 """App shapes of ordinary FastAPI apps where a gated tag runs in Chromium before any
 consent (probe round 2; the unit tests are tests/test_app_shapes_round2.py): a page without a
-Content-Type, which Chromium sniffs as HTML, pages with an inline SVG icon before (or around)
-the gated tag, a `300 Multiple Choices` page without a Location, and a page sent with
-`Content-Encoding: UTF-8`. The gated tag sets `window.__gated` and the analytics cookie
-`_ga_js` when it runs; an undecided visitor must see neither, and must see the banner."""
+Content-Type (or with one that Chromium sniffs, or reads as text/html), pages with an inline
+SVG icon before (or around) the gated tag, a `300 Multiple Choices` page without a Location,
+and a page sent with `Content-Encoding: UTF-8`. The gated tag sets `window.__gated` and the
+analytics cookie `_ga_js` when it runs; an undecided visitor must see neither, and must see
+the banner."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -44,6 +46,18 @@ def test_a_page_without_media_type_runs_no_gated_tag(
     response = page.goto(shapes_site.url + path)
     assert response is not None and "content-type" not in response.headers
     expect(page.get_by_role("heading", name="A page")).to_be_visible()  # sniffed as HTML
+    assert_gated_tag_held(page)
+    expect(banner(page)).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/html charset=utf-8", "*/*", "unknown/unknown", "html"]
+)
+def test_a_page_chromium_shows_as_html_runs_no_gated_tag(
+    shapes_site: Running, page: Page, content_type: str
+) -> None:
+    page.goto(shapes_site.url + "/labelled?content_type=" + quote(content_type))
+    expect(page.get_by_role("heading", name="A page")).to_be_visible()  # shown as a page
     assert_gated_tag_held(page)
     expect(banner(page)).to_be_visible()
 
