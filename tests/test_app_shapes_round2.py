@@ -81,8 +81,12 @@ def _wsgi_page(content_type: str | None) -> Any:
 
 #: Content-Types under which Chromium shows a page: it reads the type up to a space or "(",
 #: and sniffs the body when there is no type it knows.
-SHOWN_AS_HTML = ["text/html charset=utf-8", "text/html\tcharset=utf-8", "text/html(x)"]
-SNIFFED = [None, "*/*", "unknown/unknown", "html"]
+SHOWN_AS_HTML: list[str | None] = [
+    "text/html charset=utf-8",
+    "text/html\tcharset=utf-8",
+    "text/html(x)",
+]
+SNIFFED: list[str | None] = [None, "*/*", "unknown/unknown", "html"]
 
 
 @pytest.mark.parametrize("content_type", SNIFFED + SHOWN_AS_HTML)
