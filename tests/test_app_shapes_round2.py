@@ -13,6 +13,9 @@
   as it is, the middleware passes it ungated;
 - an ISO-2022-JP page that only its `<meta charset>` names: in two-byte text, "<!--" is no
   comment, but the rewriter takes it for one;
+- a refused cookie that an analytics tag set with no Path (kept at the page's directory) or
+  for the registrable domain (gtag.js's default): the middleware's deletion is for Path=/
+  host-only, which is another cookie, so the visitor keeps it;
 - a cookie set by an `@app.middleware("http")` function declared after
   `add_middleware(ConsentMiddleware)` leaves unjudged, and `check-config --probe` says nothing.
 
@@ -32,7 +35,14 @@ import pytest
 from consent_middleware import ConsentWSGIMiddleware
 from consent_middleware.cli import main
 
-from .fixtures.app_shapes_round2 import PAGE, SVG_SHAPES, asgi, config, outer_cookie_app
+from .fixtures.app_shapes_round2 import (
+    PAGE,
+    SVG_SHAPES,
+    asgi,
+    config,
+    outer_cookie_app,
+    script_cookies,
+)
 from .raw import http_scope, run_asgi, wsgi_call
 
 
@@ -58,8 +68,12 @@ def asgi_page(path: str) -> tuple[dict[str, Any], bytes]:
     return sent[0], body
 
 
-def test_the_oracle_sees_the_live_tag() -> None:
+def test_the_oracles_can_fail() -> None:
     assert len(live_gated_scripts(PAGE.encode())) == 1
+    deletion = ["_x=; Max-Age=0; Domain=.shop.test; Path=/"]
+    assert deletes(deletion, "_x", "/", "shop.test", "/shop/item")
+    assert not deletes(deletion, "_x", "/", None, "/shop/item")
+    assert deletes(["_x=; Max-Age=0"], "_x", "/shop", None, "/shop/item")
 
 
 @pytest.mark.parametrize("path", ["/streamed-page", "/plain-response"])
@@ -151,3 +165,49 @@ def test_check_config_probe_sees_a_cookie_set_outside_the_middleware(
     assert "Findings:" in out, out
     assert "_fbp" in out.split("Findings:", 1)[1], out
     assert status == 1
+
+
+def deletes(set_cookies: list[str], name: str, path: str, domain: str | None, page: str) -> bool:
+    """Whether one of `set_cookies`, received for the page at path `page`, deletes the
+    cookie `name` that the browser stores at `path`, host-only (`domain` None) or for
+    `domain`: same name, same place (RFC 6265bis 5.7), expired."""
+    for header in set_cookies:
+        pair, _, attributes = header.partition(";")
+        if pair.partition("=")[0].strip() != name:
+            continue
+        attrs: dict[str, str] = {}
+        for attribute in attributes.split(";"):
+            key, _, value = attribute.partition("=")
+            attrs[key.strip().lower()] = value.strip()
+        stored_path = attrs.get("path", "")
+        if not stored_path.startswith("/"):
+            stored_path = page.rsplit("/", 1)[0] or "/"
+        stored_domain = attrs.get("domain", "").lstrip(".").lower() or None
+        expired = attrs.get("max-age", "1").lstrip("-").isdigit() and int(attrs["max-age"]) <= 0
+        if stored_path == path and stored_domain == domain and expired:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "domain"),
+    [("_ga_path", "/shop", None), ("_ga_site", "/", "shop.test")],
+    ids=["no-path", "registrable-domain"],
+)
+def test_a_refused_script_cookie_is_expired_where_the_browser_keeps_it(
+    name: str, path: str, domain: str | None
+) -> None:
+    """docs/enforcement.md, "Cookies that scripts set": a refused one that comes back is
+    expired, "so it is gone from the browser's jar after the next page load at the latest".
+    An analytics tag stores `_ga_path` at the page's directory (no Path) and `_ga_site` for
+    the registrable domain (gtag.js's default); the visitor is undecided (a new policy
+    version, say), and banner.js cleans nothing up for undecided visitors."""
+    scope = http_scope("/shop/item")
+    scope["headers"] = [
+        (b"host", b"www.shop.test"),
+        (b"cookie", b"_ga_path=GA1.1.1; _ga_site=GA1.1.2"),
+    ]
+    start = run_asgi(script_cookies, scope)[0]
+    set_cookies = [v.decode() for n, v in start["headers"] if n.lower() == b"set-cookie"]
+    assert any(v.startswith(name + "=;") for v in set_cookies)  # it is seen, and "expired"
+    assert deletes(set_cookies, name, path, domain, "/shop/item"), set_cookies
