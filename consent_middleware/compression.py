@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .core import BodyFilter
 
-__all__ = ["READERS", "decoder_for"]
+__all__ = ["READERS", "decoder_for", "shown_raw"]
 
 #: The encodings that need a library to be read, and the package to install for each.
 READERS = {"br": "brotli", "zstd": "backports.zstd (or Python 3.14)"}
@@ -35,6 +35,19 @@ _RAW = -zlib.MAX_WBITS
 #: Brotli's quality when a page is compressed again: 4, Flask-Compress's default (brotli's
 #: own default, 11, costs tens of milliseconds per page).
 _BROTLI_QUALITY = 4
+
+
+#: Content codings (HTTP's registry, the ones in use): a body in one of them is not HTML as
+#: it is. Chromium decodes all but compress; with any other name in a Content-Encoding
+#: (`UTF-8`, a common mix-up with the charset, `none`, `binary`) it shows the body as it came.
+_CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"})
+
+
+def shown_raw(encoding: str) -> bool:
+    """Whether browsers show a body of this Content-Encoding as it came: it names no content
+    coding, so the page is read as it is (and must be gated as it is)."""
+    codings = [c.strip(" \t").lower() for c in encoding.split(",")]
+    return any(c and c not in _CODINGS for c in codings)
 
 
 def decoder_for(encoding: str, inner: BodyFilter) -> BodyFilter | None:

@@ -18,7 +18,7 @@ from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
 from .cache import ByteBudget
 from .charsets import BomSniffer, Recoded, Utf16Page, recoded_codec, utf16_order
-from .compression import READERS, decoder_for
+from .compression import READERS, decoder_for, shown_raw
 from .config import ALWAYS, ConsentConfig
 from .consent import Consent
 from .consent_mode import consent_mode_default
@@ -28,7 +28,7 @@ from .csp import csp_nonce, inline_style_nonce
 from .gating import TagGate, new_tag_memo
 from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
-from .mime import extract_mime_type
+from .mime import extract_mime_type, loose_essences
 from .policy import ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
@@ -55,8 +55,9 @@ logger = logging.getLogger("consent_middleware")
     _CACHE_CONTROL,
     _TARGETED_CACHE,
     _FROM_FILE,
+    _LOCATION,
     _DROP,
-) = range(16)
+) = range(17)
 _KINDS = {
     "set-cookie": _SET_COOKIE,
     "content-type": _CONTENT_TYPE,
@@ -70,6 +71,7 @@ _KINDS = {
     "content-disposition": _DISPOSITION,
     "last-modified": _LAST_MODIFIED,
     "cache-control": _CACHE_CONTROL,
+    "location": _LOCATION,
     # Caching fields that the caches reading them put before Cache-Control (nginx's
     # proxy_cache, RFC 9213's CDNs, Fastly, Varnish, Akamai): `private` does not hold them.
     "x-accel-expires": _TARGETED_CACHE,
@@ -443,7 +445,7 @@ class ConsentCore:
             or not self.rewrites_html
             or status < 200
             or status in (204, 206, 304)
-            or 300 <= status < 400
+            or (300 <= status < 400 and self._redirects(out))
         ):
             if status == 304 and ctx.revalidation is not None and ctx.revalidation.matched:
                 # The app found the page unchanged for this very state: its tag gets ours.
@@ -517,7 +519,7 @@ class ConsentCore:
             body, added = Recoded(body, codec), None
         else:
             body = BomSniffer(body, added, self._log_once)
-        if encoding not in (None, "", "identity"):
+        if encoding not in (None, "", "identity") and not shown_raw(encoding):
             body = decoder_for(encoding, body)
             if body is None:
                 library = READERS.get(str(encoding))
@@ -683,12 +685,21 @@ class ConsentCore:
                 self._tag_gates[key] = gate
         return gate
 
+    def _redirects(self, out: list[Any]) -> bool:
+        """Whether a 3xx response goes elsewhere: without a Location, browsers show its
+        page (and run its scripts)."""
+        return any(self._kinds.get(name) == _LOCATION for name, _ in out)
+
     def _page_type(self, value: Any) -> str | None:
         """The page type a Content-Type value names (text/html or application/xhtml+xml),
         or None, for a spelling not yet in `_page_types`: remembered there (bytes and text
         only), so that later responses pay one dict lookup in `_plan`."""
-        essence = extract_mime_type(_text(value))[0]
+        text = _text(value)
+        essence = extract_mime_type(text)[0]
         page_type = essence if essence in _PAGE_TYPES else None
+        if page_type is None:
+            # What Chromium takes for a page is one, also where the Fetch standard says not.
+            page_type = next((t for t in loose_essences(text) if t in _PAGE_TYPES), None)
         if type(value) in _TEXT_TYPES and len(self._page_types) < _MAX_LEARNED:
             self._page_types[value] = page_type
         return page_type

@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["extract_mime_type"]
+__all__ = ["extract_mime_type", "loose_essences"]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _WS = " \t\r\n"
+#: Where Chromium's reading of a type ends (net's ParseContentType): at whitespace, ";" or "(".
+_LOOSE_END = re.compile(r"[ \t;(]")
+
+
+def loose_essences(value: str) -> list[str]:
+    """The types Chromium reads in a Content-Type value: each item up to its first space,
+    tab, ";" or "(", lower case. `text/html charset=utf-8` (a space for the ";") is no
+    valid MIME type to the Fetch standard, but Chromium shows it as a page."""
+    return [_LOOSE_END.split(item.strip(_WS), 1)[0].lower() for item in _split_commas(value)]
 
 
 def extract_mime_type(value: str) -> tuple[str | None, str | None]:

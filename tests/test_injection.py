@@ -77,7 +77,9 @@ def test_uppercase_content_type_still_counts(make_site: Callable[..., Site]) -> 
     [
         pytest.param({"status": 204, "body": b""}, "GET", {}, id="204"),
         pytest.param({"status": 304, "body": b""}, "GET", {}, id="304"),
-        pytest.param({"status": 302}, "GET", {}, id="redirect"),
+        pytest.param(
+            {"status": 302, "extra_headers": [("Location", "/next")]}, "GET", {}, id="redirect"
+        ),
         pytest.param({"content_type": "application/json"}, "GET", {}, id="json"),
         pytest.param({"content_type": "text/plain"}, "GET", {}, id="text"),
         pytest.param(
