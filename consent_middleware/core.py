@@ -438,7 +438,8 @@ class ConsentCore:
             # buffer (`policy.MAX_HEADER_BYTES`).
             other = sum(len(n) + len(v) for n, v in out) + 4 * len(out)
             out.extend(
-                spell("set-cookie", v) for v in self.policy.expirations(state, deleted or (), other)
+                spell("set-cookie", v)
+                for v in self.policy.expirations(state, deleted or (), other, ctx.url_path)
             )
         if (
             page_type is None

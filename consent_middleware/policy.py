@@ -481,13 +481,16 @@ class ConsentPolicy:
         request: RequestConsent,
         deleted_by_app: Iterable[tuple[str, str | None, str | None]] = (),
         other_bytes: int = 0,
+        page_path: str = "/",
     ) -> list[str]:
         """Set-Cookie values expiring the refused cookies the request carries, and a stale
         consent cookie. A (name, path, domain) in `deleted_by_app` already gets the app's
         own deletion: it is not sent twice. At most `MAX_EXPIRY_BYTES` of them per
         response, and no more than fit beside the `other_bytes` of the response's other
         headers in `MAX_HEADER_BYTES` (proxies refuse large headers): the rest go on later
-        responses, each starting with another cookie, while the request still carries them."""
+        responses, each starting with another cookie, while the request still carries them.
+        Each is also expired in the directory of `page_path` (the request's raw path):
+        where a script on that page stored it without a `Path`."""
         out: list[str] = []
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
@@ -497,8 +500,13 @@ class ConsentPolicy:
         first = next(self._turns) % len(refused)
         rotated = refused[first:] + refused[:first]
         other_bytes += sum(len(value) + _LINE_BYTES for value in out)
+        here = default_path(page_path)
         return out + self._within_budget(
-            rotated, request.https, set(deleted_by_app), other=other_bytes
+            rotated,
+            request.https,
+            set(deleted_by_app),
+            other=other_bytes,
+            here=here if here != "/" and _expirable(here) else None,
         )
 
     def deletions_elsewhere(
@@ -534,15 +542,17 @@ class ConsentPolicy:
         skip: set[tuple[str, str | None, str | None]] | frozenset[Any],
         spent: int = 0,
         other: int = 0,
+        here: str | None = None,
     ) -> list[str]:
-        """The deletions of `names` (see `deletions_for`), in order, while all of them and
-        the `spent` bytes of deletions before them fit in `MAX_EXPIRY_BYTES`, and beside
-        the `other` bytes of the response's other headers in `MAX_HEADER_BYTES`."""
+        """The deletions of `names` (see `deletions_for`; `here`, a page's directory, is a
+        place of each too), in order, while all of them and the `spent` bytes of deletions
+        before them fit in `MAX_EXPIRY_BYTES`, and beside the `other` bytes of the
+        response's other headers in `MAX_HEADER_BYTES`."""
         out: list[str] = []
         size = spent
         limit = min(MAX_EXPIRY_BYTES, MAX_HEADER_BYTES - other)
         for name in names:
-            for deletion in self.deletions_for(name, https, skip):
+            for deletion in self.deletions_for(name, https, skip, here):
                 size += len(deletion) + _LINE_BYTES
                 if size > limit:
                     return out
@@ -554,20 +564,24 @@ class ConsentPolicy:
         name: str,
         https: bool,
         skip: set[tuple[str, str | None, str | None]] | frozenset[Any] = frozenset(),
+        here: str | None = None,
     ) -> list[str]:
-        """Deletions of one cookie at its rule's place and at every place the app set it
-        (the latest first). A partitioned (CHIPS) cookie is a cookie of its own, which only
-        a `Partitioned` deletion (always `Secure`) expires. Over https, or on a site
-        declared https-only, the rule's place gets one; every place where the app set a
-        partitioned cookie gets one always (the browser that stored it is on https, also
-        when a proxy that ends TLS forwards no scheme and the app sees http; a browser on
-        a plain-http page ignores a `Secure` Set-Cookie)."""
+        """Deletions of one cookie at its rule's place, at every place the app set it (the
+        latest first), and host-only at `here` (a page's directory), where a script stores
+        a cookie it sets without a `Path`. A partitioned (CHIPS) cookie is a cookie of its
+        own, which only a `Partitioned` deletion (always `Secure`) expires. Over https, or
+        on a site declared https-only, the rule's place gets one; every place where the app
+        set a partitioned cookie gets one always (the browser that stored it is on https,
+        also when a proxy that ends TLS forwards no scheme and the app sees http; a browser
+        on a plain-http page ignores a `Secure` Set-Cookie)."""
         rule = self.config.rules.match(name)
         fallback = (rule.path, _domain(rule.domain)) if rule is not None else ("/", None)
         secure = https or name.startswith(("__Secure-", "__Host-"))
         places = [(*fallback, False), *reversed(self._places.get(name, ()))]
         if secure or self._https_only:
             places.insert(1, (*fallback, True))
+        if here is not None:
+            places.append((here, None, False))
         out = []
         sent: set[tuple[str, str | None, bool]] = set()
         for path, domain, partitioned in places:

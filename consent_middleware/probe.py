@@ -13,13 +13,14 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from .asgi import ConsentMiddleware
 from .config import ALWAYS, ConsentConfig
 from .context import CONSENT_KEY, CONTEXT_KEY
-from .cookies import default_path, judged_names, parse_set_cookie
+from .cookies import DELETION_MARGIN, default_path, deletion_time, judged_names, parse_set_cookie
 from .wsgi import ConsentWSGIMiddleware
 
 __all__ = ["ProbeResult", "probe_findings", "probe_set_cookies"]
@@ -41,6 +42,9 @@ class ProbeResult(dict[str, list[str]]):
     def __init__(self) -> None:
         super().__init__()
         self.failures: dict[str, str] = {}
+        #: Path -> the Set-Cookie values the whole app (the middleware included, and any
+        #: middleware outside it) sends a visitor who has not chosen.
+        self.outside: dict[str, list[str]] = {}
 
 
 class _ProbeFailed(Exception):
@@ -91,6 +95,8 @@ def probe_set_cookies(
             session.start()
         for path in paths:
             _probe_path(found, middleware, session, root_path, path, cookie, timeout)
+            if app is not middleware:
+                _probe_outside(found, app, middleware, session, root_path, path, timeout)
     finally:
         if session is not None:
             session.stop()
@@ -150,6 +156,29 @@ def _bounded(call: Callable[[], _T], timeout: float) -> _T:
     return result[0]
 
 
+def _probe_outside(
+    found: ProbeResult,
+    app: Any,
+    middleware: ConsentMiddleware | ConsentWSGIMiddleware,
+    session: _AsgiSession | None,
+    root: str,
+    path: str,
+    timeout: float,
+) -> None:
+    """GET the path through the whole app, as a server does, for a visitor who has not
+    chosen: a cookie of an optional category there was set outside the middleware."""
+    if (root + path) in found.failures:
+        return
+    try:
+        if session is not None:
+            _, found.outside[root + path] = session.probe(app, root, path, "", None)
+        else:
+            call = functools.partial(_wsgi_probe, app, root, path, "", None)
+            _, found.outside[root + path] = _bounded(call, timeout)
+    except Exception:  # noqa: S110 - the path's own probe reported what the app does
+        pass
+
+
 class _AsgiSession:
     """One event loop, in a daemon thread, for every probed path of an ASGI app, with the
     app's lifespan around them as a server runs it: startup first (an app that opens its
@@ -182,6 +211,7 @@ class _AsgiSession:
     def probe(
         self, app: Any, root: str, path: str, cookie: str, ctx: Any
     ) -> tuple[int | None, list[str]]:
+        """GET `path` from `app`: below the middleware with `ctx`, through it with None."""
         if self._failed is not None:
             raise _ProbeFailed(self._failed)
         if self._stuck is not None:
@@ -286,7 +316,10 @@ async def _asgi_probe(
 ) -> tuple[int | None, list[str]]:
     """One GET as a server makes it: the empty body, then, once the response is complete,
     `http.disconnect` (apps that listen for it, e.g. while they stream, then return)."""
-    scope = {
+    headers = [(b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode("latin-1")))
+    scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -296,14 +329,14 @@ async def _asgi_probe(
         "raw_path": (root + path).encode(),
         "query_string": b"",
         "root_path": root,
-        "headers": [(b"host", b"localhost"), (b"cookie", cookie.encode("latin-1"))],
+        "headers": headers,
         "client": ("127.0.0.1", 1),
         "server": ("localhost", 80),
         "state": dict(state),  # what lifespan startup left, as servers copy it per request
-        CONTEXT_KEY: ctx,
-        CONSENT_KEY: ctx.consent,
     }
-    if top is not None and not isinstance(top, ConsentMiddleware):
+    if ctx is not None:  # below the middleware: what it hands the app
+        scope[CONTEXT_KEY], scope[CONSENT_KEY] = ctx, ctx.consent
+    if ctx is not None and top is not None and not isinstance(top, ConsentMiddleware):
         scope["app"] = top  # what Starlette and Litestar set above the middleware (request.app)
     out: list[str] = []
     status: int | None = None
@@ -369,7 +402,6 @@ def _wsgi_probe(
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
         "HTTP_HOST": "localhost",
-        "HTTP_COOKIE": cookie,
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(b""),
@@ -377,9 +409,11 @@ def _wsgi_probe(
         "wsgi.multithread": False,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
-        CONTEXT_KEY: ctx,
-        CONSENT_KEY: ctx.consent,
     }
+    if cookie:
+        environ["HTTP_COOKIE"] = cookie
+    if ctx is not None:  # below the middleware: what it hands the app
+        environ[CONTEXT_KEY], environ[CONSENT_KEY] = ctx, ctx.consent
     out: list[str] = []
     status: list[int] = []
 
@@ -405,6 +439,16 @@ def probe_findings(config: ConsentConfig, set_cookies: Mapping[str, list[str]]) 
     findings: list[str] = []
     reported: set[str] = set()
     failures = set_cookies.failures if isinstance(set_cookies, ProbeResult) else {}
+    outside = set_cookies.outside if isinstance(set_cookies, ProbeResult) else {}
+    for path, values in outside.items():
+        for name in _unjudged(config, values):
+            reported.add(name)
+            findings.append(
+                f"GET {path} sends cookie {name!r} to a visitor who has not chosen: it is set"
+                " outside ConsentMiddleware, where nothing judges it (by a middleware added"
+                " after it, such as an @app.middleware('http') function): add"
+                " ConsentMiddleware last, so that it runs outermost"
+            )
     for path, values in set_cookies.items():
         if path in failures:
             findings.append(f"GET {path} {failures[path]}")
@@ -441,6 +485,27 @@ def probe_findings(config: ConsentConfig, set_cookies: Mapping[str, list[str]]) 
                         + ")"
                     )
     return findings
+
+
+def _unjudged(config: ConsentConfig, values: list[str]) -> list[str]:
+    """Names of optional cookies set (not deleted) in `values`, which the middleware would
+    have removed for a visitor who has not chosen."""
+    names = []
+    for value in values:
+        attributes = value.split(";", 1)[1] if ";" in value else ""
+        if deletion_time(attributes) <= time.time() - DELETION_MARGIN:
+            continue  # a deletion: it takes nothing to the visitor
+        for name in judged_names(value):
+            rule = config.rules.match(name)
+            category = rule.category if rule is not None else None
+            if name == config.cookie_name or category == ALWAYS:
+                continue
+            if category in config.required_categories:
+                continue
+            if category is None and config.unknown_rule is not None:
+                continue
+            names.append(name)
+    return list(dict.fromkeys(names))
 
 
 def _one_line(exc: BaseException) -> str:

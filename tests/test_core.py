@@ -117,8 +117,18 @@ def test_plan_fails_closed(core: ConsentCore, monkeypatch: pytest.MonkeyPatch) -
 @pytest.mark.parametrize("status", [101, 204, 206, 301, 304])
 def test_no_page_work_for_these_statuses(core: ConsentCore, status: int) -> None:
     ctx = core.begin("", False)
-    plan = core.plan_response(ctx, status, [(b"content-type", b"text/html")], as_bytes=True)
-    assert plan.body is None and plan.headers == [(b"content-type", b"text/html")]
+    headers = [(b"content-type", b"text/html")]
+    if status == 301:
+        headers.append((b"location", b"/next"))  # a redirect: without one, a page is shown
+    plan = core.plan_response(ctx, status, headers, as_bytes=True)
+    assert plan.body is None and plan.headers == headers
+
+
+def test_a_3xx_without_location_is_a_page(core: ConsentCore) -> None:
+    """Chromium shows the page of a 300 (or any 3xx) that names no Location."""
+    ctx = core.begin("", False)
+    plan = core.plan_response(ctx, 300, [(b"content-type", b"text/html")], as_bytes=True)
+    assert b'id="consent-banner"' in body_of(plan, [PAGE])
 
 
 def test_keeps_is_the_one_judgement(core: ConsentCore) -> None:

@@ -163,7 +163,8 @@ if (B && !B.hidden && !inline && d.activeElement == d.body) {
 }
 run();
 frames();
-if (state.decided) purge();
+// Undecided counts as refused: a tag's cookies from before a new policy version go too.
+purge();
 // Back from the back/forward cache, its scripts still live: a choice made since (on another
 // page) reloads it.
 addEventListener('pageshow', e => {
