@@ -28,7 +28,7 @@ from .csp import csp_nonce, inline_style_nonce
 from .gating import TagGate, new_tag_memo
 from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
-from .mime import extract_mime_type, loose_essences
+from .mime import SNIFFED_TYPES, HtmlSniffer, extract_mime_type, loose_essences
 from .policy import ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
@@ -91,6 +91,8 @@ _MAX_LEARNED = 512
 #: Distinct WSGI status lines remembered (a site sends a handful).
 _MAX_STATUS_LINES = 256
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
+#: The page type of a response with no type that browsers know: they sniff its body.
+_SNIFFED = "sniffed"
 _TEXT_TYPES = (bytes, str)
 _UNKNOWN: Any = object()
 _FAIL_CLOSED = "consent-middleware failed on a response; sending only required cookies"
@@ -441,6 +443,10 @@ class ConsentCore:
                 spell("set-cookie", v)
                 for v in self.policy.expirations(state, deleted or (), other, ctx.url_path)
             )
+        if content_type is None:
+            page_type = _SNIFFED  # no Content-Type at all: browsers sniff the body
+        if page_type is _SNIFFED and not _may_sniff(out):
+            page_type = None
         if (
             page_type is None
             or not self.rewrites_html
@@ -499,6 +505,9 @@ class ConsentCore:
         if left_alone:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp)
+        if body is not None and page_type is _SNIFFED:
+            # Rewritten only if its first bytes show HTML: its length is not known before.
+            body, added = HtmlSniffer(body), None
         spell = _bytes_header if as_bytes else _str_header
         if body is None:
             # Nothing to change for this state, but another state's copy would differ: the
@@ -550,6 +559,12 @@ class ConsentCore:
             for index in lengths:
                 out[index] = None
                 removed = True
+        if page_type is _SNIFFED:
+            # Perhaps no page at all: its length goes (it may grow), nothing else changes.
+            out = [h for h in out if h is not None] if removed else out
+            return _plan_of(
+                (out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, None, self._failed))
+            )
         if validators:
             removed = self._retag(ctx, out, validators, as_bytes) or removed
         wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
@@ -701,6 +716,8 @@ class ConsentCore:
         if page_type is None:
             # What Chromium takes for a page is one, also where the Fetch standard says not.
             page_type = next((t for t in loose_essences(text) if t in _PAGE_TYPES), None)
+        if page_type is None and (essence is None or essence in SNIFFED_TYPES):
+            page_type = _SNIFFED  # no type a browser knows: it sniffs the body
         if type(value) in _TEXT_TYPES and len(self._page_types) < _MAX_LEARNED:
             self._page_types[value] = page_type
         return page_type
@@ -829,6 +846,18 @@ class _NoBody:
 
 
 _NO_BODY = _NoBody()
+
+
+def _may_sniff(out: list[Any]) -> bool:
+    """Whether a browser may sniff this response's body as HTML: not under
+    `X-Content-Type-Options: nosniff`, and not when it is empty (`Content-Length: 0`)."""
+    for name, value in out:
+        key = _text(name).strip(" \t").lower()
+        if key == "x-content-type-options" and "nosniff" in _text(value).lower():
+            return False
+        if key == "content-length" and _text(value).strip(" \t") == "0":
+            return False
+    return True
 
 
 def _breaks_lines(value: object) -> bool:

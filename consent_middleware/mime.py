@@ -10,8 +10,9 @@ is skipped, and a later value of the same type without a charset keeps the earli
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
-__all__ = ["extract_mime_type", "loose_essences"]
+__all__ = ["SNIFFED_TYPES", "HtmlSniffer", "extract_mime_type", "loose_essences", "sniffs_html"]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _WS = " \t\r\n"
@@ -121,3 +122,69 @@ def _quoted(text: str, at: int) -> tuple[str, int]:
         out.append(char)
         at += 1
     return "".join(out), at
+
+
+# --- Sniffing: a response without a type browsers know -------------------------------------
+
+#: Types under which browsers sniff the body (besides no type, or one that is no valid type).
+SNIFFED_TYPES = frozenset({"unknown/unknown", "application/unknown", "*/*"})
+#: How many bytes browsers read to sniff (WHATWG MIME Sniffing; Chromium's kMaxBytesToSniff).
+_SNIFF_BYTES = 512
+# The tags that make a body HTML, after leading whitespace, in any case, each followed by a
+# space or ">" (Chromium's kSniffableTags; the standard's list): a "/" and the other
+# whitespace count too, as a tag ends there in HTML (what cannot leak when they differ).
+_HTML_START = re.compile(
+    rb"[\t\n\f\r ]*<(?:!doctype html|script|html|!--|head|iframe|h1|div|font|table|a|style"
+    rb"|title|b|body|br|p)(?:[\t\n\f\r />]|$)",
+    re.IGNORECASE,
+)
+_LONGEST_START = len(b"<!doctype html") + 1
+
+
+def sniffs_html(data: bytes, complete: bool) -> bool | None:
+    """Whether browsers take a body starting with `data` for HTML when it has no type they
+    know; None while more of it is needed to tell (`complete`: the body ends here)."""
+    match = _HTML_START.match(data, 0, _SNIFF_BYTES)
+    if match is not None and (match.end() < len(data) or complete):
+        return True
+    stripped = len(data) - len(data.lstrip(b"\t\n\f\r "))
+    if complete or len(data) >= _SNIFF_BYTES or len(data) - stripped > _LONGEST_START:
+        return match is not None
+    return None
+
+
+class _Filter(Protocol):
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
+
+
+class HtmlSniffer:
+    """The body of a response without a type that browsers know (no Content-Type, `*/*`,
+    one that is no valid type): its first bytes are read as browsers sniff them, and it
+    goes through `inner` (the page's rewriter) only if they show HTML; else as it is."""
+
+    __slots__ = ("_inner", "_head", "_html")
+
+    def __init__(self, inner: _Filter) -> None:
+        self._inner = inner
+        self._head = b""
+        self._html: bool | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._html is None:
+            return self._sniff(chunk, complete=False)
+        return self._inner.feed(chunk) if self._html else chunk
+
+    def finish(self) -> bytes:
+        out = self._sniff(b"", complete=True) if self._html is None else b""
+        return out + self._inner.finish() if self._html else out
+
+    def _sniff(self, chunk: bytes, complete: bool) -> bytes:
+        data = self._head + chunk
+        self._html = sniffs_html(data, complete)
+        if self._html is None:
+            self._head = data
+            return b""
+        self._head = b""
+        return self._inner.feed(data) if self._html else data
