@@ -53,8 +53,9 @@ logger = logging.getLogger("consent_middleware")
     _DISPOSITION,
     _LAST_MODIFIED,
     _CACHE_CONTROL,
+    _DATE,
     _DROP,
-) = range(14)
+) = range(15)
 _KINDS = {
     "set-cookie": _SET_COOKIE,
     "content-type": _CONTENT_TYPE,
@@ -68,6 +69,7 @@ _KINDS = {
     "content-disposition": _DISPOSITION,
     "last-modified": _LAST_MODIFIED,
     "cache-control": _CACHE_CONTROL,
+    "date": _DATE,
 }
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
@@ -346,6 +348,7 @@ class ConsentCore:
         first_special = -1
         banner_header: Any = None  # the opt-out (ours: never sent on)
         deleted: list[tuple[str, str | None, str | None]] | None = [] if state.refused else None
+        dated: Callable[[], bool] | None = None  # asked only of a deletion by Expires
         for header in app_headers:
             name, value = header
             if type(header) is not tuple:
@@ -355,7 +358,9 @@ class ConsentCore:
             if kind is None:
                 kind = self._learn(name)
             if kind == _SET_COOKIE:
-                if keeps(value, state, ctx):
+                if dated is None:
+                    dated = functools.partial(self._dated, app_headers)
+                if keeps(value, state, ctx, dated):
                     out.append(header)
                     if deleted is not None:
                         deleted.extend(self.policy.deleted_places(_text(value), ctx.url_path))
@@ -370,7 +375,7 @@ class ConsentCore:
             ):
                 self._log_once(f"dropped header {_shown(name)}: a line break in its value")
                 continue
-            if not kind:
+            if not kind or kind == _DATE:
                 out.append(header)
                 continue
             if kind == _DROP:
@@ -424,7 +429,7 @@ class ConsentCore:
             kind = kinds.get(name)
             if kind is None:
                 kind = self._learn(name)
-            if kind in (_OTHER, _SET_COOKIE, _CONTENT_TYPE):
+            if kind in (_OTHER, _SET_COOKIE, _CONTENT_TYPE, _DATE):
                 continue
             text = _text(value)
             if kind == _CONTENT_LENGTH:
@@ -639,6 +644,19 @@ class ConsentCore:
         if type(value) in _TEXT_TYPES and len(self._page_types) < _MAX_LEARNED:
             self._page_types[value] = page_type
         return page_type
+
+    def _dated(self, app_headers: Sequence[Any]) -> bool:
+        """Whether the app's response has a `Date` header of its own (before or after its
+        Set-Cookie headers): Firefox then moves each Expires by that date (see
+        `ConsentPolicy.keeps`)."""
+        kinds = self._kinds
+        for name, _ in app_headers:
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self._learn(name)
+            if kind == _DATE:
+                return True
+        return False
 
     def _learn(self, name: Any) -> int:
         """The kind of a header name seen for the first time in this spelling. Servers trim

@@ -16,7 +16,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -314,7 +314,11 @@ class ConsentPolicy:
     # -- response side -----------------------------------------------------------------
 
     def keeps(
-        self, value: str | bytes, request: RequestConsent, where: Located | None = None
+        self,
+        value: str | bytes,
+        request: RequestConsent,
+        where: Located | None = None,
+        dated: Callable[[], bool] | None = None,
     ) -> bool:
         """Whether one of the app's Set-Cookie values may leave: the one judgement of a
         Set-Cookie, for both adapters, on the app's bytes (ASGI) or text (WSGI). A deletion
@@ -324,7 +328,10 @@ class ConsentPolicy:
         The verdict depends on the name and the attributes, never on the value: it is
         remembered by the header's shape (the header without its value), so a fresh session
         id costs one lookup. `where` says the request's path as the browser sent it
-        (`url_path`): where a cookie set without a valid Path attribute lands."""
+        (`url_path`): where a cookie set without a valid Path attribute lands. `dated`
+        says whether the response carries a `Date` header of the app's own, asked only of
+        a deletion by Expires: Firefox moves an Expires by the response's Date (expiry =
+        Expires + its clock - Date), so under the app's Date no such deletion is sure."""
         shape: str | bytes | None = None
         if isinstance(value, bytes):
             if 10 in value or 13 in value:  # LF, CR: a header a lax server splits in two
@@ -347,6 +354,8 @@ class ConsentPolicy:
         if verdict is True:
             return True
         if verdict is False:
+            return False
+        if dated is not None and dated():
             return False
         return verdict <= time.time() - DELETION_MARGIN
 
