@@ -408,6 +408,10 @@ class ConsentPolicy:
                 verdict = True
             elif deletes_at == math.inf:
                 verdict = False
+            elif raw_name.strip().lower() == "max-age":
+                # WebKit (curl CookieUtil) reads the cookie-pair as an attribute too: a
+                # cookie named Max-Age sets its own Max-Age, and ignores the Expires after.
+                verdict = False
             else:
                 verdict = deletes_at  # an Expires date: a deletion only once it is past
         if remembered:
