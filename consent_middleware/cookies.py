@@ -175,8 +175,13 @@ def deletion_time(attributes: str) -> float:
     Browsers disagree on everything else, so it reads as a cookie that is set: a repeated
     Max-Age or Expires (Chromium takes the last Max-Age even when its value is invalid, and
     accepts "+N"; Firefox keeps `Expires=<past>; Max-Age=abc`), a malformed or signed value,
-    a date in a form some browser rejects (`Thu, 1st Jan 1970 ...`).
+    a date in a form some browser rejects (`Thu, 1st Jan 1970 ...`), and any control
+    character but HTAB in the attributes: WebKit's parser (curl CookieUtil) trims VT and FF
+    around attribute names, so `Max-Age=0; <VT>Max-Age=31536000` is a one-year cookie there
+    (RFC 6265bis 5.7 and Firefox ignore such a header whole: it deletes nothing there).
     """
+    if _CTL_RE.search(attributes):
+        return _INF
     max_ages: list[str] = []
     expires: list[str] = []
     for av in attributes.split(";"):

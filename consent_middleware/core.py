@@ -56,8 +56,9 @@ logger = logging.getLogger("consent_middleware")
     _TARGETED_CACHE,
     _FROM_FILE,
     _LOCATION,
+    _DATE,
     _DROP,
-) = range(17)
+) = range(18)
 _KINDS = {
     "set-cookie": _SET_COOKIE,
     "content-type": _CONTENT_TYPE,
@@ -83,6 +84,7 @@ _KINDS = {
     "x-sendfile": _FROM_FILE,
     "x-lighttpd-send-file": _FROM_FILE,
     "x-litespeed-location": _FROM_FILE,
+    "date": _DATE,
 }
 #: The request headers that make a request a fragment's (no banner): a page varies on them.
 _FRAGMENT_VARY = ["HX-Request", "HX-Boosted", "Turbo-Frame", "X-Up-Target", "X-Requested-With"]
@@ -394,7 +396,7 @@ class ConsentCore:
             if kind is None:
                 kind = self._learn(name)
             if kind == _SET_COOKIE:
-                if keeps(value, state, ctx):
+                if keeps(value, state, ctx, app_headers):
                     out.append(header)
                     if deleted is not None:
                         deleted.extend(self.policy.deleted_places(_text(value), ctx.url_path))
@@ -409,7 +411,7 @@ class ConsentCore:
             ):
                 self._log_once(f"dropped header {_shown(name)}: a line break in its value")
                 continue
-            if not kind:
+            if not kind or kind == _DATE:
                 out.append(header)
                 continue
             if kind == _DROP:
@@ -472,7 +474,7 @@ class ConsentCore:
             kind = kinds.get(name)
             if kind is None:
                 kind = self._learn(name)
-            if kind in (_OTHER, _SET_COOKIE, _CONTENT_TYPE):
+            if kind in (_OTHER, _SET_COOKIE, _CONTENT_TYPE, _DATE):
                 continue
             text = _text(value)
             if kind == _CONTENT_LENGTH:

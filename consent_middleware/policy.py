@@ -324,7 +324,11 @@ class ConsentPolicy:
     # -- response side -----------------------------------------------------------------
 
     def keeps(
-        self, value: str | bytes, request: RequestConsent, where: Located | None = None
+        self,
+        value: str | bytes,
+        request: RequestConsent,
+        where: Located | None = None,
+        headers: Iterable[Any] | None = None,
     ) -> bool:
         """Whether one of the app's Set-Cookie values may leave: the one judgement of a
         Set-Cookie, for both adapters, on the app's bytes (ASGI) or text (WSGI). A deletion
@@ -334,7 +338,10 @@ class ConsentPolicy:
         The verdict depends on the name and the attributes, never on the value: it is
         remembered by the header's shape (the header without its value), so a fresh session
         id costs one lookup. `where` says the request's path as the browser sent it
-        (`url_path`): where a cookie set without a valid Path attribute lands."""
+        (`url_path`): where a cookie set without a valid Path attribute lands. `headers`
+        are the app's response headers, searched for a `Date` of its own only for a
+        deletion by Expires: Firefox moves an Expires by the response's Date (expiry =
+        Expires + its clock - Date), so under the app's Date no such deletion is sure."""
         shape: str | bytes | None = None
         if isinstance(value, bytes):
             if 10 in value or 13 in value:  # LF, CR: a header a lax server splits in two
@@ -357,6 +364,8 @@ class ConsentPolicy:
         if verdict is True:
             return True
         if verdict is False:
+            return False
+        if headers is not None and _has_date(headers):
             return False
         return verdict <= time.time() - DELETION_MARGIN
 
@@ -408,6 +417,10 @@ class ConsentPolicy:
             if kind == _KEEP_OPTIONAL or deletes_at == -math.inf:
                 verdict = True
             elif deletes_at == math.inf:
+                verdict = False
+            elif raw_name.strip().lower() == "max-age":
+                # WebKit (curl CookieUtil) reads the cookie-pair as an attribute too: a
+                # cookie named Max-Age sets its own Max-Age, and ignores the Expires after.
                 verdict = False
             else:
                 verdict = deletes_at  # an Expires date: a deletion only once it is past
@@ -690,6 +703,16 @@ class ConsentPolicy:
         if self.config.secure is not None:
             return self.config.secure or self.config.same_site == "none"
         return https or self.config.same_site == "none"
+
+
+def _has_date(headers: Iterable[Any]) -> bool:
+    """Whether response headers hold a `Date` (any spelling a server sends as one)."""
+    for header in headers:
+        name = header[0]
+        text = name.decode("latin-1") if isinstance(name, (bytes, bytearray)) else str(name)
+        if text.strip(" \t").lower() == "date":
+            return True
+    return False
 
 
 def _expirable(path: str) -> bool:
