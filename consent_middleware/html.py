@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 __all__ = ["MAX_TAG", "Attr", "HtmlRewriter", "TagFilter", "attributes", "first_by_name"]
@@ -61,7 +62,9 @@ _TAG_REST = rb"[^\t\n\f\r />]*(?=[\t\n\f\r />])[\t\n\f\r /]*(?:" + _ATTR + rb"[\
 _DELIM = rb"(?=[\t\n\f\r />])"
 
 _RAW_NAMES = (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
-_ALWAYS_STOP = (b"script", b"plaintext", b"noscript", *_RAW_NAMES)
+# `<svg>` and `<math>` open foreign content, where those names are no raw text (see
+# `HtmlRewriter._foreign_start`).
+_ALWAYS_STOP = (b"script", b"plaintext", b"noscript", b"svg", b"math", *_RAW_NAMES)
 _HEAD_STOP = (b"head", b"link", b"body")
 
 
@@ -123,6 +126,20 @@ _SKIPS_IN_NOSCRIPT = {
 }
 
 _TAG_NAME = re.compile(rb"[^\t\n\f\r />]*")
+#: Inside foreign content every tag counts: the scan stops at each "<".
+_SKIP_EACH = re.compile(rb"[^<]*")
+#: HTML start tags that end foreign content (WHATWG 13.2.6.5, "any other start tag"
+#: aside); `font` is one only with color, face or size, taken as one always.
+_BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i"
+    b" img li listing menu meta nobr ol p pre ruby s small span strike strong sub sup table"
+    b" tt u ul var font".split()
+)
+#: Elements of SVG and MathML whose content is read as HTML again (integration points).
+_INTEGRATION = {
+    b"svg": frozenset({b"foreignobject", b"desc", b"title"}),
+    b"math": frozenset({b"mi", b"mo", b"mn", b"ms", b"mtext"}),
+}
 _COMMENT_END = re.compile(rb"--!?>")
 _SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
 _SCRIPT_ESCAPED_RE = re.compile(rb"-->|</script" + _DELIM + rb"|<script" + _DELIM, re.IGNORECASE)
@@ -239,7 +256,18 @@ def first_by_name(attrs: list[Attr]) -> dict[bytes, Attr]:
 
 
 # Tokenizer states of the rewriter.
-_DATA, _TAG, _COMMENT, _BOGUS, _RAW, _SCRIPT, _SCRIPT_ESC, _SCRIPT_DOUBLE, _PLAINTEXT = range(9)
+(
+    _DATA,
+    _TAG,
+    _COMMENT,
+    _BOGUS,
+    _RAW,
+    _SCRIPT,
+    _SCRIPT_ESC,
+    _SCRIPT_DOUBLE,
+    _PLAINTEXT,
+    _CDATA,
+) = range(10)
 # Bytes kept back in a raw-text state: one less than its longest end marker (+ delimiter).
 _SCRIPT_HOLD = len(b"</script")
 _COMMENT_HOLD = len(b"--!")
@@ -266,8 +294,12 @@ class HtmlRewriter:
     content of `<noscript>` is read both ways: as markup (as with scripting off), so a tag
     manager's `<noscript><iframe>` is gated too, and as text that its first `</noscript`
     ends (as with scripting on), so that a comment, raw-text element or tag left open
-    inside it cannot hide what follows it. SVG/MathML content is read
-    with HTML rules (its `<script>`, `<style>` and `<title>` are raw text; no CDATA sections).
+    inside it cannot hide what follows it. Inside `<svg>` and `<math>` (foreign content)
+    tags are read as browsers read them there: no raw text (`<style>`, `<title>` hold markup,
+    and an SVG `<script>` is gated with its content read as markup), `/>` closes an element,
+    CDATA sections are text; integration points (`<foreignObject>`, `<desc>`, `<title>`,
+    MathML's `<mi>`...) hold HTML again, and the HTML tags that end foreign content (`<p>`,
+    `<div>`, `</p>`, ...) end it.
     When the body ends inside an unfinished comment, raw-text element or streamed tag, the
     snippets still go at the end, where the browser will not run them (bytes already sent
     cannot be revised); an unfinished tag still held back gets them before it.
@@ -297,6 +329,9 @@ class HtmlRewriter:
         "_emitted",
         "_finished",
         "_failed",
+        "_modes",
+        "_push",
+        "_tail",
     )
 
     def __init__(
@@ -328,6 +363,11 @@ class HtmlRewriter:
         self._skip = _SKIPS[False, False]
         self._noscript = False
         self._opens_noscript = False
+        # Open SVG/MathML roots and integration points, innermost last: (b"svg" or b"math",
+        # or b"ip" for an integration point, the element's name). Empty: HTML.
+        self._modes: list[tuple[bytes, bytes]] = []
+        self._push: tuple[bytes, bytes] | None = None  # once the tag ends, unless "/>"
+        self._tail = b""  # the last byte read before this chunk (a "/" before its ">")
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -369,6 +409,9 @@ class HtmlRewriter:
     # --- the tokenizer --------------------------------------------------------------------------
 
     def _refresh(self) -> None:
+        if self._modes:
+            self._skip = _SKIP_EACH
+            return
         head = bool(self._head) and not self._head_after_tag
         skips = _SKIPS_IN_NOSCRIPT if self._noscript else _SKIPS
         self._skip = skips[head, bool(self._head or self._body)]
@@ -425,6 +468,8 @@ class HtmlRewriter:
             i = self._close_noscript(closing.end())
         if cut < n:
             self._pending = data[cut:]
+        if cut:
+            self._tail = data[cut - 1 : cut]
         self._out.append(data[self._emitted : cut])
         self._emitted = cut
 
@@ -444,6 +489,12 @@ class HtmlRewriter:
                 return i, max(i, n - _COMMENT_HOLD)
             self._state = _DATA
             return found.end(), -1
+        if state == _CDATA:
+            end = data.find(b"]]>", i, n)
+            if end < 0:
+                return i, max(i, n - 2)
+            self._state = _DATA
+            return end + 3, -1
         if state == _BOGUS:
             gt = data.find(b">", i, n)
             if gt < 0:
@@ -498,6 +549,12 @@ class HtmlRewriter:
         return at
 
     def _tag_ended(self, data: bytes, at: int) -> None:
+        if self._push is not None:
+            before = data[at - 2] if at >= 2 else (self._tail[0] if self._tail else None)
+            if before != _SLASH:  # "<svg/>" opens nothing
+                self._modes.append(self._push)
+                self._refresh()
+            self._push = None
         if self._head_after_tag:
             self._head_after_tag = False
             self._insert(data, at, self._head)
@@ -539,6 +596,13 @@ class HtmlRewriter:
                     return i + 6
                 self._state = _COMMENT
                 return i + 4
+            if self._in_foreign():
+                # A CDATA section: text up to "]]>" (in HTML, a bogus comment).
+                if data.startswith(b"[CDATA[", i + 2):
+                    self._state = _CDATA
+                    return i + 9
+                if i + 9 > n and b"[CDATA[".startswith(data[i + 2 :]):
+                    return -1
             if i + 3 >= n and b"--".startswith(data[i + 2 :]):
                 return -1
             self._state = _BOGUS
@@ -559,11 +623,22 @@ class HtmlRewriter:
         name_end = match.end() if match is not None else start
         name = data[start:name_end].lower()
         if name_end >= n:
-            # The name may go on in the next chunk: wait if it could become one we act on.
+            # The name may go on in the next chunk: wait if it could become one we act on
+            # (in foreign content, every name may).
             stops = (b"body", b"noscript") if is_end else _ALWAYS_STOP + _HEAD_STOP
-            if any(stop.startswith(name) for stop in stops):
+            if self._modes or any(stop.startswith(name) for stop in stops):
                 return -1
             return self._stream_tag(name_end, _DATA)
+        if self._modes:
+            if is_end:
+                self._foreign_end(name)
+            elif self._in_foreign():
+                if name == b"script" and self._head and not self._head_after_tag:
+                    self._insert(data, i, self._head)  # before any script, as in HTML
+                    self._head = b""
+                after = self._foreign_start(name)
+                if after is not None:
+                    return after(data, i, name_end)
         if is_end:
             if name == b"noscript" and self._noscript:
                 return self._close_noscript(name_end)
@@ -595,9 +670,53 @@ class HtmlRewriter:
             return self._stream_tag(name_end, _PLAINTEXT)
         if name == b"noscript":
             self._opens_noscript = True
+        if name in (b"svg", b"math"):
+            self._push = (name, name)  # foreign content, once its start tag ends
         return self._stream_tag(name_end, _DATA)
 
-    def _held_tag(self, data: bytes, i: int, name_end: int, after: int) -> int:
+    # --- foreign content (SVG, MathML) -------------------------------------------------------
+
+    def _in_foreign(self) -> bool:
+        """Whether tags are read as SVG or MathML here (not HTML, not an integration point):
+        no raw text, `/>` closes, CDATA sections."""
+        return bool(self._modes) and self._modes[-1][0] != b"ip"
+
+    def _foreign_start(self, name: bytes) -> Callable[[bytes, int, int], int] | None:
+        """A start tag in foreign content: how to go on from its name (given data, the "<"
+        and where the name ends), or None to read it as HTML (it ended foreign content)."""
+        if name in _BREAKOUT:
+            while self._modes and self._modes[-1][0] != b"ip":
+                self._modes.pop()
+            self._refresh()
+            return None
+        root = self._modes[-1][0]
+        if name in (b"svg", b"math"):
+            self._push = (name, name)
+        elif name in _INTEGRATION[root]:
+            self._push = (b"ip", name)
+        if name in (b"script", b"iframe") and self._tags is not None:
+            # An SVG script runs: gated like any, its content read as markup (an SVG
+            # `iframe` loads nothing, and is gated all the same: what cannot leak).
+            return lambda data, i, name_end: self._held_tag(data, i, name_end, _DATA, name)
+        return lambda data, i, name_end: self._stream_tag(name_end, _DATA)
+
+    def _foreign_end(self, name: bytes) -> None:
+        """An end tag while foreign content is open: it closes the innermost open root or
+        integration point of that name, and what is inside it; `</p>` and `</br>` in SVG or
+        MathML end foreign content, as a breakout start tag does."""
+        names = [entry[1] for entry in self._modes]
+        if name in names:
+            del self._modes[len(names) - 1 - names[::-1].index(name) :]
+        elif name in (b"p", b"br") and self._in_foreign():
+            while self._modes and self._modes[-1][0] != b"ip":
+                self._modes.pop()
+        else:
+            return
+        self._refresh()
+
+    def _held_tag(
+        self, data: bytes, i: int, name_end: int, after: int, name: bytes | None = None
+    ) -> int:
         """A start tag that may need rewriting: rewrite it once whole, or wait for the rest."""
         if i == 0 and self._held is not None:
             pos, tag_state = self._held
@@ -614,7 +733,8 @@ class HtmlRewriter:
             self._next_raw_hold = len(b"iframe") + 2
         tags = self._tags
         assert tags is not None
-        name = b"script" if after == _SCRIPT else b"iframe"
+        if name is None:
+            name = b"script" if after == _SCRIPT else b"iframe"
         if closing is not None and tag_state != _T_END:
             # With scripting off it is still a tag (which goes on past "</noscript"): it
             # must not run either way.

@@ -4,10 +4,10 @@
   default `media_type`), or with `*/*` or `unknown/unknown`: Chromium sniffs it as HTML and
   runs its gated tags, and the visitor gets no banner; so it does with
   `text/html charset=utf-8` (a space for the ";"), which Chromium reads as text/html;
-- (open, not tested here yet) an inline SVG icon before a gated tag: in SVG, `<script …/>`,
-  `<style/>` and `<title/>` are empty elements and `<style>`/`<title>` hold markup, but the
-  rewriter reads them with HTML rules and takes the rest of the page for raw text, so the
-  gated tag after (or inside) them runs;
+- an inline SVG icon before a gated tag: in SVG, `<script …/>`, `<style/>` and `<title/>`
+  are empty elements and `<style>`/`<title>` hold markup, but the rewriter read them with
+  HTML rules and took the rest of the page for raw text, so the gated tag after (or
+  inside) them ran;
 - a `300 Multiple Choices` page without a Location (no redirect: Chromium shows it);
 - a page with a Content-Encoding that is no coding (`UTF-8`, `none`): Chromium shows the body
   as it is, the middleware passes it ungated;
@@ -37,6 +37,7 @@ from consent_middleware.cli import main
 
 from .fixtures.app_shapes_round2 import (
     PAGE,
+    SVG_SHAPES,
     asgi,
     config,
     outer_cookie_app,
@@ -129,6 +130,13 @@ def test_a_page_with_a_coding_chromium_ignores_is_gated(coding: str) -> None:
     assert body.startswith(b"<!doctype html>")
     assert live_gated_scripts(body) == []
     assert b'id="consent-banner"' in body
+
+
+@pytest.mark.parametrize("shape", list(SVG_SHAPES))
+def test_an_inline_svg_does_not_ungate_the_tag_after_it(shape: str) -> None:
+    start, body = asgi_page(f"/svg/{shape}")
+    assert start["status"] == 200
+    assert live_gated_scripts(body) == [], SVG_SHAPES[shape]
 
 
 def test_check_config_probe_sees_a_cookie_set_outside_the_middleware(

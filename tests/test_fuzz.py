@@ -19,7 +19,7 @@ from typing import Any
 
 import html5lib
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from consent_middleware import ConsentMiddleware, ConsentWSGIMiddleware
@@ -331,9 +331,10 @@ HEAD_SNIPPET = b'<meta name="consent-head-7f3a">'
 BODY_SNIPPET = b'<div id="consent-body-7f3a"></div>'
 
 # Markup of real pages and of broken ones. Excluded on purpose (docs/security.md says why):
-# <svg> and <math> (foreign content) and <select> (its older parser ignores raw-text
-# elements). <noscript> is in: its content is text with scripting on (how the oracle reads
-# it, as scripts run only then) and markup with scripting off (how gating also reads it).
+# <select> (its older parser ignores raw-text elements). <noscript> is in: its content is
+# text with scripting on (how the oracle reads it, as scripts run only then) and markup
+# with scripting off (how gating also reads it). So are <svg> and <math> (foreign content:
+# no raw text, "/>" closes, CDATA, integration points, the HTML tags that end it).
 PIECES = st.sampled_from(
     [
         b"<!doctype html>",
@@ -409,6 +410,28 @@ PIECES = st.sampled_from(
         b'<iframe data-consent-category="analytics" src="/ok">',
         b"</iframe>",
         b"track();",
+        b"<svg>",
+        b"<svg width=16>",
+        b"<svg/>",
+        b"</svg>",
+        b"<math>",
+        b"</math>",
+        b"<mi>",
+        b"</mi>",
+        b"<foreignObject>",
+        b"</foreignObject>",
+        b"<desc>",
+        b"<rect/>",
+        b"<style/>",
+        b"<title/>",
+        b"<textarea/>",
+        b"<script href=/i.js/>",
+        b"<script data-consent-category=marketing/>",
+        b"<![CDATA[",
+        b"]]>",
+        b"<div>",
+        b"<font>",
+        b"<br>",
         b"\x00",
         b"\r\n",
         b"\xc3\xa9",
@@ -456,6 +479,8 @@ def live_gated_tags(page: bytes) -> list[str]:
             kind = element.attrib.get("type")
             if kind is None or kind.split(";", 1)[0].strip("\t\n\f\r ").lower() != "text/plain":
                 live.append(f"script {element.attrib}")
+        elif tag == "iframe" and element.tag.startswith("{"):
+            continue  # an SVG `iframe` is no iframe: it loads nothing
         elif tag == "iframe" and ({"src", "srcdoc"} & set(element.attrib)):
             live.append(f"iframe {element.attrib}")
     return live
@@ -490,6 +515,11 @@ def test_any_chunking_gives_the_output_of_one_chunk(
     cuts=[30],
 )
 def test_no_gated_script_or_iframe_survives(page: bytes, cuts: list[int]) -> None:
+    lower = page.lower()
+    # html5lib predates the rule (HTML, 2021) by which `</p>` and `</br>` end foreign
+    # content, as they do in Chromium, Firefox and Safari: there the oracle reads
+    # another page than browsers do.
+    assume(not ((b"<svg" in lower or b"<math" in lower) and (b"</p" in lower or b"</br" in lower)))
     out = rewrite(page, cuts, gate=True)
     assert live_gated_tags(out) == [], (page, out)
 

@@ -1,8 +1,9 @@
 """App shapes of ordinary FastAPI apps where a gated tag runs in Chromium before any
 consent (probe round 2; the unit tests are tests/test_app_shapes_round2.py): a page without a
 Content-Type (or with one that Chromium sniffs, or reads as text/html), a `300 Multiple
-Choices` page without a Location, a page sent with `Content-Encoding: UTF-8`. (Inline SVG
-icons and an ISO-2022-JP page named by its `<meta>` are open: see the fixture's shapes.)
+Choices` page without a Location, a page sent with `Content-Encoding: UTF-8`, pages with an
+inline SVG icon before (or around) the gated tag. (An ISO-2022-JP page named by its
+`<meta>` is open.)
 The gated tag sets `window.__gated` and the analytics cookie `_ga_js` when it runs; an
 undecided visitor must see neither, and must see the banner.
 
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
+from ..fixtures.app_shapes_round2 import SVG_SHAPES
 from ..servers import Running, free_port, running, server_command
 from .helpers import CHROMIUM_ARGS, action_button, banner, choose, cookie_names
 
@@ -74,6 +76,15 @@ def test_a_page_chromium_shows_as_html_runs_no_gated_tag(
     expect(page.get_by_role("heading", name="A page")).to_be_visible()  # shown as a page
     assert_gated_tag_held(page)
     expect(banner(page)).to_be_visible()
+
+
+@pytest.mark.parametrize("shape", list(SVG_SHAPES))
+def test_an_inline_svg_does_not_let_a_gated_tag_run(
+    shapes_site: Running, page: Page, shape: str
+) -> None:
+    page.goto(f"{shapes_site.url}/svg/{shape}")
+    expect(banner(page)).to_be_visible()
+    assert_gated_tag_held(page)
 
 
 def test_a_300_page_without_location_runs_no_gated_tag(shapes_site: Running, page: Page) -> None:
