@@ -706,7 +706,11 @@ class ConsentCore:
     def _redirects(self, out: list[Any]) -> bool:
         """Whether a 3xx response goes elsewhere: without a Location, browsers show its
         page (and run its scripts)."""
-        return any(self._kinds.get(name) == _LOCATION for name, _ in out)
+        kinds = self._kinds
+        return any(
+            (kinds.get(name) if name in kinds else self._learn(name)) == _LOCATION
+            for name, _ in out
+        )
 
     def _page_type(self, value: Any) -> str | None:
         """The page type a Content-Type value names (text/html or application/xhtml+xml),
