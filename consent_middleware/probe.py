@@ -96,7 +96,7 @@ def probe_set_cookies(
         for path in paths:
             _probe_path(found, middleware, session, root_path, path, cookie, timeout)
             if app is not middleware:
-                _probe_outside(found, app, middleware, session, root_path, path, timeout)
+                _probe_outside(found, app, session, root_path, path, timeout)
     finally:
         if session is not None:
             session.stop()
@@ -159,7 +159,6 @@ def _bounded(call: Callable[[], _T], timeout: float) -> _T:
 def _probe_outside(
     found: ProbeResult,
     app: Any,
-    middleware: ConsentMiddleware | ConsentWSGIMiddleware,
     session: _AsgiSession | None,
     root: str,
     path: str,
