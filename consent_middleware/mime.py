@@ -10,7 +10,10 @@ is skipped, and a later value of the same type without a charset keeps the earli
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .core import BodyFilter
 
 __all__ = ["SNIFFED_TYPES", "HtmlSniffer", "extract_mime_type", "loose_essences", "sniffs_html"]
 
@@ -153,12 +156,6 @@ def sniffs_html(data: bytes, complete: bool) -> bool | None:
     return None
 
 
-class _Filter(Protocol):
-    def feed(self, chunk: bytes) -> bytes: ...
-
-    def finish(self) -> bytes: ...
-
-
 class HtmlSniffer:
     """The body of a response without a type that browsers know (no Content-Type, `*/*`,
     one that is no valid type): its first bytes are read as browsers sniff them, and it
@@ -166,7 +163,7 @@ class HtmlSniffer:
 
     __slots__ = ("_inner", "_head", "_html")
 
-    def __init__(self, inner: _Filter) -> None:
+    def __init__(self, inner: BodyFilter) -> None:
         self._inner = inner
         self._head = b""
         self._html: bool | None = None
