@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 __all__ = ["MAX_TAG", "Attr", "HtmlRewriter", "TagFilter", "attributes", "first_by_name"]
@@ -636,9 +635,9 @@ class HtmlRewriter:
                 if name == b"script" and self._head and not self._head_after_tag:
                     self._insert(data, i, self._head)  # before any script, as in HTML
                     self._head = b""
-                after = self._foreign_start(name)
-                if after is not None:
-                    return after(data, i, name_end)
+                at = self._foreign_start(data, i, name, name_end)
+                if at is not None:
+                    return at
         if is_end:
             if name == b"noscript" and self._noscript:
                 return self._close_noscript(name_end)
@@ -681,13 +680,17 @@ class HtmlRewriter:
         no raw text, `/>` closes, CDATA sections."""
         return bool(self._modes) and self._modes[-1][0] != b"ip"
 
-    def _foreign_start(self, name: bytes) -> Callable[[bytes, int, int], int] | None:
-        """A start tag in foreign content: how to go on from its name (given data, the "<"
-        and where the name ends), or None to read it as HTML (it ended foreign content)."""
+    def _leave_foreign(self) -> None:
+        """Back to HTML: out to the innermost integration point, or out of foreign content."""
+        while self._modes and self._modes[-1][0] != b"ip":
+            self._modes.pop()
+        self._refresh()
+
+    def _foreign_start(self, data: bytes, i: int, name: bytes, name_end: int) -> int | None:
+        """A start tag in foreign content (its "<" at `i`): the position to go on from (as
+        `_markup` returns it), or None to read it as HTML (it ended foreign content)."""
         if name in _BREAKOUT:
-            while self._modes and self._modes[-1][0] != b"ip":
-                self._modes.pop()
-            self._refresh()
+            self._leave_foreign()
             return None
         root = self._modes[-1][0]
         if name in (b"svg", b"math"):
@@ -697,8 +700,8 @@ class HtmlRewriter:
         if name in (b"script", b"iframe") and self._tags is not None:
             # An SVG script runs: gated like any, its content read as markup (an SVG
             # `iframe` loads nothing, and is gated all the same: what cannot leak).
-            return lambda data, i, name_end: self._held_tag(data, i, name_end, _DATA, name)
-        return lambda data, i, name_end: self._stream_tag(name_end, _DATA)
+            return self._held_tag(data, i, name_end, _DATA, name)
+        return self._stream_tag(name_end, _DATA)
 
     def _foreign_end(self, name: bytes) -> None:
         """An end tag while foreign content is open: it closes the innermost open root or
@@ -707,12 +710,9 @@ class HtmlRewriter:
         names = [entry[1] for entry in self._modes]
         if name in names:
             del self._modes[len(names) - 1 - names[::-1].index(name) :]
+            self._refresh()
         elif name in (b"p", b"br") and self._in_foreign():
-            while self._modes and self._modes[-1][0] != b"ip":
-                self._modes.pop()
-        else:
-            return
-        self._refresh()
+            self._leave_foreign()
 
     def _held_tag(
         self, data: bytes, i: int, name_end: int, after: int, name: bytes | None = None
