@@ -365,9 +365,7 @@ class ConsentCore:
             return self._fail_closed_headers(app_headers)
 
     def _trailer_leaves(self, ctx: RequestContext, name: Any, value: Any) -> bool:
-        kind = self._kinds.get(name)
-        if kind is None:
-            kind = self._learn(name)
+        kind = self._kind_of(name)
         if kind in (_DROP, _BANNER_OFF) or _breaks_lines(_text(value)):
             return False
         return kind != _SET_COOKIE or self.policy.keeps(value, ctx.state, ctx)
@@ -706,11 +704,7 @@ class ConsentCore:
     def _redirects(self, out: list[Any]) -> bool:
         """Whether a 3xx response goes elsewhere: without a Location, browsers show its
         page (and run its scripts)."""
-        kinds = self._kinds
-        return any(
-            (kinds.get(name) if name in kinds else self._learn(name)) == _LOCATION
-            for name, _ in out
-        )
+        return any(self._kind_of(name) == _LOCATION for name, _ in out)
 
     def _page_type(self, value: Any) -> str | None:
         """The page type a Content-Type value names (text/html or application/xhtml+xml),
@@ -727,6 +721,11 @@ class ConsentCore:
         if type(value) in _TEXT_TYPES and len(self._page_types) < _MAX_LEARNED:
             self._page_types[value] = page_type
         return page_type
+
+    def _kind_of(self, name: Any) -> int:
+        """A header name's kind, learned on first sight (`_plan` inlines this: a hot path)."""
+        kind = self._kinds.get(name)
+        return self._learn(name) if kind is None else kind
 
     def _learn(self, name: Any) -> int:
         """The kind of a header name seen for the first time in this spelling. Servers trim
