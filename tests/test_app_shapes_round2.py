@@ -11,8 +11,8 @@
 - a `300 Multiple Choices` page without a Location (no redirect: Chromium shows it);
 - a page with a Content-Encoding that is no coding (`UTF-8`, `none`): Chromium shows the body
   as it is, the middleware passes it ungated;
-- (open, not tested here yet) an ISO-2022-JP page that only its `<meta charset>` names: in
-  two-byte text, "<!--" is no comment, but the rewriter takes it for one;
+- an ISO-2022-JP page that only its `<meta charset>` names: in two-byte text, "<!--" is no
+  comment, but the rewriter takes it for one;
 - a refused cookie that an analytics tag set with no Path (kept at the page's directory) or
   for the registrable domain (gtag.js's default): the middleware's deletion is for Path=/
   host-only, which is another cookie, so the visitor keeps it;
@@ -130,6 +130,15 @@ def test_a_page_with_a_coding_chromium_ignores_is_gated(coding: str) -> None:
     assert body.startswith(b"<!doctype html>")
     assert live_gated_scripts(body) == []
     assert b'id="consent-banner"' in body
+
+
+def test_an_iso_2022_jp_page_named_by_its_meta_is_gated() -> None:
+    """With no charset in the header, browsers take it from `<meta charset>` (the prescan):
+    the middleware recodes ISO-2022-JP named in the header, not in the page."""
+    start, body = asgi_page("/iso-2022-jp")
+    assert (b"content-type", b"text/html") in start["headers"]
+    text = body.decode("iso2022_jp", "replace").encode()  # as Chromium decodes it
+    assert live_gated_scripts(text) == []
 
 
 @pytest.mark.parametrize("shape", list(SVG_SHAPES))

@@ -2,8 +2,8 @@
 consent (probe round 2; the unit tests are tests/test_app_shapes_round2.py): a page without a
 Content-Type (or with one that Chromium sniffs, or reads as text/html), a `300 Multiple
 Choices` page without a Location, a page sent with `Content-Encoding: UTF-8`, pages with an
-inline SVG icon before (or around) the gated tag. (An ISO-2022-JP page named by its
-`<meta>` is open.)
+inline SVG icon before (or around) the gated tag, and an ISO-2022-JP page named by its
+`<meta>`.
 The gated tag sets `window.__gated` and the analytics cookie `_ga_js` when it runs; an
 undecided visitor must see neither, and must see the banner.
 
@@ -102,6 +102,15 @@ def test_a_page_with_content_encoding_utf8_runs_no_gated_tag(
     expect(page.get_by_role("heading", name="A page")).to_be_visible()  # shown as it is
     assert_gated_tag_held(page)
     expect(banner(page)).to_be_visible()
+
+
+def test_an_iso_2022_jp_page_named_by_its_meta_runs_no_gated_tag(
+    shapes_site: Running, page: Page
+) -> None:
+    page.goto(shapes_site.url + "/iso-2022-jp")
+    expect(page.get_by_role("heading", name="A page")).to_be_visible()
+    assert page.evaluate("document.characterSet") == "ISO-2022-JP"
+    assert_gated_tag_held(page)
 
 
 # --- Cookies that an analytics tag set, after the visitor refuses -----------------------------
