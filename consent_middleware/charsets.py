@@ -13,12 +13,21 @@ import codecs
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .meta_charset import MORE, known_label, meta_charset
 from .mime import extract_mime_type
 
 if TYPE_CHECKING:
     from .core import BodyFilter
 
-__all__ = ["BomSniffer", "Recoded", "Utf16Page", "recoded_codec", "utf16_order"]
+__all__ = [
+    "BomSniffer",
+    "MetaSniffer",
+    "Recoded",
+    "Utf16Page",
+    "names_charset",
+    "recoded_codec",
+    "utf16_order",
+]
 
 #: WHATWG Encoding labels of UTF-16LE and UTF-16BE.
 _LABELS = {
@@ -46,6 +55,12 @@ def recoded_codec(content_type: str) -> str | None:
     """The Python codec of a charset label the tokenizer cannot read as ASCII, else None."""
     charset = extract_mime_type(content_type)[1]
     return None if charset is None else _RECODED.get(charset.strip(_WS))
+
+
+def names_charset(content_type: str) -> bool:
+    """Whether a Content-Type names a charset that browsers know (then no `<meta>` counts)."""
+    charset = extract_mime_type(content_type)[1]
+    return charset is not None and known_label(charset)
 
 
 def utf16_order(content_type: str) -> str | None:
@@ -133,6 +148,62 @@ class Recoded:
     def finish(self) -> bytes:
         rest = self._inner.feed(self._decode(b"", True).encode("utf-8")) + self._inner.finish()
         return self._encode(self._recode(rest, True), True)
+
+
+class MetaSniffer:
+    """A page whose `Content-Type` names no charset: its first bytes wait until a browser
+    would know its charset from its `<meta>` (`meta_charset.py`; the whole head, at most
+    `HOLD` bytes). Through `Recoded(inner)` when a `<meta>` names ISO-2022-JP, else through
+    `plain` (a page that starts with a byte order mark too: the mark wins). Only for pages
+    whose length is not kept anyway (gated, recompressed): recoding changes it."""
+
+    #: The most bytes held back for the scan; a longer head is read as ASCII.
+    HOLD = 65536
+
+    __slots__ = ("_inner", "_plain", "_head", "_scanned", "_chosen")
+
+    def __init__(self, inner: BodyFilter, plain: BodyFilter) -> None:
+        self._inner = inner
+        self._plain = plain
+        self._head = b""
+        self._scanned = 0  # the held length at the last scan: scans double it (linear)
+        self._chosen: BodyFilter | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        chosen = self._chosen
+        if chosen is not None:
+            return chosen.feed(chunk)
+        head = self._head + chunk
+        if len(head) < min(self.HOLD, max(64, 2 * self._scanned)):
+            self._head = head
+            return b""
+        self._scanned = len(head)
+        chosen = self._choose(head, final=len(head) >= self.HOLD)
+        if chosen is None:
+            self._head = head
+            return b""
+        self._head = b""
+        return chosen.feed(head)
+
+    def finish(self) -> bytes:
+        chosen = self._chosen
+        if chosen is None:
+            head, self._head = self._head, b""
+            chosen = self._choose(head, final=True)
+            assert chosen is not None
+            return chosen.feed(head) + chosen.finish()
+        return chosen.finish()
+
+    def _choose(self, head: bytes, final: bool) -> BodyFilter | None:
+        if head[:2] in _BOMS or head.startswith(codecs.BOM_UTF8):
+            label = None
+        else:
+            label = meta_charset(head, final)
+            if label == MORE:
+                return None
+        codec = _RECODED.get(label) if label is not None else None
+        self._chosen = self._plain if codec is None else Recoded(self._inner, codec)
+        return self._chosen
 
 
 class BomSniffer:

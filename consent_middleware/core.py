@@ -17,7 +17,15 @@ from typing import Any, NamedTuple, Protocol
 from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
 from .cache import ByteBudget
-from .charsets import BomSniffer, Recoded, Utf16Page, recoded_codec, utf16_order
+from .charsets import (
+    BomSniffer,
+    MetaSniffer,
+    Recoded,
+    Utf16Page,
+    names_charset,
+    recoded_codec,
+    utf16_order,
+)
 from .compression import READERS, decoder_for, shown_raw
 from .config import ALWAYS, ConsentConfig
 from .consent import Consent
@@ -161,7 +169,7 @@ class ConsentCore:
         self._fingerprint: bytes | None = None
         # Content-Type value, as the app spells it -> ("le" or "be" for a UTF-16 label, the
         # codec of an ISO-2022-JP one).
-        self._charsets: dict[Any, tuple[str | None, str | None]] = {}
+        self._charsets: dict[Any, tuple[str | None, str | None, bool]] = {}
         #: WSGI status line -> (its code, the line the server gets): see `status_line`.
         self.status_lines: dict[str, tuple[int, str]] = {}
 
@@ -518,17 +526,20 @@ class ConsentCore:
         charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
         if charset is None:
             text = _text(content_type)
-            charset = (utf16_order(text), recoded_codec(text))
+            charset = (utf16_order(text), recoded_codec(text), names_charset(text))
             if type(content_type) in _TEXT_TYPES and len(self._charsets) < _MAX_LEARNED:
                 self._charsets[content_type] = charset
-        order, codec = charset
+        order, codec, labelled = charset
         if order is not None:  # a UTF-16 page: read as UTF-8, and its snippet twice as long
             added = None if added is None else 2 * added
             body = Utf16Page(body, order, added)
         elif codec is not None:  # ISO-2022-JP: read as UTF-8, its length not kept
             body, added = Recoded(body, codec), None
         else:
-            body = BomSniffer(body, added, self._log_once)
+            plain = BomSniffer(body, added, self._log_once)
+            # No charset in the header: a <meta> may name ISO-2022-JP. Read only where the
+            # length is not kept anyway (gating): recoding changes it.
+            body = plain if labelled or added is not None else MetaSniffer(body, plain)
         if encoding not in (None, "", "identity") and not shown_raw(encoding):
             body = decoder_for(encoding, body)
             if body is None:

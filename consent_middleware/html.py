@@ -20,7 +20,15 @@ import logging
 import re
 from typing import NamedTuple, Protocol
 
-__all__ = ["MAX_TAG", "Attr", "HtmlRewriter", "TagFilter", "attributes", "first_by_name"]
+__all__ = [
+    "MAX_TAG",
+    "Attr",
+    "HtmlRewriter",
+    "TagFilter",
+    "attributes",
+    "first_by_name",
+    "tag_end",
+]
 
 logger = logging.getLogger("consent_middleware")
 
@@ -218,6 +226,13 @@ def _scan_tag(data: bytes, pos: int, state: int, end: int | None = None) -> tupl
                 pos -= 1
         else:  # _T_BEFORE_VALUE
             state = _T_DQ if c == _DQ else _T_SQ if c == _SQ else _T_UQ
+
+
+def tag_end(data: bytes, name_end: int) -> int | None:
+    """Where a tag whose name ends at `name_end` ends (after its ">"), or None when `data`
+    ends first."""
+    end, state = _scan_tag(data, name_end, _T_NAME)
+    return end if state == _T_END else None
 
 
 _ATTR_RE = re.compile(

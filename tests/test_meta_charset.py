@@ -1,0 +1,143 @@
+"""A page whose Content-Type names no charset is read in the charset its `<meta>` names
+(`meta_charset.py`, `charsets.MetaSniffer`): for ISO-2022-JP, whose two-byte text can hold
+`<!--`, that decides whether a gated script after it is seen. The table of pages is
+Chromium's (tests/browser/test_meta_charset.py checks it there)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consent_middleware.charsets import MetaSniffer, names_charset
+from consent_middleware.html import HtmlRewriter
+from consent_middleware.meta_charset import MORE, NONE, meta_charset
+
+from .conftest import AppSpec, Site
+from .fixtures.meta_charsets import META_PAGES
+from .test_charsets import gated_tag
+
+JIS_PAGE = (
+    b"<!doctype html><html><head><meta charset=iso-2022-jp><title>t</title></head><body>"
+    b"<p>\x1b$BF|K\\8l<!--\x1b(B</p>"
+    b'<script data-consent-category="analytics">track()</script><p>--></p></body></html>'
+)
+
+
+@pytest.mark.parametrize("case", list(META_PAGES))
+def test_the_label_is_the_one_chromium_reads(case: str) -> None:
+    page, label, _ = META_PAGES[case]
+    assert meta_charset(page, True) == (label or NONE)
+
+
+@pytest.mark.parametrize("case", list(META_PAGES))
+def test_a_part_of_the_page_never_decides_otherwise(case: str) -> None:
+    page, label, _ = META_PAGES[case]
+    for cut in range(len(page)):
+        assert meta_charset(page[:cut], False) in (MORE, label or NONE), cut
+
+
+@pytest.mark.parametrize("size", [1, 7, 100, 4096])
+def test_a_meta_named_iso_2022_jp_page_is_gated_in_any_chunks(size: int) -> None:
+    """Read as ASCII, `ESC $ B ... <!-- ESC ( B` opens a comment that hides the script."""
+    out = recoded(JIS_PAGE, size)
+    text = out.decode("iso2022_jp")
+    assert "日本語" in text  # the two-byte text, read in its charset
+    assert 'type="text/plain"' in gated_tag(text)
+
+
+def recoded(page: bytes, size: int) -> bytes:
+    from consent_middleware.gating import TagGate
+
+    inner = HtmlRewriter(body_snippet=b"<i>banner</i>", tags=TagGate(frozenset()))
+    sniffer = MetaSniffer(inner, inner)
+    chunks = [page[i : i + size] for i in range(0, len(page), size)]
+    return b"".join(sniffer.feed(chunk) for chunk in chunks) + sniffer.finish()
+
+
+class Plain:
+    """A body filter that changes nothing, and keeps what it saw."""
+
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.seen.append(chunk)
+        return chunk
+
+    def finish(self) -> bytes:
+        return b""
+
+
+def test_a_page_with_a_byte_order_mark_is_not_read_by_its_meta() -> None:
+    page = b"\xef\xbb\xbf" + JIS_PAGE
+    plain = Plain()
+    sniffer = MetaSniffer(HtmlRewriter(), plain)
+    assert sniffer.feed(page) + sniffer.finish() == page
+    assert b"".join(plain.seen) == page
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 200), st.binary(max_size=300))
+def test_the_sniffer_passes_every_byte_of_a_plain_page(size: int, tail: bytes) -> None:
+    """Held bytes all come out, in order, whatever the chunking."""
+    page = b"<!doctype html><head><title>x</title></head><body>" + tail.replace(b"<", b"")
+    chunks = [page[i : i + size] for i in range(0, len(page), size)]
+    sniffer = MetaSniffer(HtmlRewriter(), HtmlRewriter())
+    assert b"".join(sniffer.feed(c) for c in chunks) + sniffer.finish() == page
+
+
+def test_a_head_longer_than_the_hold_is_read_as_ascii() -> None:
+    """At most `MetaSniffer.HOLD` bytes wait; a page whose head runs longer streams on."""
+    page = b"<head><style>" + b"x" * (MetaSniffer.HOLD + 10) + b"</style><meta charset=iso-2022-jp>"
+    sniffer = MetaSniffer(HtmlRewriter(), Plain())
+    first = sniffer.feed(page[: MetaSniffer.HOLD + 5])
+    assert len(first) == MetaSniffer.HOLD + 5
+    assert first + sniffer.feed(page[MetaSniffer.HOLD + 5 :]) + sniffer.finish() == page
+
+
+def test_scanning_a_long_head_in_small_chunks_stays_linear() -> None:
+    """Each scan waits for twice the bytes of the last: 1-byte chunks cost no quadratic time."""
+    import time
+
+    page = b"<head><style>" + b"x" * 60000 + b"</style></head><body>"
+    sniffer = MetaSniffer(HtmlRewriter(), HtmlRewriter())
+    start = time.process_time()
+    out = b"".join(sniffer.feed(page[i : i + 1]) for i in range(len(page))) + sniffer.finish()
+    assert out == page
+    assert time.process_time() - start < 5  # quadratic rescans would take minutes
+
+
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        ("text/html", False),
+        ("text/html; charset=utf-8", True),
+        ("text/html; charset=bogus", False),  # an unknown label: the <meta> decides
+        ("text/html; charset=iso-2022-jp", True),
+    ],
+)
+def test_a_header_names_a_charset_only_with_a_known_label(content_type: str, named: bool) -> None:
+    assert names_charset(content_type) is named
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "text/html; charset=bogus"])
+def test_a_meta_named_iso_2022_jp_page_is_gated_through_the_middleware(
+    make_site: Callable[..., Site], content_type: str
+) -> None:
+    response = make_site(AppSpec(body=JIS_PAGE, content_type=content_type), gate_scripts=True).get(
+        "/"
+    )
+    text = response.content.decode("iso2022_jp", "replace")
+    assert "日本語" in text and 'id="consent-banner"' in text
+    assert 'type="text/plain"' in gated_tag(text)
+    assert "content-length" not in response.headers
+
+
+def test_a_utf8_header_wins_over_the_meta(make_site: Callable[..., Site]) -> None:
+    """Browsers read the page as UTF-8: its bytes are left as they are (no recoding)."""
+    spec = AppSpec(body=JIS_PAGE, content_type="text/html; charset=utf-8")
+    response = make_site(spec, gate_scripts=True).get("/")
+    assert b"\x1b$BF|K\\8l<!--\x1b(B" in response.content
