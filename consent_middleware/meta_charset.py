@@ -31,7 +31,10 @@ _LETTER = re.compile(rb"[a-zA-Z]")
 _NAME = re.compile(rb"[^\t\n\f\r />]*")
 _COMMENT = re.compile(rb"<!--(?:-?>|.*?--!?>)", re.DOTALL)
 #: Elements whose content is text to the tokenizer (scripting on: `<noscript>` too).
-_RAW_TEXT = frozenset(b"script style title textarea xmp iframe noembed noframes noscript".split())
+_RAW_TEXT_END = {
+    name: re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE)
+    for name in b"script style title textarea xmp iframe noembed noframes noscript".split()
+}
 #: Start tags that leave the head for the scan (any other tag does; end tags too, except
 #: these).
 _HEAD_TAGS = frozenset(b"script noscript style link meta object title base".split())
@@ -86,8 +89,10 @@ def meta_charset(data: bytes, final: bool) -> str:
         if name not in _HEAD_TAGS and (closing or name not in (b"html", b"head")):
             in_head = False
         pos = end
-        if not closing and name in _RAW_TEXT:
-            text_end = re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE)
+        if not closing and name == b"plaintext":
+            return NONE  # the rest of the page is text
+        text_end = None if closing else _RAW_TEXT_END.get(name)
+        if text_end is not None:
             found = text_end.search(data, pos)
             if found is None:
                 return undecided()
