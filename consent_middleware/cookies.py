@@ -96,6 +96,8 @@ def default_path(request_path: str) -> str:
 
 _PATH_SAFE = "/!$&'()*+,=:@-._~%"
 _CTL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+#: The name of a cookie after a comma: "=" follows it before any ";" or comma.
+_FOLDED_NAME_RE = re.compile(",([^;,=]*)=")
 
 
 def judged_names(header: str) -> tuple[str, ...]:
@@ -109,7 +111,10 @@ def judged_names(header: str) -> tuple[str, ...]:
       its "=" (`=a=b` comes back as `a=b`), or the whole value (`foo` comes back as `foo`,
       which some servers read as a name);
     - the name trimmed of every whitespace character (\v, \f, NBSP), and cut at the first
-      control character (where a parser that stops at NUL or CR would end it).
+      control character (where a parser that stops at NUL or CR would end it);
+    - the name after each comma that an "=" follows before any ";" (`a=1, _fbp=2`): a
+      client that reads a response's Set-Cookie headers as one folded value (NSHTTPCookie
+      on Apple's systems) splits it at commas. A comma in an Expires date names none.
     """
     end = header.find(";")
     pair = header if end < 0 else header[:end]
@@ -122,11 +127,13 @@ def judged_names(header: str) -> tuple[str, ...]:
     if not name and value:
         second = value.find("=")
         names.append(value if second < 0 else value[:second].strip(_WSP))
+    if "," in header:
+        names += [n.strip(_WSP) for n in _FOLDED_NAME_RE.findall(header) if n.strip(_WSP)]
     for candidate in tuple(names):
         for variant in (candidate.strip(), _CTL_RE.split(candidate, 1)[0].strip()):
             if variant not in names:
                 names.append(variant)
-    return tuple(names)
+    return tuple(dict.fromkeys(names))
 
 
 #: An Expires date counts as a deletion only this far in the past: visitors' clocks differ

@@ -347,15 +347,19 @@ class ConsentPolicy:
             if 10 in value or 13 in value:  # LF, CR: a header a lax server splits in two
                 return False
             end = value.find(b";")
-            eq = value.find(b"=", 0, end) if end >= 0 else value.find(b"=")
-            if eq > 0:
+            stop = end if end >= 0 else len(value)
+            eq = value.find(b"=", 0, stop)
+            # A comma in the value may fold in a cookie of its own (`judged_names`), which
+            # the shape does not show: such a header is judged every time.
+            if eq > 0 and value.find(b",", eq, stop) < 0:
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         else:
             if "\n" in value or "\r" in value:
                 return False
             end = value.find(";")
-            eq = value.find("=", 0, end) if end >= 0 else value.find("=")
-            if eq > 0:
+            stop = end if end >= 0 else len(value)
+            eq = value.find("=", 0, stop)
+            if eq > 0 and value.find(",", eq, stop) < 0:
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         verdict = None if shape is None else request.verdicts.get(shape)
         if verdict is None:
@@ -384,11 +388,14 @@ class ConsentPolicy:
         # A name that is nothing but SP and HTAB is no name: the cookie is judged by its
         # value too (see `judged_names`), so neither its kind nor its verdict is remembered.
         named = bool(raw_name.strip(" \t"))
+        # A comma may fold in a cookie of another name (`judged_names`): the kind is then
+        # the whole header's, not the name's.
+        by_name = named and "," not in text
         names = request.names
-        kind = names.get(raw_name) if named else None
+        kind = names.get(raw_name) if by_name else None
         if kind is None:
             kind = self._kind(text, request.consent)
-            if named and len(names) < _MAX_NAMES:
+            if by_name and len(names) < _MAX_NAMES:
                 names[raw_name] = kind
         verdict: Verdict
         remembered = named and shape is not None

@@ -21,6 +21,7 @@ from consent_middleware.cookies import (
     cookie_value,
     deletion_header,
     is_deletion,
+    judged_names,
     parse_cookie_date,
     parse_cookie_header,
     parse_set_cookie,
@@ -956,3 +957,20 @@ def test_build_set_cookie_either_refuses_or_round_trips(name: str, value: str) -
     assert "\r" not in header and "\n" not in header and "\x00" not in header
     parsed = parse_set_cookie(header)
     assert (parsed.name, parsed.value, parsed.path) == (name, value, "/")
+
+
+@pytest.mark.parametrize(
+    ("header", "names"),
+    [
+        ("lang=en, _fbp=1; Path=/", ("lang", "_fbp")),
+        ("lang=en; Path=/, _fbp=1", ("lang", "_fbp")),
+        ("a=1,b=2,c=3", ("a", "b", "c")),
+        ("a=1, a=2", ("a",)),
+        ("lang=en; Expires=Thu, 01 Jan 2037 00:00:00 GMT", ("lang",)),  # a date's comma
+        ("cart=1,2,3; Path=/", ("cart",)),  # no "=" after the commas
+    ],
+)
+def test_judged_names_include_cookies_folded_in_after_a_comma(
+    header: str, names: tuple[str, ...]
+) -> None:
+    assert judged_names(header) == names

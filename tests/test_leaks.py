@@ -476,3 +476,39 @@ def test_remembered_gated_tags_stay_within_the_budget() -> None:
     memo = core._tag_memo
     assert 0 < len(memo) < 3000
     assert memo.size <= memo.max_bytes <= budget * 0.05
+
+
+# -- One Set-Cookie header read as several: a client that splits it at commas ------------------
+
+#: Clients that take the Set-Cookie headers of a response as one folded value split it at
+#: ", " (NSHTTPCookie's `cookiesWithResponseHeaderFields` on Apple's systems, which WebKit
+#: there uses): the text after a comma that holds "=" is a cookie of its own.
+FOLDED = [
+    "lang=en, _fbp=fb.1.1700000000; Path=/; Max-Age=31536000",
+    "lang=en,_fbp=fb.1; Path=/",
+    "lang=en; Path=/, _fbp=fb.1; Max-Age=31536000",
+    "session=s1, ads_id=42; Path=/; HttpOnly",
+]
+
+
+@pytest.mark.parametrize("header", FOLDED)
+def test_a_refused_cookie_folded_into_a_granted_ones_header_never_leaves(
+    make_site: Callable[..., Site], header: str
+) -> None:
+    """`lang` (settings) is granted, marketing is not: whoever reads the header as two
+    cookies would store `_fbp` too. The same name and attributes without the comma leave
+    (the verdict remembered for that shape must not pass the folded one)."""
+    plain = header.split(",", 1)[0].split(";", 1)[0] + "; Path=/"
+    site = make_site(AppSpec(set_cookies=[plain, header]))
+    cookie = site.consent_cookie({"action": "save", "categories": ["settings"]})
+    for _ in range(2):  # the second time the shape's verdict is remembered
+        sent = site.get("/", cookie=cookie).headers.get_list("set-cookie")
+        assert plain in sent
+        assert header not in sent
+
+
+def test_a_comma_in_an_expires_date_names_no_cookie(make_site: Callable[..., Site]) -> None:
+    header = "lang=en; Expires=Thu, 01 Jan 2037 00:00:00 GMT; Path=/"
+    site = make_site(AppSpec(set_cookies=[header]))
+    cookie = site.consent_cookie({"action": "save", "categories": ["settings"]})
+    assert header in site.get("/", cookie=cookie).headers.get_list("set-cookie")
