@@ -198,7 +198,10 @@ class MetaSniffer:
         if head[:2] in _BOMS or head.startswith(codecs.BOM_UTF8):
             label = None
         else:
-            label = meta_charset(head, final)
+            try:
+                label = meta_charset(head, final)
+            except Exception:  # pragma: no cover - a bug; never lose the bytes held
+                label = None
             if label == MORE:
                 return None
         codec = _RECODED.get(label) if label is not None else None

@@ -122,7 +122,7 @@ def known_label(label: str) -> bool:
         return True
     try:
         codecs.lookup(label)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL or a lone surrogate in it
         return False
     return True
 

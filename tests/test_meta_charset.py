@@ -141,3 +141,19 @@ def test_a_utf8_header_wins_over_the_meta(make_site: Callable[..., Site]) -> Non
     spec = AppSpec(body=JIS_PAGE, content_type="text/html; charset=utf-8")
     response = make_site(spec, gate_scripts=True).get("/")
     assert b"\x1b$BF|K\\8l<!--\x1b(B" in response.content
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400), st.booleans())
+def test_the_scan_never_raises(data: bytes, final: bool) -> None:
+    """Whatever a page holds (a NUL or a lone surrogate in a label, say), the scan answers."""
+    for page in (data, b"<meta charset=" + data, b"<meta http-equiv=content-type content=" + data):
+        assert meta_charset(page, final) is not None
+
+
+def test_a_label_no_codec_can_name_is_skipped() -> None:
+    page = b"<meta charset='\x00'><meta charset='utf-8\xff\x00'><meta charset=iso-2022-jp><p>a"
+    assert meta_charset(page, True) == "iso-2022-jp"
+    plain = Plain()
+    sniffer = MetaSniffer(HtmlRewriter(), plain)
+    assert b"\x00" in sniffer.feed(page[:40]) + sniffer.feed(page[40:]) + sniffer.finish()
