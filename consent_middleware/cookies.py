@@ -18,6 +18,7 @@ __all__ = [
     "DELETION_MARGIN",
     "SetCookie",
     "deletion_time",
+    "folded_names",
     "judged_names",
     "strict_cookie_date",
     "build_set_cookie",
@@ -111,10 +112,9 @@ def judged_names(header: str) -> tuple[str, ...]:
       its "=" (`=a=b` comes back as `a=b`), or the whole value (`foo` comes back as `foo`,
       which some servers read as a name);
     - the name trimmed of every whitespace character (\v, \f, NBSP), and cut at the first
-      control character (where a parser that stops at NUL or CR would end it);
-    - the name after each comma that an "=" follows before any ";" (`a=1, _fbp=2`): a
-      client that reads a response's Set-Cookie headers as one folded value (NSHTTPCookie
-      on Apple's systems) splits it at commas. A comma in an Expires date names none.
+      control character (where a parser that stops at NUL or CR would end it).
+
+    See also `folded_names`.
     """
     end = header.find(";")
     pair = header if end < 0 else header[:end]
@@ -127,13 +127,23 @@ def judged_names(header: str) -> tuple[str, ...]:
     if not name and value:
         second = value.find("=")
         names.append(value if second < 0 else value[:second].strip(_WSP))
-    if "," in header:
-        names += [n.strip(_WSP) for n in _FOLDED_NAME_RE.findall(header) if n.strip(_WSP)]
     for candidate in tuple(names):
         for variant in (candidate.strip(), _CTL_RE.split(candidate, 1)[0].strip()):
             if variant not in names:
                 names.append(variant)
-    return tuple(dict.fromkeys(names))
+    return tuple(names)
+
+
+def folded_names(header: str) -> tuple[str, ...]:
+    """The names after each comma of a Set-Cookie that an "=" follows before any ";"
+    (`lang=en, _fbp=1` gives `_fbp`). Browsers read one cookie there (RFC 6265bis, the IETF
+    cases `comma0001`...), but a client that takes a response's Set-Cookie headers as one
+    folded value (NSHTTPCookie's `cookiesWithResponseHeaderFields`, on Apple's systems)
+    splits it at commas and reads a cookie of each. A comma in an Expires date names none."""
+    if "," not in header:
+        return ()
+    names = (name.strip(_WSP) for name in _FOLDED_NAME_RE.findall(header))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 #: An Expires date counts as a deletion only this far in the past: visitors' clocks differ

@@ -30,6 +30,7 @@ from .cookies import (
     default_path,
     deletion_header,
     deletion_time,
+    folded_names,
     judged_names,
     parse_cookie_header,
     parse_set_cookie,
@@ -349,7 +350,7 @@ class ConsentPolicy:
             end = value.find(b";")
             stop = end if end >= 0 else len(value)
             eq = value.find(b"=", 0, stop)
-            # A comma in the value may fold in a cookie of its own (`judged_names`), which
+            # A comma in the value may fold in a cookie of its own (`folded_names`), which
             # the shape does not show: such a header is judged every time.
             if eq > 0 and value.find(b",", eq, stop) < 0:
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
@@ -388,7 +389,7 @@ class ConsentPolicy:
         # A name that is nothing but SP and HTAB is no name: the cookie is judged by its
         # value too (see `judged_names`), so neither its kind nor its verdict is remembered.
         named = bool(raw_name.strip(" \t"))
-        # A comma may fold in a cookie of another name (`judged_names`): the kind is then
+        # A comma may fold in a cookie of another name (`folded_names`): the kind is then
         # the whole header's, not the name's.
         by_name = named and "," not in text
         names = request.names
@@ -483,6 +484,18 @@ class ConsentPolicy:
                 kinds.append(_REFUSED)
         if _REFUSED in kinds:
             return _REFUSED
+        # A cookie folded in after a comma (`folded_names`) that a rule refuses (or the
+        # consent cookie itself): a client that splits at commas would store it. One that
+        # no rule names is left to browsers, which read it as part of the value.
+        for name in folded_names(value):
+            category = self.category_of(name)
+            if name == self._cookie_name or (
+                category is not None
+                and category != ALWAYS
+                and category not in self.config.required_categories
+                and not consent.categories.get(category, False)
+            ):
+                return _REFUSED
         return _KEEP_OPTIONAL if _KEEP_OPTIONAL in kinds else _KEEP
 
     def _attributes_of(self, value: str, end: int) -> _Attributes:
