@@ -488,7 +488,8 @@ class ConsentPolicy:
         # consent cookie itself): a client that splits at commas would store it. One that
         # no rule names is left to browsers, which read it as part of the value.
         for name in folded_names(value):
-            category = self.category_of(name)
+            rule = self.config.rules.match(name)  # a rule's: not the unknown cookies' one
+            category = None if rule is None else rule.category
             if name == self._cookie_name or (
                 category is not None
                 and category != ALWAYS

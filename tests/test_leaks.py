@@ -507,6 +507,16 @@ def test_a_refused_cookie_folded_into_a_granted_ones_header_never_leaves(
         assert header not in sent
 
 
+def test_an_unknown_name_after_a_comma_is_left_to_browsers_reading(
+    make_site: Callable[..., Site],
+) -> None:
+    """Even where unknown cookies count as marketing: no rule names `baz`."""
+    header = "lang=en, baz=qux; Path=/"
+    site = make_site(AppSpec(set_cookies=[header]), unknown_cookies="marketing")
+    cookie = site.consent_cookie({"action": "save", "categories": ["settings"]})
+    assert header in site.get("/", cookie=cookie).headers.get_list("set-cookie")
+
+
 @pytest.mark.parametrize(
     "header",
     [
