@@ -70,6 +70,9 @@ from consent_middleware import Category, ConsentConfig, ConsentMiddleware, Cooki
         ({"max_body_size": -1}, "max_body_size"),
         ({"google_consent_mapping": {"analytics": ["analytics_cookies"]}}, "analytics_cookies"),
         ({"google_consent_mapping": {"nope": ["ad_storage"]}}, "'nope'"),
+        ({"google_consent_mapping": ["analytics_storage"]}, "google_consent_mapping"),
+        ({"google_consent_mapping": {"analytics": "analytics_storage"}}, "'analytics_storage'"),
+        ({"google_consent_mapping": {"analytics": [5]}}, "5"),
     ],
 )
 def test_bad_config_names_the_value(options: dict[str, Any], named: str) -> None:
