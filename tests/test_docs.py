@@ -79,3 +79,44 @@ def test_django_quickstart_is_the_tested_project(kind: str) -> None:
         for ours, theirs in renames.items():
             line = line.replace(ours, theirs)
         assert line in tested, line
+
+
+#: What each extra of pyproject.toml brings, by the modules a page imports or runs.
+EXTRAS = {"flask": {"flask"}, "fastapi": {"fastapi", "starlette"}, "starlette": {"starlette"}}
+SERVERS = {"uvicorn", "hypercorn", "flask", "quart", "waitress-serve", "gunicorn"}
+
+
+@pytest.mark.parametrize("name", ["fastapi", "starlette", "flask", "litestar", "quart", "django"])
+def test_quickstart_installs_what_it_runs(name: str) -> None:
+    """The page's `pip install` line brings every framework its app imports and the server
+    its run line starts: a newcomer copies the two lines and runs the app."""
+    page = (DOCS / "quickstart" / f"{name}.md").read_text(encoding="utf-8")
+    shell = "\n".join(re.findall(r"```sh\n(.*?)```", page, re.S))
+    (pip,) = [line for line in shell.splitlines() if line.startswith("pip install ")]
+    installed: set[str] = set()
+    for word in pip.split("#")[0].split()[2:]:
+        word = word.strip("'\"")
+        extras = re.search(r"\[(.*)\]", word)
+        for extra in extras.group(1).split(",") if extras else ():
+            installed |= EXTRAS.get(extra, set())
+        installed.add(re.sub(r"\[.*\]", "", word))
+    needed = {
+        module
+        for block in python_blocks(DOCS / "quickstart" / f"{name}.md")
+        for module in re.findall(r"^(?:from|import) (\w+)", block, re.M)
+        if module in {"fastapi", "starlette", "flask", "litestar", "quart", "django"}
+    }
+    runs = {line.split()[0] for line in shell.splitlines() if line.strip()}
+    needed |= {command.removesuffix("-serve") for command in runs & SERVERS}
+    assert needed <= installed, f"{pip!r} does not install {sorted(needed - installed)}"
+
+
+def test_pip_install_by_name_says_it_is_not_on_pypi_yet() -> None:
+    """While README.md says the package is not on PyPI, a page that tells to
+    `pip install consent-middleware` by name also says so, with the way that works."""
+    if "Not on PyPI yet" not in (DOCS.parent / "README.md").read_text(encoding="utf-8"):
+        pytest.skip("published")
+    for page in [DOCS / "index.md", *sorted((DOCS / "quickstart").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        if re.search(r"^pip install '?consent-middleware", text, re.M):
+            assert "not on pypi yet" in text.lower(), page.name
