@@ -67,7 +67,10 @@ def check_config_command(target: str, paths: tuple[str, ...], root_path: str) ->
     except (ImportError, AttributeError, ValueError, TypeError, LookupError) as exc:
         raise click.UsageError(str(exc)) from exc
     if root_path and not root_path.startswith("/"):
-        raise click.UsageError(f"--root-path starts with '/': {root_path!r}")
+        raise click.UsageError(f"--root-path must start with '/': {root_path!r}")
+    for path in paths:
+        if not path.startswith("/"):
+            raise click.UsageError(f"--probe PATH must start with '/': {path!r}")
     findings = check_config(config)
     if paths:
         try:

@@ -360,8 +360,9 @@ def test_probe_path_with_a_query_string(kind: int) -> None:
     found = probe_set_cookies(app, ["/shop/?x=1"])
     names = sorted(value.split("=")[0] for value in found["/shop/?x=1"])
     assert names == ["qtracker", "tracker"]
-    (finding, other) = probe_findings(_config(), found)
-    assert "qtracker" in finding and "tracker" in other
+    findings = probe_findings(_config(), found)
+    assert len(findings) == 2
+    assert any("'qtracker'" in finding for finding in findings)
 
 
 @pytest.mark.parametrize("kind", [0, 1], ids=["asgi", "wsgi"])
