@@ -120,3 +120,15 @@ def test_pip_install_by_name_says_it_is_not_on_pypi_yet() -> None:
         text = page.read_text(encoding="utf-8")
         if re.search(r"^pip install '?consent-middleware", text, re.M):
             assert "not on pypi yet" in text.lower(), page.name
+
+
+def test_examples_run_lines_serve_where_the_page_says() -> None:
+    """docs/examples.md runs each example, then says "open http://127.0.0.1:8000/": every
+    run line listens there (uvicorn's default port is 8000; Flask's is 5000)."""
+    page = (DOCS / "examples.md").read_text(encoding="utf-8")
+    assert "Then open <http://127.0.0.1:8000/>" in page
+    shell = re.findall(r"```sh\n(.*?)```", page, re.S)[0]
+    for line in shell.splitlines():
+        command = line.split("#")[0].strip()
+        if command and not command.startswith(".venv/bin/uvicorn"):
+            assert "--port 8000" in command or "--port=8000" in command, command
