@@ -443,6 +443,23 @@ def test_passwords_stay_out_of_cli_errors(url: str, capsys: pytest.CaptureFixtur
             "/nonexistent/dir is not a writable folder",
             id="html-folder",
         ),
+        # A window that holds no moment (the dates swapped) is a typo, not "no records":
+        # an export for a regulator would otherwise come out empty, with exit 0.
+        pytest.param(
+            ["export", "--since", "2026-04-01", "--until", "2026-01-01"],
+            "--since 2026-04-01T00:00:00.000Z is not before --until 2026-01-01T00:00:00.000Z",
+            id="export-window-swapped",
+        ),
+        pytest.param(
+            ["stats", "--until", "2026-01-01", "--since", "2026-01-01"],
+            "is not before --until",
+            id="stats-window-empty",
+        ),
+        pytest.param(
+            ["verify", "--secret", SECRET, "--since", "2026-04-01", "--until", "2026-01-01"],
+            "is not before --until",
+            id="verify-window-swapped",
+        ),
     ],
 )
 def test_bad_arguments_are_usage_errors_not_tracebacks(
