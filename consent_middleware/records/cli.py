@@ -181,7 +181,18 @@ def _store_option(function: F) -> F:
     )(function)
 
 
-def _range_options(function: F) -> F:
+def _range_options(command: F) -> F:
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        since, until = kwargs.get("since"), kwargs.get("until")
+        if since is not None and until is not None and since >= until:
+            raise click.UsageError(
+                f"--since {format_time(since)} is not before --until {format_time(until)}:"
+                " no record can be in between"
+            )
+        return command(*args, **kwargs)
+
+    function: F = checked  # type: ignore[assignment]
     function = click.option(
         "--until",
         callback=_moment,
