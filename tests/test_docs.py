@@ -132,3 +132,18 @@ def test_examples_run_lines_serve_where_the_page_says() -> None:
         command = line.split("#")[0].strip()
         if command and not command.startswith(".venv/bin/uvicorn"):
             assert "--port 8000" in command or "--port=8000" in command, command
+
+
+def test_examples_page_names_every_variable_the_sites_read() -> None:
+    """Each environment variable that the example sites read is in docs/examples.md's
+    table, so a newcomer knows, e.g., where `make demo` keeps its records."""
+    examples = DOCS.parent / "examples"
+    read = {
+        name
+        for source in examples.rglob("*.py")
+        for name in re.findall(r"os\.environ(?:\.get\(|\[)\"([A-Z_]+)\"", source.read_text())
+    }
+    assert read, "no variables found: the pattern is stale"
+    page = (DOCS / "examples.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", page, re.M))
+    assert read <= documented, sorted(read - documented)
