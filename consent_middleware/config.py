@@ -318,6 +318,9 @@ class ConsentConfig:
         set_(self, "google_mapping", _google_mapping(self.google_consent_mapping, known))
         set_(self, "excluded", _path_globs(self.exclude_paths))
         set_(self, "trusted", _origins(self.trusted_origins))
+        from .records.store import check_records
+
+        check_records(self.records)  # the URL's form only: nothing is opened here
 
     def _check_languages(self) -> None:
         from .i18n import BUNDLED_LANGUAGES, TEXT_KEYS
