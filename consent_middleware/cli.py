@@ -40,8 +40,9 @@ def cli() -> None:
     "paths",
     multiple=True,
     metavar="PATH",
-    help="Also GET this path from the app in-process (repeatable) and check the cookies it"
-    " sets: names no rule covers, and a Path or Domain their rule does not name.",
+    help="Also GET this path (from '/', a query string included) from the app in-process"
+    " (repeatable) and check the cookies it sets: names no rule covers, and a Path or"
+    " Domain their rule does not name.",
 )
 @click.option(
     "--root-path",
