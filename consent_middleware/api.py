@@ -519,7 +519,7 @@ class ConsentAPI:
             raise ApiError(
                 400,
                 "unknown_action",
-                f"unknown action {str(shown)[:40]!r}: use accept_all, reject_all or save",
+                f"unknown action {str(shown)[:40]!r}: use {', '.join(_CHOICE_ACTIONS)}",
             )
         return action
 

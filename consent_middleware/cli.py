@@ -40,8 +40,9 @@ def cli() -> None:
     "paths",
     multiple=True,
     metavar="PATH",
-    help="Also GET this path from the app in-process (repeatable) and check the cookies it"
-    " sets: names no rule covers, and a Path or Domain their rule does not name.",
+    help="Also GET this path (from '/', a query string included) from the app in-process"
+    " (repeatable) and check the cookies it sets: names no rule covers, and a Path or"
+    " Domain their rule does not name.",
 )
 @click.option(
     "--root-path",
@@ -67,7 +68,10 @@ def check_config_command(target: str, paths: tuple[str, ...], root_path: str) ->
     except (ImportError, AttributeError, ValueError, TypeError, LookupError) as exc:
         raise click.UsageError(str(exc)) from exc
     if root_path and not root_path.startswith("/"):
-        raise click.UsageError(f"--root-path starts with '/': {root_path!r}")
+        raise click.UsageError(f"--root-path must start with '/': {root_path!r}")
+    for path in paths:
+        if not path.startswith("/"):
+            raise click.UsageError(f"--probe PATH must start with '/': {path!r}")
     findings = check_config(config)
     if paths:
         try:

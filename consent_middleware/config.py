@@ -9,6 +9,7 @@ import difflib
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -317,6 +318,9 @@ class ConsentConfig:
         set_(self, "google_mapping", _google_mapping(self.google_consent_mapping, known))
         set_(self, "excluded", _path_globs(self.exclude_paths))
         set_(self, "trusted", _origins(self.trusted_origins))
+        from .records.store import check_records
+
+        check_records(self.records)  # the URL's form only: nothing is opened here
 
     def _check_languages(self) -> None:
         from .i18n import BUNDLED_LANGUAGES, TEXT_KEYS
@@ -538,6 +542,11 @@ def _compile_rules(
 def _google_mapping(
     mapping: Mapping[str, Sequence[str]] | None, known: set[str]
 ) -> dict[str, tuple[str, ...]]:
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise ValueError(
+            f"google_consent_mapping {mapping!r} must be a mapping of category to consent"
+            " types, such as {'analytics': ['analytics_storage']}"
+        )
     source = DEFAULT_GOOGLE_CONSENT_MAPPING if mapping is None else mapping
     result: dict[str, tuple[str, ...]] = {}
     for category, types in source.items():
@@ -545,6 +554,11 @@ def _google_mapping(
             if mapping is None:
                 continue
             raise ValueError(f"google_consent_mapping names unknown category {category!r}")
+        if isinstance(types, str) or not isinstance(types, (Sequence, AbstractSet)):
+            raise ValueError(
+                f"google_consent_mapping[{category!r}] {types!r} must be a list of consent"
+                " types, such as ['analytics_storage']"
+            )
         for gtype in types:
             if gtype not in GOOGLE_CONSENT_TYPES:
                 raise ValueError(f"google_consent_mapping type {gtype!r} is not a consent type")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from typing import Any
 
 from .config import ConsentConfig
@@ -26,11 +27,30 @@ def load_object(target: str) -> Any:
         raise ValueError(f"{target!r} is not of the form module:attr")
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: the current folder is importable
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except (ImportError, ValueError):  # no such module; an invalid ConsentConfig: as they are
+        raise
+    except Exception as exc:  # the module's own failure: a usage error that says where
+        raise ImportError(f"cannot import {module_name!r}: {_raised_at(exc)}") from exc
     obj: Any = module
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def _raised_at(exc: BaseException) -> str:
+    """`RuntimeError: boom (app.py, line 3)`: the error and the line of the module's own
+    code that raised it (a SyntaxError names its line itself)."""
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc}"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<frozen ")
+    ]
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def load_config(target: str) -> ConsentConfig:

@@ -81,7 +81,7 @@ def probe_set_cookies(
     `SCRIPT_NAME` give it), each path is below it, as the browser asks for it."""
     root_path = root_path.rstrip("/")
     if root_path and not root_path.startswith("/"):
-        raise ValueError(f"a root path starts with '/': {root_path!r}")
+        raise ValueError(f"a root path must start with '/': {root_path!r}")
     middleware = _middleware(app)
     if middleware is None:
         raise LookupError("no ConsentMiddleware or ConsentWSGIMiddleware found in the app")
@@ -113,7 +113,7 @@ def _probe_path(
     timeout: float,
 ) -> None:
     """Probe one path; the result is keyed by the browser's path (`root` + `path`)."""
-    ctx = middleware.core.begin(cookie, False, root=root, path=path)
+    ctx = middleware.core.begin(cookie, False, root=root, path=path.partition("?")[0])
     call: Callable[[], tuple[int | None, list[str]]]
     where = root + path
     try:
@@ -315,6 +315,7 @@ async def _asgi_probe(
 ) -> tuple[int | None, list[str]]:
     """One GET as a server makes it: the empty body, then, once the response is complete,
     `http.disconnect` (apps that listen for it, e.g. while they stream, then return)."""
+    path, _, query = path.partition("?")
     headers = [(b"host", b"localhost")]
     if cookie:
         headers.append((b"cookie", cookie.encode("latin-1")))
@@ -326,7 +327,7 @@ async def _asgi_probe(
         "scheme": "http",
         "path": root + path,  # the ASGI path includes the root path
         "raw_path": (root + path).encode(),
-        "query_string": b"",
+        "query_string": query.encode("latin-1"),
         "root_path": root,
         "headers": headers,
         "client": ("127.0.0.1", 1),
@@ -392,11 +393,12 @@ def _wsgi_probe(
     import io
     import sys
 
+    path, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": root,
         "PATH_INFO": path,
-        "QUERY_STRING": "",
+        "QUERY_STRING": query,
         "SERVER_NAME": "localhost",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -469,7 +471,7 @@ def probe_findings(config: ConsentConfig, set_cookies: Mapping[str, list[str]]) 
                     continue
                 domain = (rule.domain or "").lstrip(".").lower() or None
                 # Without a valid Path, the cookie lands in the request's directory.
-                where_path = parsed.path or default_path(path)
+                where_path = parsed.path or default_path(path.partition("?")[0])
                 if where_path != rule.path or (parsed.domain or None) != domain:
                     reported.add(name)
                     where = f"Path={where_path}" + (

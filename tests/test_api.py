@@ -423,3 +423,19 @@ def test_customize_without_javascript_goes_to_the_preferences_page(site: Site) -
     assert 'name="return_to" value="/deals?x=1"' in page.text
     # Only a form may ask for it: it is no choice.
     assert site.choose({"action": "customize"}).status_code == 400
+
+
+def test_unknown_action_names_every_action_accepted(site: Site) -> None:
+    """The detail of `unknown_action` lists the actions that work, `withdraw` included (the
+    table in docs/api.md names four), so a client is not told that withdrawing is unknown."""
+    response = site.request(
+        "POST",
+        "/consent",
+        content=b'{"action": "sell_soul"}',
+        headers={**JSON, "accept": "application/json"},
+    )
+    assert response.json()["error"] == "unknown_action"
+    detail = response.json()["detail"]
+    for action in ("accept_all", "reject_all", "save", "withdraw"):
+        assert action in detail, (action, detail)
+    assert site.request("POST", "/consent", json={"action": "withdraw"}).status_code == 200

@@ -101,3 +101,34 @@ def test_hints_are_not_findings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "tests.fixtures.configs:good"]) == 0
     out = capsys.readouterr().out
     assert "Hints:" in out and "__Host-consent" in out
+
+
+BROKEN_MODULES = {
+    "raises_at_import": "import os\n\nX = 1\nraise RuntimeError('boom at import')\n",
+    "bad_syntax": "def broken(:\n    pass\n",
+}
+
+
+@pytest.mark.parametrize("module", sorted(BROKEN_MODULES))
+@pytest.mark.parametrize(
+    "command",
+    [["check-config", "{target}"], ["audit", "http://127.0.0.1:9/", "--config", "{target}"]],
+)
+def test_a_module_that_fails_to_import_is_a_usage_error(
+    module: str,
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A target whose module raises while imported (a RuntimeError, a SyntaxError) "cannot be
+    loaded": exit 2 with the error and where it was raised, not a traceback and exit 1,
+    which a CI step reads as findings."""
+    (tmp_path / f"{module}.py").write_text(BROKEN_MODULES[module], encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = [arg.format(target=f"{module}:app") for arg in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"cannot import {module!r}" in err, err
+    assert "boom at import" in err or "SyntaxError" in err
+    assert f"{module}.py" in err and "line " in err

@@ -70,6 +70,9 @@ from consent_middleware import Category, ConsentConfig, ConsentMiddleware, Cooki
         ({"max_body_size": -1}, "max_body_size"),
         ({"google_consent_mapping": {"analytics": ["analytics_cookies"]}}, "analytics_cookies"),
         ({"google_consent_mapping": {"nope": ["ad_storage"]}}, "'nope'"),
+        ({"google_consent_mapping": ["analytics_storage"]}, "google_consent_mapping"),
+        ({"google_consent_mapping": {"analytics": "analytics_storage"}}, "'analytics_storage'"),
+        ({"google_consent_mapping": {"analytics": [5]}}, "5"),
     ],
 )
 def test_bad_config_names_the_value(options: dict[str, Any], named: str) -> None:
@@ -194,3 +197,29 @@ def test_custom_categories() -> None:
     )
     assert config.optional_categories == ("video",)
     assert config.category("video").label == "Embedded video"
+
+
+@pytest.mark.parametrize(
+    ("records", "named"),
+    [
+        ("mysql://db/consent", "'mysql://db/consent'"),
+        ("sqlite://consent.db", "three slashes"),
+        ("sqlite:///:memory:", "outlive the process"),
+        ("postgresql://u:pw@db:notaport/x", "not a valid PostgreSQL URL"),
+        (42, "int object is not a store"),
+    ],
+)
+def test_bad_records_value_fails_when_the_config_is_built(records: object, named: str) -> None:
+    """`records=` is checked with the rest (docs/configuration.md: "a typo fails at start-up"),
+    so `check-config module:config` reports it instead of "No findings." for a config the
+    middleware then refuses; nothing is opened or created."""
+    with pytest.raises(ValueError) as info:
+        ConsentConfig(secret_key="s", records=records)
+    assert named in str(info.value)
+    assert "pw" not in str(info.value)
+
+
+def test_good_records_values_are_accepted_without_opening(tmp_path: Any) -> None:
+    for records in (f"sqlite:///{tmp_path}/r.db", "postgresql://app@db.internal/site", None):
+        ConsentConfig(secret_key="s", records=records)
+    assert list(tmp_path.iterdir()) == []

@@ -79,3 +79,71 @@ def test_django_quickstart_is_the_tested_project(kind: str) -> None:
         for ours, theirs in renames.items():
             line = line.replace(ours, theirs)
         assert line in tested, line
+
+
+#: What each extra of pyproject.toml brings, by the modules a page imports or runs.
+EXTRAS = {"flask": {"flask"}, "fastapi": {"fastapi", "starlette"}, "starlette": {"starlette"}}
+SERVERS = {"uvicorn", "hypercorn", "flask", "quart", "waitress-serve", "gunicorn"}
+
+
+@pytest.mark.parametrize("name", ["fastapi", "starlette", "flask", "litestar", "quart", "django"])
+def test_quickstart_installs_what_it_runs(name: str) -> None:
+    """The page's `pip install` line brings every framework its app imports and the server
+    its run line starts: a newcomer copies the two lines and runs the app."""
+    page = (DOCS / "quickstart" / f"{name}.md").read_text(encoding="utf-8")
+    shell = "\n".join(re.findall(r"```sh\n(.*?)```", page, re.S))
+    (pip,) = [line for line in shell.splitlines() if line.startswith("pip install ")]
+    installed: set[str] = set()
+    for word in pip.split("#")[0].split()[2:]:
+        word = word.strip("'\"")
+        extras = re.search(r"\[(.*)\]", word)
+        for extra in extras.group(1).split(",") if extras else ():
+            installed |= EXTRAS.get(extra, set())
+        installed.add(re.sub(r"\[.*\]", "", word))
+    needed = {
+        module
+        for block in python_blocks(DOCS / "quickstart" / f"{name}.md")
+        for module in re.findall(r"^(?:from|import) (\w+)", block, re.M)
+        if module in {"fastapi", "starlette", "flask", "litestar", "quart", "django"}
+    }
+    runs = {line.split()[0] for line in shell.splitlines() if line.strip()}
+    needed |= {command.removesuffix("-serve") for command in runs & SERVERS}
+    assert needed <= installed, f"{pip!r} does not install {sorted(needed - installed)}"
+
+
+def test_pip_install_by_name_says_it_is_not_on_pypi_yet() -> None:
+    """While README.md says the package is not on PyPI, a page that tells to
+    `pip install consent-middleware` by name also says so, with the way that works."""
+    if "Not on PyPI yet" not in (DOCS.parent / "README.md").read_text(encoding="utf-8"):
+        pytest.skip("published")
+    for page in sorted(DOCS.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if re.search(r"^\s*pip install .*'?consent-middleware", text, re.M):
+            assert "not on pypi yet" in text.lower(), page.name
+
+
+def test_examples_run_lines_serve_where_the_page_says() -> None:
+    """docs/examples.md runs each example, then says "open http://127.0.0.1:8000/": every
+    run line listens there (uvicorn's default port is 8000; Flask's is 5000)."""
+    page = (DOCS / "examples.md").read_text(encoding="utf-8")
+    assert "Then open <http://127.0.0.1:8000/>" in page
+    shell = re.findall(r"```sh\n(.*?)```", page, re.S)[0]
+    for line in shell.splitlines():
+        command = line.split("#")[0].strip()
+        if command and not command.startswith(".venv/bin/uvicorn"):
+            assert "--port 8000" in command or "--port=8000" in command, command
+
+
+def test_examples_page_names_every_variable_the_sites_read() -> None:
+    """Each environment variable that the example sites read is in docs/examples.md's
+    table, so a newcomer knows, e.g., where `make demo` keeps its records."""
+    examples = DOCS.parent / "examples"
+    read = {
+        name
+        for source in examples.rglob("*.py")
+        for name in re.findall(r"os\.environ(?:\.get\(|\[)\"([A-Z_]+)\"", source.read_text())
+    }
+    assert read, "no variables found: the pattern is stale"
+    page = (DOCS / "examples.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", page, re.M))
+    assert read <= documented, sorted(read - documented)

@@ -174,3 +174,14 @@ def test_a_flask_site_needs_no_starlette(wheel: Path, tmp_path: Path) -> None:
         [str(python), "-I", "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     assert result.stdout.splitlines() == ["True True", "[] True {'a': False}"]
+
+
+def test_example_records_leave_git_status_clean() -> None:
+    """`make demo` and `make demo-flask` keep records in `integrica-records.db` at the root
+    of the clone; SQLite's WAL sidecar files (`-wal`, `-shm`, left behind by a server that
+    is stopped with a signal) are ignored by git like the database itself."""
+    for name in ("integrica-records.db", "integrica-records.db-wal", "integrica-records.db-shm"):
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "check-ignore", "--no-index", "-q", name], check=False
+        )
+        assert done.returncode == 0, f"{name} is not ignored by .gitignore"

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from consent_middleware import ConsentConfig, ConsentMiddleware
+from consent_middleware import ConsentConfig, ConsentMiddleware, ConsentWSGIMiddleware
 from consent_middleware.cli import main
 from consent_middleware.probe import TIMEOUT, probe_findings, probe_set_cookies
 
@@ -321,3 +321,63 @@ def test_a_path_that_holds_the_event_loop_is_named_for_the_paths_after_it() -> N
         "GET /slow could not be probed: the app did not answer within 0.5 s",
         "GET /fast could not be probed: the app was still answering GET /slow",
     ]
+
+
+def _query_apps() -> list[Any]:
+    """The same page twice: Starlette and Flask, each setting `tracker` (which no rule names)
+    on `/shop/`, and `qtracker` only when the query asks `?x=1`."""
+    from flask import Flask
+    from flask import Response as FlaskResponse
+    from flask import request as flask_request
+
+    def page(request: Request) -> Response:
+        response = Response("<html><body>x</body></html>", media_type="text/html")
+        response.set_cookie("tracker", "1")
+        if request.query_params.get("x"):
+            response.set_cookie("qtracker", "1")
+        return response
+
+    asgi = ConsentMiddleware(Starlette(routes=[Route("/shop/", page)]), config=_config())
+    flask = Flask(__name__)
+
+    @flask.get("/shop/")
+    def shop() -> FlaskResponse:
+        response = FlaskResponse("<html><body>x</body></html>", mimetype="text/html")
+        response.set_cookie("tracker", "1")
+        if flask_request.args.get("x"):
+            response.set_cookie("qtracker", "1")
+        return response
+
+    flask.wsgi_app = ConsentWSGIMiddleware(flask.wsgi_app, config=_config())  # type: ignore[method-assign]
+    return [asgi, flask]
+
+
+@pytest.mark.parametrize("kind", [0, 1], ids=["asgi", "wsgi"])
+def test_probe_path_with_a_query_string(kind: int) -> None:
+    """`--probe "/shop/?x=1"` GETs /shop/ with the query x=1, as a browser would: the
+    query is not part of the path (which made the route answer 404: no findings)."""
+    app = _query_apps()[kind]
+    found = probe_set_cookies(app, ["/shop/?x=1"])
+    names = sorted(value.split("=")[0] for value in found["/shop/?x=1"])
+    assert names == ["qtracker", "tracker"]
+    findings = probe_findings(_config(), found)
+    assert len(findings) == 2
+    assert any("'qtracker'" in finding for finding in findings)
+
+
+@pytest.mark.parametrize("kind", [0, 1], ids=["asgi", "wsgi"])
+def test_probe_path_without_a_slash_is_a_usage_error(
+    kind: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--probe shop/` is no path a browser asks for: a usage error (exit 2) that names it,
+    not a probe that finds nothing under ASGI and probes something else under WSGI."""
+    module = ModuleType("probe_query_apps")
+    module.app = _query_apps()[kind]  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "probe_query_apps", module)
+    assert main(["check-config", "probe_query_apps:app", "--probe", "shop/"]) == 2
+    assert "'shop/'" in capsys.readouterr().err
+
+
+def test_root_path_error_says_what_it_must_be(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "tests.fixtures.configs:app", "--root-path", "app"]) == 2
+    assert "--root-path must start with '/'" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import csv
 import functools
 import inspect
 import json
+import logging
 import os
 import re
 import sys
@@ -26,6 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -181,7 +183,18 @@ def _store_option(function: F) -> F:
     )(function)
 
 
-def _range_options(function: F) -> F:
+def _range_options(command: F) -> F:
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        since, until = kwargs.get("since"), kwargs.get("until")
+        if since is not None and until is not None and since >= until:
+            raise click.UsageError(
+                f"--since {format_time(since)} is not before --until {format_time(until)}:"
+                " no record can be in between"
+            )
+        return command(*args, **kwargs)
+
+    function: F = checked  # type: ignore[assignment]
     function = click.option(
         "--until",
         callback=_moment,
@@ -196,15 +209,59 @@ def _range_options(function: F) -> F:
     )(function)
 
 
+class _PoolWarnings(logging.Handler):
+    """Keeps the last warning of psycopg_pool (one per failed connection attempt, which
+    would otherwise reach the terminal through logging's last-resort handler) to say why in
+    the command's one error line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().strip()
+        # A connection's own error says why; the pool's "reconnection attempt failed"
+        # that may follow it does not.
+        if message and (self.last is None or "error connecting" in message):
+            self.last = message.splitlines()[0]
+
+
+@contextlib.contextmanager
+def _pool_warnings() -> Iterator[_PoolWarnings]:
+    logger = logging.getLogger("psycopg.pool")
+    handler, propagate = _PoolWarnings(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _masked(message: str, kwargs: dict[str, Any]) -> str:
+    """The pool's message with no password in it, should libpq ever repeat one."""
+    url = str(kwargs.get("store_url") or "")
+    try:
+        password = urlsplit(url).password if "://" in url else None
+    except ValueError:
+        password = None
+    if password:
+        message = message.replace(password, "***")
+    return redact_url(message)
+
+
 def _store_errors(function: F) -> F:
     """A store that cannot be read is a failure (exit 1), not a traceback."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except RecordStoreError as exc:
-            raise click.ClickException(str(exc)) from exc
+        with _pool_warnings() as pool:
+            try:
+                return function(*args, **kwargs)
+            except RecordStoreError as exc:
+                why = f" (last attempt: {_masked(pool.last, kwargs)})" if pool.last else ""
+                raise click.ClickException(f"{exc}{why}") from exc
 
     return wrapper  # type: ignore[return-value]
 

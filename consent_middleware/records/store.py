@@ -226,7 +226,20 @@ def open_store(value: object, *, create: bool = True) -> RecordStore | None:
     )
 
 
-def _open_url(url: str, *, create: bool) -> RecordStore:
+def check_records(value: object) -> None:
+    """Raise the ValueError that `open_store(value)` would, without opening anything: what
+    `ConsentConfig` checks when it is built."""
+    if value is None or isinstance(value, os.PathLike):
+        return
+    if isinstance(value, str):
+        _check_url(value)
+        return
+    if not isinstance(value, RecordStore):
+        open_store(value)  # raises the error that names what a store must have
+
+
+def _check_url(url: str) -> str:
+    """The SQLite path, or "" for a PostgreSQL URL; a ValueError for anything else."""
     shown = redact_url(url)
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "sqlite":
@@ -245,19 +258,26 @@ def _open_url(url: str, *, create: bool) -> RecordStore:
             raise ValueError(
                 f"records {shown!r}: records must outlive the process; name a file instead"
             )
-        from .sqlite import SQLiteRecordStore
-
-        return SQLiteRecordStore(path, create=create)
+        return path
     if scheme in ("postgresql", "postgres"):
         try:
             parts = urlsplit(url)
             _ = parts.port
         except ValueError as exc:
             raise ValueError(f"records {shown!r} is not a valid PostgreSQL URL: {exc}") from exc
-        from .postgres import PostgresRecordStore
-
-        return PostgresRecordStore(url, create=create)
+        return ""
     raise ValueError(
         f"records {shown!r} is not a store URL: use 'sqlite:///consent.db',"
         " 'sqlite:////absolute/path.db' or 'postgresql://user@host/dbname'"
     )
+
+
+def _open_url(url: str, *, create: bool) -> RecordStore:
+    path = _check_url(url)
+    if path:
+        from .sqlite import SQLiteRecordStore
+
+        return SQLiteRecordStore(path, create=create)
+    from .postgres import PostgresRecordStore
+
+    return PostgresRecordStore(url, create=create)

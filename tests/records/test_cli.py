@@ -443,6 +443,23 @@ def test_passwords_stay_out_of_cli_errors(url: str, capsys: pytest.CaptureFixtur
             "/nonexistent/dir is not a writable folder",
             id="html-folder",
         ),
+        # A window that holds no moment (the dates swapped) is a typo, not "no records":
+        # an export for a regulator would otherwise come out empty, with exit 0.
+        pytest.param(
+            ["export", "--since", "2026-04-01", "--until", "2026-01-01"],
+            "--since 2026-04-01T00:00:00.000Z is not before --until 2026-01-01T00:00:00.000Z",
+            id="export-window-swapped",
+        ),
+        pytest.param(
+            ["stats", "--until", "2026-01-01", "--since", "2026-01-01"],
+            "is not before --until",
+            id="stats-window-empty",
+        ),
+        pytest.param(
+            ["verify", "--secret", SECRET, "--since", "2026-04-01", "--until", "2026-01-01"],
+            "is not before --until",
+            id="verify-window-swapped",
+        ),
     ],
 )
 def test_bad_arguments_are_usage_errors_not_tracebacks(
@@ -637,3 +654,23 @@ def test_commands_create_no_tables_in_a_database_without_them(
     assert code == 1 and out == ""
     assert "holds no consent records (it has no consent_schema table)" in err
     assert tables(store_url) == before
+
+
+def test_an_unreachable_store_is_one_error_line_that_says_why() -> None:
+    """The command as run from a shell (no logging configured): psycopg_pool's warning on
+    each failed attempt does not flood the terminal before the `Error:`, and that one line
+    says why the connection failed (refused here; a wrong password, an unknown host)."""
+    from .pgserver import free_port
+
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=1"
+    done = subprocess.run(
+        [sys.executable, "-m", "consent_middleware.cli", "records", "stats", "--store", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot"), done.stderr
+    assert "refused" in lines[0].lower(), lines[0]
