@@ -5,8 +5,11 @@ checks that it is answered well within a second, as a visitor waiting for the pa
 
 from __future__ import annotations
 
+import random
+import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from consent_middleware import ConsentWSGIMiddleware
 
 from .conftest import AppSpec, make_config, raw_wsgi_app
 from .raw import RawAnswer, wsgi_request
+from .servers import running, server_command
 
 #: Far above what these pages take when handled in linear time (a few tens of ms).
 BUDGET = 1.0
@@ -47,3 +51,43 @@ def test_a_page_of_a_few_hundred_kilobytes_is_rewritten_in_time(shape: str) -> N
     assert answer.status == 200
     assert b"consent" in answer.body  # the banner went in
     assert took < BUDGET, f"{shape}: {len(body)} bytes took {took:.1f} s"
+
+
+def _port_in_range() -> int:
+    """A free TCP port in 18000-18999 (the range these probes may use)."""
+    for port in random.sample(range(18000, 19000), 1000):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18000-18999")
+
+
+def _get_with_headers(port: int, lines: bytes) -> tuple[bytes, float]:
+    request = b"GET / HTTP/1.1\r\nHost: localhost\r\n" + lines + b"Connection: close\r\n\r\n"
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer, time.perf_counter() - started
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("header", [b"Cookie: c%d=1\r\n", b'If-None-Match: "t%d"\r\n'])
+def test_a_request_with_many_header_lines_is_answered_in_time(
+    header: bytes, tmp_path: Path
+) -> None:
+    """uvicorn with httptools takes any number of header lines (HTTP/2 servers send every
+    cookie as a line of its own): 40,000 Cookie lines, 700 KB. The bare app answers them in
+    a tenth of a second; the middleware joined them one by one, in quadratic time."""
+    lines = b"".join(header % i for i in range(40_000))
+    port = _port_in_range()
+    command = server_command("uvicorn-httptools", "tests.fixtures.wire_apps:asgi", port)
+    with running(command, port, tmp_path / "server.log"):
+        answer, took = _get_with_headers(port, lines)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert took < BUDGET, f"{len(lines)} bytes of {header[:6]!r} lines took {took:.1f} s"
