@@ -143,6 +143,12 @@ _INTEGRATION = {
 #: `<svg>` costs a pointer per level, not a tuple).
 _ROOT_ENTRY = {name: (name, name) for name in (b"svg", b"math")}
 _IP_ENTRY = {name: (b"ip", name) for names in _INTEGRATION.values() for name in names}
+#: The longest tag name the tokenizer acts on anywhere (`foreignobject`): a longer one
+#: can stream before its end is seen, in foreign content too.
+_LONGEST_NAME = max(
+    len(name)
+    for name in (*_BREAKOUT, *_IP_ENTRY, *_ROOT_ENTRY, *_ALWAYS_STOP, *_HEAD_STOP, b"p", b"br")
+)
 _COMMENT_END = re.compile(rb"--!?>")
 _SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
 _SCRIPT_ESCAPED_RE = re.compile(rb"-->|</script" + _DELIM + rb"|<script" + _DELIM, re.IGNORECASE)
@@ -647,9 +653,11 @@ class HtmlRewriter:
         name = data[start:name_end].lower()
         if name_end >= n:
             # The name may go on in the next chunk: wait if it could become one we act on
-            # (in foreign content, every name may).
+            # (in foreign content, any name no longer than the longest it acts on).
             stops = (b"body", b"noscript") if is_end else _ALWAYS_STOP + _HEAD_STOP
-            if self._modes or any(stop.startswith(name) for stop in stops):
+            if (self._modes and len(name) <= _LONGEST_NAME) or any(
+                stop.startswith(name) for stop in stops
+            ):
                 return -1
             return self._stream_tag(name_end, _DATA)
         if self._modes:
