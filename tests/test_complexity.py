@@ -9,6 +9,8 @@ import io
 import random
 import socket
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -124,3 +126,30 @@ def test_a_long_tag_name_in_inline_svg_streams() -> None:
     held, took = _streamed(body, 64)
     assert held < 70_000, f"{held} bytes held back"
     assert took < BUDGET, f"took {took:.1f} s"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_page_is_not_expanded_whole_in_memory(encoding: str) -> None:
+    """A page of 40 MB of blank lines compresses to 40 KB, sent by the app in one
+    message: the middleware inflated it whole (and rewrote it whole) before compressing
+    it again, 1,000 times the memory of what it was given."""
+    page = b"<html><body>" + b"\n" * 40_000_000 + b"<p>end</p></body></html>"
+    compressor = zlib.compressobj(
+        9, zlib.DEFLATED, 16 + zlib.MAX_WBITS if encoding == "gzip" else 15
+    )
+    body = compressor.compress(page) + compressor.flush()
+    del page
+    assert len(body) < 100_000
+    spec = AppSpec(body=body, extra_headers=[("Content-Encoding", encoding)])
+    app = ConsentWSGIMiddleware(raw_wsgi_app(spec), config=make_config())
+    tracemalloc.start()
+    try:
+        answer = wsgi_request(app, "GET", "/")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert answer.status == 200
+    shown = zlib.decompress(answer.body, 16 + zlib.MAX_WBITS if encoding == "gzip" else 15)
+    assert shown.startswith(b"<html><body>\n\n") and shown.endswith(b"</body></html>")
+    assert b"<p>end</p>" in shown[-20_000:] and b"consent-banner" in shown[-20_000:]
+    assert peak < 8_000_000, f"{peak / 1e6:.0f} MB at the peak for {len(body)} bytes"
