@@ -30,6 +30,9 @@ logger = logging.getLogger("consent_middleware")
 _GZIP = 16 + zlib.MAX_WBITS
 _ZLIB = zlib.MAX_WBITS
 _RAW = -zlib.MAX_WBITS
+#: A chunk is inflated, rewritten and compressed again this many bytes at a time: a
+#: chunk of a page that compresses 1000:1 must not stand in memory whole.
+_SLICE = 65536
 
 
 #: Brotli's quality when a page is compressed again: 4, Flask-Compress's default (brotli's
@@ -104,11 +107,21 @@ class _Recompressing:
             wbits = _ZLIB if _looks_zlib(chunk) else _RAW
             self._decoder = zlib.decompressobj(wbits)
             self._encoder = zlib.compressobj(6, zlib.DEFLATED, wbits)
-        try:
-            data = self._decoder.decompress(chunk)
-        except zlib.error:
-            return self._give_up()
-        return self._compress(self._inner.feed(data), zlib.Z_SYNC_FLUSH)
+        decoder, encoder = self._decoder, self._encoder
+        assert encoder is not None
+        out: list[bytes] = []
+        while True:
+            try:
+                data = decoder.decompress(chunk, _SLICE)
+            except zlib.error:
+                return b"".join(out) + self._give_up()
+            if data:
+                out.append(encoder.compress(self._inner.feed(data)))
+            chunk = decoder.unconsumed_tail
+            if not chunk and len(data) < _SLICE:
+                break
+        out.append(encoder.flush(zlib.Z_SYNC_FLUSH))
+        return b"".join(out)
 
     def finish(self) -> bytes:
         if self._broken:
