@@ -28,10 +28,9 @@ conn.execute("COMMIT")
 
 def test_a_choice_waits_for_another_worker_writing_a_fresh_database(tmp_path: Path) -> None:
     path = tmp_path / "records.db"
-    holder = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", _HOLDER, str(path), "0.5"], stdout=subprocess.PIPE, text=True
-    )
-    try:
+    ) as holder:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         config = make_config(records=SQLiteRecordStore(str(path), timeout=5.0))
         app = ConsentWSGIMiddleware(raw_wsgi_app(AppSpec()), config=config)
@@ -44,7 +43,6 @@ def test_a_choice_waits_for_another_worker_writing_a_fresh_database(tmp_path: Pa
             body=b'{"action": "accept_all"}',
         )
         waited = time.monotonic() - started
-    finally:
         assert holder.wait(10) == 0
     assert answer.status == 200, f"{answer.status} after {waited:.2f} s: {answer.body[:200]!r}"
     store = open_store(f"sqlite:///{path}")
