@@ -15,6 +15,7 @@ import functools
 import importlib
 import logging
 import zlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ logger = logging.getLogger("consent_middleware")
 _GZIP = 16 + zlib.MAX_WBITS
 _ZLIB = zlib.MAX_WBITS
 _RAW = -zlib.MAX_WBITS
+#: A chunk is inflated, rewritten and compressed again this many bytes at a time: a
+#: chunk of a page that compresses 1000:1 must not stand in memory whole.
+_SLICE = 65536
 
 
 #: Brotli's quality when a page is compressed again: 4, Flask-Compress's default (brotli's
@@ -104,11 +108,21 @@ class _Recompressing:
             wbits = _ZLIB if _looks_zlib(chunk) else _RAW
             self._decoder = zlib.decompressobj(wbits)
             self._encoder = zlib.compressobj(6, zlib.DEFLATED, wbits)
-        try:
-            data = self._decoder.decompress(chunk)
-        except zlib.error:
-            return self._give_up()
-        return self._compress(self._inner.feed(data), zlib.Z_SYNC_FLUSH)
+        decoder, encoder = self._decoder, self._encoder
+        assert encoder is not None
+        out: list[bytes] = []
+        while True:
+            try:
+                data = decoder.decompress(chunk, _SLICE)
+            except zlib.error:
+                return b"".join(out) + self._give_up()
+            if data:
+                out.append(encoder.compress(self._inner.feed(data)))
+            chunk = decoder.unconsumed_tail
+            if not chunk and len(data) < _SLICE:
+                break
+        out.append(encoder.flush(zlib.Z_SYNC_FLUSH))
+        return b"".join(out)
 
     def finish(self) -> bytes:
         if self._broken:
@@ -154,8 +168,23 @@ class _Brotli:
         self._decoder = brotli.Decompressor()
         self._encoder = brotli.Compressor(quality=_BROTLI_QUALITY)
 
-    def decompress(self, data: bytes) -> bytes:
-        return bytes(self._decoder.process(data))
+    def decompress(self, data: bytes) -> Iterator[bytes]:
+        """The output, `_SLICE` bytes at a time where the library can limit it (brotli
+        1.1 and later), else whole."""
+        decoder = self._decoder
+        if not hasattr(decoder, "can_accept_more_data"):
+            yield bytes(decoder.process(data))
+            return
+        out = bytes(decoder.process(data, output_buffer_limit=_SLICE))
+        yield out
+        # A full slice may leave output inside even when more input could be taken.
+        while len(out) >= _SLICE or not decoder.can_accept_more_data():
+            out = bytes(decoder.process(b"", output_buffer_limit=_SLICE))
+            yield out
+
+    def add(self, data: bytes) -> bytes:
+        """Compressed, not flushed yet."""
+        return bytes(self._encoder.process(data)) if data else b""
 
     def compress(self, data: bytes, *, last: bool) -> bytes:
         out = self._encoder.process(data) if data else b""
@@ -172,16 +201,21 @@ class _Zstd:
         self._decoder = zstd.ZstdDecompressor()
         self._encoder = zstd.ZstdCompressor()
 
-    def decompress(self, data: bytes) -> bytes:
-        out = []
+    def decompress(self, data: bytes) -> Iterator[bytes]:
+        """The output, `_SLICE` bytes at a time."""
         while data:
-            out.append(self._decoder.decompress(data))
+            yield self._decoder.decompress(data, _SLICE)
+            while not self._decoder.eof and not self._decoder.needs_input:
+                yield self._decoder.decompress(b"", _SLICE)
             if not self._decoder.eof:
                 break
             # A frame ended: what follows is the next frame, if any.
             data = self._decoder.unused_data
             self._decoder = self._zstd.ZstdDecompressor()
-        return b"".join(out)
+
+    def add(self, data: bytes) -> bytes:
+        """Compressed, not flushed yet."""
+        return bytes(self._encoder.compress(data)) if data else b""
 
     def compress(self, data: bytes, *, last: bool) -> bytes:
         mode = (
@@ -192,7 +226,7 @@ class _Zstd:
 
 class _Restreaming:
     """Decompress, filter, compress again, with a br or zstd codec: the same encoding in
-    and out, each chunk flushed."""
+    and out, each chunk flushed (and inflated a slice at a time, see `_SLICE`)."""
 
     __slots__ = ("_inner", "_codec", "_broken")
 
@@ -204,11 +238,14 @@ class _Restreaming:
     def feed(self, chunk: bytes) -> bytes:
         if self._broken or not chunk:
             return b""
+        out: list[bytes] = []
         try:
-            data = self._codec.decompress(chunk)
+            for data in self._codec.decompress(chunk):
+                out.append(self._codec.add(self._inner.feed(data)))
         except Exception:  # each library has its own error type
-            return self._give_up()
-        return self._codec.compress(self._inner.feed(data), last=False)
+            return b"".join(out) + self._give_up()
+        out.append(self._codec.compress(b"", last=False))
+        return b"".join(out)
 
     def finish(self) -> bytes:
         if self._broken:

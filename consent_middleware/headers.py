@@ -71,7 +71,10 @@ class RequestHeaders:
         return kind == _IF_NONE_MATCH or (modified_since and kind == _IF_MODIFIED_SINCE)
 
     def read(self, headers: Iterable[tuple[Any, Any]]) -> RequestSignals:
-        cookie = b""
+        # Joined once at the end: HTTP/2 sends every cookie as a header of its own, and a
+        # server may take tens of thousands (joining them one by one was quadratic).
+        cookies: list[Any] = []
+        tags: list[Any] = []
         gpc = dnt = fragment = refresh = htmx = boosted = False
         language: bytes | None = None
         if_none_match: bytes | None = None
@@ -86,7 +89,8 @@ class RequestHeaders:
             if not kind:
                 continue
             if kind == _COOKIE:
-                cookie = cookie + b"; " + value if cookie else value
+                if cookies or value:  # an empty header first adds nothing, as it did
+                    cookies.append(value)
             elif kind == _GPC:
                 gpc = value.strip() == b"1"
             elif kind == _DNT:
@@ -102,9 +106,12 @@ class RequestHeaders:
             elif kind == _BOOSTED:
                 boosted = value.strip().lower() == b"true"
             elif kind == _IF_NONE_MATCH:
-                if_none_match = value if if_none_match is None else if_none_match + b", " + value
+                tags.append(value)
             elif kind == _REFRESH:
                 refresh = True
+        cookie = cookies[0] if len(cookies) == 1 else b"; ".join(cookies)
+        if tags:
+            if_none_match = tags[0] if len(tags) == 1 else b", ".join(tags)
         # A plain tuple in the fields' order: a NamedTuple's own constructor costs more.
         fragment = fragment or (htmx and not boosted)
         return (cookie, gpc, dnt, language, fragment, refresh, if_none_match)  # type: ignore[return-value]

@@ -147,6 +147,16 @@ _INTEGRATION = {
     b"svg": frozenset({b"foreignobject", b"desc", b"title"}),
     b"math": frozenset({b"mi", b"mo", b"mn", b"ms", b"mtext"}),
 }
+#: The entries of `HtmlRewriter._modes`, one object each (a page nesting thousands of
+#: `<svg>` costs a pointer per level, not a tuple).
+_ROOT_ENTRY = {name: (name, name) for name in (b"svg", b"math")}
+_IP_ENTRY = {name: (b"ip", name) for names in _INTEGRATION.values() for name in names}
+#: The longest tag name the tokenizer acts on anywhere (`foreignobject`): a longer one
+#: can stream before its end is seen, in foreign content too.
+_LONGEST_NAME = max(
+    len(name)
+    for name in (*_BREAKOUT, *_IP_ENTRY, *_ROOT_ENTRY, *_ALWAYS_STOP, *_HEAD_STOP, b"p", b"br")
+)
 _COMMENT_END = re.compile(rb"--!?>")
 _SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
 _SCRIPT_ESCAPED_RE = re.compile(rb"-->|</script" + _DELIM + rb"|<script" + _DELIM, re.IGNORECASE)
@@ -344,8 +354,10 @@ class HtmlRewriter:
         "_finished",
         "_failed",
         "_modes",
+        "_open",
         "_push",
         "_tail",
+        "_closing",
     )
 
     def __init__(
@@ -380,8 +392,15 @@ class HtmlRewriter:
         # Open SVG/MathML roots and integration points, innermost last: (b"svg" or b"math",
         # or b"ip" for an integration point, the element's name). Empty: HTML.
         self._modes: list[tuple[bytes, bytes]] = []
+        # How many entries of `_modes` each element name has: an end tag that closes none
+        # of them is told at once, not by walking every open element.
+        self._open: dict[bytes, int] = {}
         self._push: tuple[bytes, bytes] | None = None  # once the tag ends, unless "/>"
         self._tail = b""  # the last byte read before this chunk (a "/" before its ">")
+        # The first "</noscript" of this chunk's data at or after the last place looked from:
+        # (start, end), (-1, -1) for none, None for not looked for yet. Looked for once per
+        # chunk, not at every step (that was quadratic in a long <noscript>).
+        self._closing: tuple[int, int] | None = None
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -440,16 +459,26 @@ class HtmlRewriter:
         self._out.append(text)
         self._emitted = end
 
+    def _noscript_end(self, data: bytes, i: int) -> tuple[int, int] | None:
+        """Where the first "</noscript" at or after `i` starts and its name ends; None if none."""
+        known = self._closing
+        if known is None or (known[0] >= 0 and known[0] < i):
+            found = _NOSCRIPT_END.search(data, i)
+            known = (-1, -1) if found is None else (found.start(), found.end())
+            self._closing = known
+        return None if known[0] < 0 else known
+
     def _run(self, data: bytes) -> None:
         n = len(data)
         i = 0
         cut = n  # data[cut:] waits for the next chunk
+        self._closing = None
         while i < n:
             if self._state == _DATA:
                 if self._noscript:
                     # The fast scan may not take a comment or a tag across "</noscript".
-                    closing = _NOSCRIPT_END.search(data, i)
-                    match = self._skip.match(data, i, n if closing is None else closing.start())
+                    closing = self._noscript_end(data, i)
+                    match = self._skip.match(data, i, n if closing is None else closing[0])
                 else:
                     match = self._skip.match(data, i)
                 if match is not None:
@@ -471,15 +500,15 @@ class HtmlRewriter:
             # Inside a <noscript>, a browser with scripting on reads text up to the first
             # "</noscript": whatever the markup reading is in (a comment, raw text, a tag),
             # it ends there too, so that nothing after it is hidden from gating.
-            closing = _NOSCRIPT_END.search(data, i)
-            limit = closing.start() if closing is not None else _noscript_limit(data, i, n)
+            closing = self._noscript_end(data, i)
+            limit = closing[0] if closing is not None else _noscript_limit(data, i, n)
             i, stop = self._step(data, i, limit)
             if stop < 0:
                 continue
             if closing is None:
                 cut = stop
                 break
-            i = self._close_noscript(closing.end())
+            i = self._close_noscript(closing[1])
         if cut < n:
             self._pending = data[cut:]
         if cut:
@@ -567,6 +596,7 @@ class HtmlRewriter:
             before = data[at - 2] if at >= 2 else (self._tail[0] if self._tail else None)
             if before != _SLASH:  # "<svg/>" opens nothing
                 self._modes.append(self._push)
+                self._open[self._push[1]] = self._open.get(self._push[1], 0) + 1
                 self._refresh()
             self._push = None
         if self._head_after_tag:
@@ -638,9 +668,11 @@ class HtmlRewriter:
         name = data[start:name_end].lower()
         if name_end >= n:
             # The name may go on in the next chunk: wait if it could become one we act on
-            # (in foreign content, every name may).
+            # (in foreign content, any name no longer than the longest it acts on).
             stops = (b"body", b"noscript") if is_end else _ALWAYS_STOP + _HEAD_STOP
-            if self._modes or any(stop.startswith(name) for stop in stops):
+            if (self._modes and len(name) <= _LONGEST_NAME) or any(
+                stop.startswith(name) for stop in stops
+            ):
                 return -1
             return self._stream_tag(name_end, _DATA)
         if self._modes:
@@ -685,7 +717,7 @@ class HtmlRewriter:
         if name == b"noscript":
             self._opens_noscript = True
         if name in (b"svg", b"math"):
-            self._push = (name, name)  # foreign content, once its start tag ends
+            self._push = _ROOT_ENTRY[name]  # foreign content, once its start tag ends
         return self._stream_tag(name_end, _DATA)
 
     # --- foreign content (SVG, MathML) -------------------------------------------------------
@@ -698,7 +730,7 @@ class HtmlRewriter:
     def _leave_foreign(self) -> None:
         """Back to HTML: out to the innermost integration point, or out of foreign content."""
         while self._modes and self._modes[-1][0] != b"ip":
-            self._modes.pop()
+            self._open[self._modes.pop()[1]] -= 1
         self._refresh()
 
     def _foreign_start(self, data: bytes, i: int, name: bytes, name_end: int) -> int | None:
@@ -709,9 +741,9 @@ class HtmlRewriter:
             return None
         root = self._modes[-1][0]
         if name in (b"svg", b"math"):
-            self._push = (name, name)
+            self._push = _ROOT_ENTRY[name]
         elif name in _INTEGRATION[root]:
-            self._push = (b"ip", name)
+            self._push = _IP_ENTRY[name]
         if name in (b"script", b"iframe") and self._tags is not None:
             # An SVG script runs: gated like any, its content read as markup (an SVG
             # `iframe` loads nothing, and is gated all the same: what cannot leak).
@@ -722,9 +754,15 @@ class HtmlRewriter:
         """An end tag while foreign content is open: it closes the innermost open root or
         integration point of that name, and what is inside it; `</p>` and `</br>` in SVG or
         MathML end foreign content, as a breakout start tag does."""
-        names = [entry[1] for entry in self._modes]
-        if name in names:
-            del self._modes[len(names) - 1 - names[::-1].index(name) :]
+        modes = self._modes
+        if self._open.get(name):
+            # The innermost of that name: what is walked here is closed, so each open
+            # element is walked once.
+            while True:
+                closed = modes.pop()[1]
+                self._open[closed] -= 1
+                if closed == name:
+                    break
             self._refresh()
         elif name in (b"p", b"br") and self._in_foreign():
             self._leave_foreign()
@@ -739,10 +777,8 @@ class HtmlRewriter:
             pos, tag_state = name_end, _T_NAME
         self._held = None
         # Inside a <noscript>, a "</noscript" ends the text before the tag would end.
-        closing = _NOSCRIPT_END.search(data, name_end) if self._noscript else None
-        pos, tag_state = _scan_tag(
-            data, pos, tag_state, None if closing is None else closing.start()
-        )
+        closing = self._noscript_end(data, name_end) if self._noscript else None
+        pos, tag_state = _scan_tag(data, pos, tag_state, None if closing is None else closing[0])
         if after == _RAW:
             self._next_raw_end = _RAW_END[b"iframe"]
             self._next_raw_hold = len(b"iframe") + 2
@@ -754,7 +790,7 @@ class HtmlRewriter:
             # With scripting off it is still a tag (which goes on past "</noscript"): it
             # must not run either way.
             self._insert(data, name_end, tags.neutralize(name))
-            return self._close_noscript(closing.end())
+            return self._close_noscript(closing[1])
         if tag_state == _T_END:
             tag = data[i:pos]
             new = tags.rewrite(name, tag, name_end - i)

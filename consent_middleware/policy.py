@@ -190,6 +190,9 @@ class ConsentPolicy:
         self._verdict_limit = budget.share(0.05) if size else 0
         self._verdict_bytes = 0
         self._verdict_lock = threading.Lock()
+        # Counts the times every verdict was forgotten: a verdict judged before the latest
+        # time is not remembered (the place it taught may be forgotten already).
+        self._verdict_epoch = 0
         # Granted categories -> (name kinds, shape verdicts): see RequestConsent.
         self._tables: dict[frozenset[str], tuple[dict[str, int], dict[Any, Verdict]]] = {}
         self._categories: dict[str, str | None] = {}
@@ -393,6 +396,7 @@ class ConsentPolicy:
         # the whole header's, not the name's.
         by_name = named and "," not in text
         names = request.names
+        epoch = self._verdict_epoch
         kind = names.get(raw_name) if by_name else None
         if kind is None:
             kind = self._kind(text, request.consent)
@@ -433,15 +437,21 @@ class ConsentPolicy:
             else:
                 verdict = deletes_at  # an Expires date: a deletion only once it is past
         if remembered:
-            self._remember_verdict(request.verdicts, shape, verdict)
+            self._remember_verdict(request.verdicts, shape, verdict, epoch)
         return verdict
 
-    def _remember_verdict(self, verdicts: dict[Any, Verdict], shape: Any, verdict: Verdict) -> None:
-        """Bounded: past the byte limit (or a table's entry limit) every table starts over."""
+    def _remember_verdict(
+        self, verdicts: dict[Any, Verdict], shape: Any, verdict: Verdict, epoch: int
+    ) -> None:
+        """Bounded: past the byte limit (or a table's entry limit) every table starts over.
+        Not remembered when every verdict was forgotten since `epoch` (when it was judged):
+        the place it taught may be forgotten with them, and the shape must teach it again."""
         cost = len(shape) + ENTRY_OVERHEAD
         if len(shape) > _MAX_SHAPE or cost > self._verdict_limit:
             return
         with self._verdict_lock:
+            if epoch != self._verdict_epoch:
+                return
             if len(verdicts) >= _MAX_NAMES or self._verdict_bytes + cost > self._verdict_limit:
                 self._forget_verdicts()
                 verdicts.clear()  # also when it is none of the shared tables (past 64 sets)
@@ -449,9 +459,11 @@ class ConsentPolicy:
             self._verdict_bytes += cost
 
     def _forget_verdicts(self) -> None:
+        """Every table starts over (with `_verdict_lock` held)."""
         for _, verdicts in self._tables.values():
             verdicts.clear()
         self._verdict_bytes = 0
+        self._verdict_epoch += 1
 
     def deleted_places(
         self, value: str, path: str = "/"
@@ -650,16 +662,19 @@ class ConsentPolicy:
         if rule is None or not _expirable(path):
             return
         place = (path, domain, partitioned)
-        known = self._places.get(name, ())
-        if place in known or place[:2] == (rule.path, _domain(rule.domain)):
+        if place in self._places.get(name, ()) or place[:2] == (rule.path, _domain(rule.domain)):
             return
-        if len(self._places) >= _MAX_NAMES and name not in self._places:
-            return
-        if len(known) >= _MAX_PLACES_PER_COOKIE:
-            # The oldest place is forgotten: the shapes that set it must teach it again.
-            with self._verdict_lock:
+        # Under the lock: two threads learning two places of one cookie at once keep both.
+        with self._verdict_lock:
+            known = self._places.get(name, ())
+            if place in known:
+                return
+            if len(self._places) >= _MAX_NAMES and name not in self._places:
+                return
+            if len(known) >= _MAX_PLACES_PER_COOKIE:
+                # The oldest place is forgotten: the shapes that set it must teach it again.
                 self._forget_verdicts()
-        self._places[name] = (known + (place,))[-_MAX_PLACES_PER_COOKIE:]
+            self._places[name] = (known + (place,))[-_MAX_PLACES_PER_COOKIE:]
         if not known:
             logger.warning(
                 "consent-middleware: the app sets cookie %r at Path=%s%s, which its rule does"

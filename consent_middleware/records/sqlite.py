@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -180,7 +181,7 @@ class SQLiteRecordStore:
         except sqlite3.Error as exc:
             raise RecordStoreError(f"cannot open the records database {self.path}: {exc}") from exc
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             identity = self._identity()
             if self._schema_ready is None or self._schema_ready != identity:
@@ -196,6 +197,22 @@ class SQLiteRecordStore:
             _close_quietly(conn)
             raise
         return _Connection(conn, identity)
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL mode, waiting up to `timeout` for it: on a new file that another worker is
+        writing, SQLite refuses the switch at once ("database is locked"), without the
+        busy timeout that every other statement waits for."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         # Read first: a worker that starts while others write (or restarts after a crash)
