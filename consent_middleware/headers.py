@@ -71,10 +71,12 @@ class RequestHeaders:
         return kind == _IF_NONE_MATCH or (modified_since and kind == _IF_MODIFIED_SINCE)
 
     def read(self, headers: Iterable[tuple[Any, Any]]) -> RequestSignals:
-        # Joined once at the end: HTTP/2 sends every cookie as a header of its own, and a
-        # server may take tens of thousands (joining them one by one was quadratic).
-        cookies: list[Any] = []
-        tags: list[Any] = []
+        # Several are joined once at the end: HTTP/2 sends every cookie as a header of its
+        # own, and a server may take tens of thousands (joining them one by one was
+        # quadratic). One, the usual case, costs no list.
+        cookie = b""
+        cookies: list[Any] | None = None
+        tags: list[Any] | None = None
         gpc = dnt = fragment = refresh = htmx = boosted = False
         language: bytes | None = None
         if_none_match: bytes | None = None
@@ -89,7 +91,11 @@ class RequestHeaders:
             if not kind:
                 continue
             if kind == _COOKIE:
-                if cookies or value:  # an empty header first adds nothing, as it did
+                if not cookie:  # the first (an empty one first adds nothing)
+                    cookie = value
+                elif cookies is None:
+                    cookies = [cookie, value]
+                else:
                     cookies.append(value)
             elif kind == _GPC:
                 gpc = value.strip() == b"1"
@@ -106,12 +112,18 @@ class RequestHeaders:
             elif kind == _BOOSTED:
                 boosted = value.strip().lower() == b"true"
             elif kind == _IF_NONE_MATCH:
-                tags.append(value)
+                if if_none_match is None:
+                    if_none_match = value
+                elif tags is None:
+                    tags = [if_none_match, value]
+                else:
+                    tags.append(value)
             elif kind == _REFRESH:
                 refresh = True
-        cookie = cookies[0] if len(cookies) == 1 else b"; ".join(cookies)
-        if tags:
-            if_none_match = tags[0] if len(tags) == 1 else b", ".join(tags)
+        if cookies is not None:
+            cookie = b"; ".join(cookies)
+        if tags is not None:
+            if_none_match = b", ".join(tags)
         # A plain tuple in the fields' order: a NamedTuple's own constructor costs more.
         fragment = fragment or (htmx and not boosted)
         return (cookie, gpc, dnt, language, fragment, refresh, if_none_match)  # type: ignore[return-value]
