@@ -6,16 +6,16 @@
 if (window.consentMiddleware) return;
 const d = document, B = d.getElementById('consent-banner');
 const $ = (s, r) => [...(r || d).querySelectorAll(s)];
-const form = B && B.querySelector('form'), inline = B && B.matches('.consent-inline');
+const form = B?.querySelector('form'), inline = B?.matches('.consent-inline');
 let cfg = {}, opener, last;
 try { cfg = JSON.parse(d.getElementById('consent-state').textContent); } catch (e) {}
 let state = cfg.state || {categories: {}};
-const get = () => JSON.parse(JSON.stringify(state));
+const key = JSON.stringify, get = () => JSON.parse(key(state));
 const allows = n => state.categories[n] === true;
 // An element marked data-consent-category="a b": every category named must be granted; an
 // empty value names nothing grantable.
 const granted = e => (e = e.dataset.consentCategory.match(/\S+/g)) && e.every(allows);
-const hit = (e, s) => e.target.closest && e.target.closest(s);
+const hit = (e, s) => e.target.closest?.(s);
 const sync = () => {
   $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
   $('[data-consent-close],.consent-settings-link').forEach(e => { e.hidden = !state.decided; });
@@ -38,7 +38,7 @@ const close = () => {
   const had = B.contains(d.activeElement), o = opener;
   B.hidden = true;
   opener = null;
-  if (had) o && o.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
+  if (had) o?.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
 };
 // Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True).
 const run = () => $('script[type="text/plain"][data-consent-category]').forEach(s => {
@@ -54,7 +54,7 @@ const run = () => $('script[type="text/plain"][data-consent-category]').forEach(
 // Iframes held with data-consent-src (or -srcdoc) and hidden, after their placeholder.
 const frames = () => $('iframe[data-consent-category]').forEach(f => {
   if (!granted(f)) return;
-  const p = f.previousElementSibling, had = p && p.contains(d.activeElement);
+  const p = f.previousElementSibling, had = p?.contains(d.activeElement);
   for (const a of ['srcdoc', 'src']) {
     const v = f.getAttribute('data-consent-' + a);
     if (v != null) {
@@ -63,7 +63,7 @@ const frames = () => $('iframe[data-consent-category]').forEach(f => {
       f.hidden = false;
     }
   }
-  if (p && p.matches('[data-consent-placeholder]')) {
+  if (p?.matches('[data-consent-placeholder]')) {
     p.remove();
     if (had) f.focus(); // the button that had the focus is gone: the frame takes it
   }
@@ -76,19 +76,15 @@ const gcm = () => {
   (window.gtag || function () { (window.dataLayer = window.dataLayer || []).push(arguments); })(
     'consent', 'update', u);
 };
-const glob = p => RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*')
-  .replace(/\?/g, '.').replace(/\[!/g, '[^') + '$');
-const purge = () => {
-  const rules = (cfg.rules || []).map(([p, c]) => [glob(p), c]), h = location.hostname.split('.');
-  d.cookie.split(';').forEach(c => {
-    const n = c.split('=')[0].trim(), r = rules.find(r => r[0].test(n));
-    if (!n || !r || allows(r[1])) return;
-    const x = n + '=;max-age=0;path=/';
-    d.cookie = x;
-    // every parent domain (the browser refuses a public suffix, and the bare host's last label)
-    h.map((_, i) => { d.cookie = x + ';domain=' + h.slice(i).join('.'); });
-  });
-};
+// Each rule's pattern comes as the regular expression of its glob (as the server reads it).
+const purge = () => d.cookie.split(';').forEach(c => {
+  const n = c.split('=')[0].trim(), r = (cfg.rules || []).find(([p]) => RegExp(p).test(n)),
+    x = n + '=;max-age=0;path=/', h = location.hostname.split('.');
+  if (!n || !r || allows(r[1])) return;
+  d.cookie = x;
+  // every parent domain (the browser refuses a public suffix, and the bare host's last label)
+  h.map((_, i) => { d.cookie = x + ';domain=' + h.slice(i).join('.'); });
+});
 const apply = s => {
   // more: a category granted that was not (true > false)
   const more = Object.keys(s.categories).some(n => s.categories[n] > allows(n)),
@@ -104,7 +100,7 @@ const apply = s => {
   const st = d.getElementById('consent-status');
   if (st) {
     st.textContent = '';
-    setTimeout(() => { st.textContent = (cfg.texts || {}).saved; }, 99);
+    setTimeout(() => { st.textContent = cfg.texts?.saved; }, 99);
   }
   d.dispatchEvent(new CustomEvent('consent:change', {detail: get()}));
   // The server sets the cookies just allowed (HttpOnly ones too) on its next answer: ask for
@@ -120,16 +116,16 @@ const send = (action, categories) => fetch(form.getAttribute('action'), {
   // not form.action: the buttons named "action" shadow it
   method: 'POST',
   headers: {'Content-Type': 'application/json', Accept: 'application/json'},
-  body: JSON.stringify({action, categories, gpc: !!navigator.globalPrivacyControl}),
+  body: key({action, categories, gpc: !!navigator.globalPrivacyControl}),
 }).then(r => r.ok ? r.json() : Promise.reject()).then(apply, () => {
   $('input[name=category]', form).forEach(i => { i.checked = categories.includes(i.value); });
   form.append(Object.assign(d.createElement('input'), {type: 'hidden', name: 'action', value: action}));
-  HTMLFormElement.prototype.submit.call(form);
+  form.submit();
 });
 if (form && !inline) {
   form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
   form.addEventListener('submit', e => {
-    const b = e.submitter || last, action = b && b.name == 'action' ? b.value : 'save';
+    const b = e.submitter || last, action = b?.name == 'action' ? b.value : 'save';
     e.preventDefault();
     if (action == 'customize') choices(b.getAttribute('aria-expanded') != 'true');
     else send(action, checked());
@@ -142,14 +138,14 @@ d.addEventListener('click', e => {
     open(o);
   } else if (a && form) {
     // "Allow" on a placeholder: what is granted now, plus the placeholder's categories.
-    const c = Object.keys(state.categories);
-    send('save', c.filter(n => allows(n) || a.dataset.consentAllow.split(/\s+/).includes(n)));
+    send('save', Object.keys(state.categories).filter(n =>
+      allows(n) || a.dataset.consentAllow.split(/\s+/).includes(n)));
   } else if (hit(e, '[data-consent-close]')) close();
 });
 d.addEventListener('keydown', e => {
-  const o = B && hit(e, '[data-consent-open]'), k = e.key;
-  if (k == 'Escape' && state.decided && B && B.contains(e.target)) close();
-  else if (o && (k == ' ' || k == 'Enter' && !o.href) && !o.matches('button,input,summary')) {
+  const o = hit(e, '[data-consent-open]'), k = e.key;
+  if (k == 'Escape' && state.decided && B?.contains(e.target)) close();
+  else if (o && B && (k == ' ' || k == 'Enter' && !o.href) && !o.matches('button,input,summary')) {
     e.preventDefault();
     open(o);
   }
@@ -169,7 +165,7 @@ purge();
 // page) reloads it.
 addEventListener('pageshow', e => {
   if (e.persisted) fetch(cfg.prefix).then(r => r.json()).then(s => {
-    if (JSON.stringify(s) != JSON.stringify(state)) location.reload();
+    if (key(s) != key(state)) location.reload();
   }, e => e);
 });
 })();
