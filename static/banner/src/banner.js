@@ -112,7 +112,10 @@ const apply = s => {
 };
 const checked = () => $('input[name=category]:checked', form).map(i => i.value);
 // A choice by fetch; should that fail, the form posts it the old way, so it is never lost.
-const send = (action, categories) => fetch(form.getAttribute('action'), {
+// One choice at a time, in the order they were made: Reject clicked while Accept is still on
+// its way (a slow network) is sent once Accept is answered, and so is the one that counts.
+let queue = Promise.resolve();
+const send = (action, categories) => queue = queue.then(() => fetch(form.getAttribute('action'), {
   // not form.action: the buttons named "action" shadow it
   method: 'POST',
   headers: {'Content-Type': 'application/json', Accept: 'application/json'},
@@ -121,7 +124,7 @@ const send = (action, categories) => fetch(form.getAttribute('action'), {
   $('input[name=category]', form).forEach(i => { i.checked = categories.includes(i.value); });
   form.append(Object.assign(d.createElement('input'), {type: 'hidden', name: 'action', value: action}));
   form.submit();
-});
+}));
 if (form && !inline) {
   form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
   form.addEventListener('submit', e => {
