@@ -1,5 +1,5 @@
 /* consent-middleware banner: fetch for the form, gated scripts and iframes, Google Consent
-   Mode updates, cookie clean-up. This is the readable source: scripts/build-banner minifies it
+   Mode updates, cookie clean-up, the latest choice on every open page of the site. This is the readable source: scripts/build-banner minifies it
    into static/banner/banner.js, which is what the middleware serves. */
 (() => {
 'use strict';
@@ -85,6 +85,18 @@ const purge = () => d.cookie.split(';').forEach(c => {
   // every parent domain (the browser refuses a public suffix, and the bare host's last label)
   h.map((_, i) => { d.cookie = x + ';domain=' + h.slice(i).join('.'); });
 });
+// The state this page was made with may be old: the visitor chose in another tab, or on
+// another page while this one waited in the back/forward cache, or was prerendered or
+// prefetched. Ask the server, and apply its answer if it differs.
+const check = () => fetch(cfg.prefix).then(r => r.json())
+  .then(s => key(s) != key(state) && apply(s), e => e);
+// Every page of the site that is open in this browser hears of a new state (no storage).
+// Closed while the page is hidden, since an open channel keeps it out of the bfcache.
+let ch;
+const tell = () => ch?.postMessage(key(state)), listen = () => {
+  (ch = new BroadcastChannel(cfg.prefix)).onmessage = e => e.data != key(state) && check();
+  tell(); // a choice made elsewhere (a form that posted, the preferences page) reaches them
+};
 const apply = s => {
   // more: a category granted that was not (true > false)
   const more = Object.keys(s.categories).some(n => s.categories[n] > allows(n)),
@@ -109,6 +121,7 @@ const apply = s => {
   // the server sends it back with those scripts held (and expires their cookies).
   if (live.some(e => !granted(e))) location.reload();
   else if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).catch(e => e);
+  tell();
 };
 const checked = () => $('input[name=category]:checked', form).map(i => i.value);
 // A choice by fetch; should that fail, the form posts it the old way, so it is never lost.
@@ -164,11 +177,12 @@ run();
 frames();
 // Undecided counts as refused: a tag's cookies from before a new policy version go too.
 purge();
-// Back from the back/forward cache, its scripts still live: a choice made since (on another
-// page) reloads it.
-addEventListener('pageshow', e => {
-  if (e.persisted) fetch(cfg.prefix).then(r => r.json()).then(s => {
-    if (key(s) != key(state)) location.reload();
-  }, e => e);
-});
+if (self.BroadcastChannel) {
+  listen();
+  addEventListener('pagehide', () => ch.close());
+}
+// Back from the back/forward cache, or made ahead by Speculation Rules: its scripts may run
+// under an old choice (a choice that withdraws them reloads it).
+addEventListener('pageshow', e => e.persisted && (ch && listen(), check()));
+performance.getEntriesByType('navigation')[0]?.deliveryType && check();
 })();
