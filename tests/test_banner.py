@@ -228,7 +228,9 @@ def test_undecided_snippet(renderer: BannerRenderer, codec: ConsentCodec) -> Non
     assert '<h2 id="consent-banner-title" tabindex="-1">We use cookies</h2>' in page
     # A fresh choice token per page: a retried post of the same choice is recorded once.
     token = r"[0-9a-f]{8}[A-Za-z0-9_-]{16}"  # when the page was rendered, then random
-    assert re.search(r'<form method="post" action="/consent\?t=' + token + '">', page)
+    assert re.search(
+        r'<form method="post" action="/consent\?t=' + token + '" autocomplete="off">', page
+    )
     assert '<input type="hidden" name="return_to" value="/shop?page=2" />' in page
     assert 'href="/consent/preferences?return_to=/shop%3Fpage%3D2"' in page
     assert '<a href="/privacy">Privacy policy</a>' in page

@@ -9,7 +9,7 @@ The example sites, and tests/fixtures/journey_apps.py, whose tag re-creates `_ga
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -141,6 +141,36 @@ def test_a_new_policy_version_reaches_an_open_tab(context: BrowserContext, tmp_p
         first.wait_for_timeout(1000)
         assert first.evaluate("window.__hits") is None
         assert "_ga_js" not in cookie_names(context)
+
+
+# -- back to the preferences page ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_back_to_the_preferences_page_shows_the_choice_just_made(
+    site: Server, new_context: Callable[..., BrowserContext], javascript: bool
+) -> None:
+    """Everything accepted; on the preferences page, Reject all, which returns to /deals;
+    Back. The page came again from the server (no-store), showing nothing ticked, but
+    Chromium restored the boxes as they were when the visitor left: all ticked, and one
+    click on Save there granted everything again."""
+    context = new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(site.url + "/consent/preferences?return_to=/deals")
+    action_button(page, "accept_all").click()
+    page.wait_for_url(site.url + "/deals")
+    page.goto(site.url + "/consent/preferences?return_to=/deals")
+    action_button(page, "reject_all").click()
+    page.wait_for_url(site.url + "/deals")
+
+    page.go_back()
+    page.wait_for_url(site.url + "/consent/preferences?return_to=/deals")
+    for category in ("settings", "analytics", "marketing"):
+        expect(page.locator(f"#consent-cat-{category}")).not_to_be_checked()
+    action_button(page, "save").click()
+    page.wait_for_url(site.url + "/deals")
+    assert consent_state(context, site)["categories"] == REFUSED
+    assert not OPTIONAL_COOKIES & cookie_names(context)
 
 
 # -- a choice while another is on its way ------------------------------------------------
