@@ -205,6 +205,22 @@ def test_reject_right_after_accept_on_a_slow_network(site: Server, page: Page) -
     assert not OPTIONAL_COOKIES & cookie_names(page.context)
 
 
+def test_a_refusal_while_the_background_refresh_is_on_its_way(
+    journeys: Running, context: BrowserContext, page: Page
+) -> None:
+    """Accept all asks for the page again in the background, so that the server sets the
+    HttpOnly cookies just allowed; on a slow network its answer takes a while. Meanwhile the
+    visitor reopens the banner and rejects all. The refresh, answered for the earlier
+    choice, then brought `_fbp` into the jar after its refusal, where it stayed."""
+    page.goto(journeys.url + "/slow")
+    with page.expect_request(lambda r: r.headers.get("x-consent-refresh") == "1"):
+        choose(page, "accept_all")
+    page.evaluate("consentMiddleware.open()")
+    choose(page, "reject_all")
+    page.wait_for_timeout(2500)  # the refresh has been answered
+    assert "_fbp" not in cookie_names(context)
+
+
 # -- pages made before the choice: prerendered, prefetched --------------------------------
 
 

@@ -120,7 +120,9 @@ const apply = s => {
   // A script cannot be un-run: a choice that withdraws what this page runs reloads it, and
   // the server sends it back with those scripts held (and expires their cookies).
   if (live.some(e => !granted(e))) location.reload();
-  else if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).catch(e => e);
+  // A choice made while that answer was on its way: ask the server once more, so that it expires
+  // what the answer brought for the earlier choice.
+  else if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).then(() => s != state && check(), e => e);
   tell();
 };
 const checked = () => $('input[name=category]:checked', form).map(i => i.value);
@@ -131,7 +133,7 @@ let queue = Promise.resolve();
 const send = (action, categories) => queue = queue.then(() => fetch(form.getAttribute('action'), {
   // not form.action: the buttons named "action" shadow it
   method: 'POST',
-  headers: {'Content-Type': 'application/json', Accept: 'application/json'},
+  headers: {'Content-Type': 'application/json'}, // JSON in, JSON out (the server reads the type)
   body: key({action, categories, gpc: !!navigator.globalPrivacyControl}),
 }).then(r => r.ok ? r.json() : Promise.reject()).then(apply, () => {
   $('input[name=category]', form).forEach(i => { i.checked = categories.includes(i.value); });
