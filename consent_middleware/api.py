@@ -204,7 +204,7 @@ class ConsentAPI:
         sub = req.subpath
         if sub in ("", "/"):
             if method in ("GET", "HEAD"):
-                return self._state(req, req.request.consent, method)
+                return self._expiring(req, self._state(req, req.request.consent, method))
             if method == "POST":
                 return self._choose(req)
             if method == "DELETE":
@@ -226,13 +226,22 @@ class ConsentAPI:
         if sub == "/preferences":
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET, HEAD")
-            return self._preferences(req, method)
+            return self._expiring(req, self._preferences(req, method))
         asset = self.assets.get(sub[1:])
         if asset is not None:
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET, HEAD")
             return self._asset(req, asset, method)
         raise ApiError(404, "not_found", f"no consent endpoint at {sub[:80]!r}")
+
+    def _expiring(self, req: ApiRequest, response: ApiResponse) -> ApiResponse:
+        """The answer, with the refused cookies that the request carries expired on it, as
+        on every response of the app: a page that asks for the state after a choice made
+        elsewhere (or while a page's answer for an earlier choice was on its way) gets the
+        cookies it holds against that choice removed."""
+        expired = self.policy.expirations(req.request)
+        response.headers.extend(("set-cookie", value) for value in expired)
+        return response
 
     # -- state and choices -------------------------------------------------------------
 

@@ -354,11 +354,13 @@ def google_consent_types(config: ConsentConfig) -> dict[str, list[str]]:
 
 
 def _rules_in_match_order(config: ConsentConfig) -> list[list[str]]:
-    """[pattern, category] pairs in the order the server matches them: exact names,
-    then prefixes longest first, then other globs, so JS and server agree on overlaps."""
+    """[regular expression, category] pairs in the order the server matches them: exact
+    names, then prefixes longest first, then other globs, so JS and server agree on
+    overlaps. Each pattern goes as the JavaScript regular expression of its glob (what
+    `fnmatch` reads it as), so banner.js needs no glob code of its own."""
     exact, prefixes, globs = [], [], []
     for pattern, target in config.cookies.items():
-        pair = [pattern, target if isinstance(target, str) else target.category]
+        pair = [_js_regex(pattern), target if isinstance(target, str) else target.category]
         if not any(ch in pattern for ch in "*?["):
             exact.append(pair)
         elif pattern.endswith("*") and not any(ch in pattern[:-1] for ch in "*?["):
@@ -367,3 +369,42 @@ def _rules_in_match_order(config: ConsentConfig) -> list[list[str]]:
             globs.append(pair)
     prefixes.sort(key=lambda pair: len(pair[0]), reverse=True)
     return exact + prefixes + globs
+
+
+def _js_regex(pattern: str) -> str:
+    """The JavaScript `RegExp` source that matches the names the glob `pattern` matches, as
+    `fnmatch` reads it: `*`, `?`, `[abc]`, `[a-z]`, `[!abc]`; a `[` without its `]` is
+    itself. Patterns are printable ASCII (the config checks), so every other character that
+    is not a letter, a digit or `_` is escaped with a backslash (an identity escape)."""
+    out, i, n = ["^"], 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            j = i
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+                continue
+            inner = re.sub(r"([\\\[\]])", r"\\\1", pattern[i:j])
+            i = j + 1
+            if inner.startswith("!"):
+                inner = "^" + inner[1:]
+            elif inner.startswith("^"):
+                inner = "\\" + inner
+            out.append(f"[{inner}]")
+        elif ch.isalnum() or ch == "_":
+            out.append(ch)
+        else:
+            out.append("\\" + ch)
+    out.append("$")
+    return "".join(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -17,11 +18,23 @@ REPO = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on: the OS's choice, or one of `CONSENT_TEST_PORTS` ("19000-19999",
+    for a sandbox that allows only a range of its own)."""
+    span = os.environ.get("CONSENT_TEST_PORTS", "")
+    low, _, high = span.partition("-")
+    candidates = (
+        random.sample(range(int(low), int(high) + 1), int(high) - int(low) + 1) if high else [0]
+    )
+    for candidate in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError(f"no free port in CONSENT_TEST_PORTS={span}")
 
 
 def server_command(server: str, target: str, port: int, *extra: str) -> list[str]:

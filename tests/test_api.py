@@ -80,6 +80,18 @@ def test_changing_the_choice_keeps_the_consent_id_and_expires_refused(site: Site
     assert sorted(deleted_names(response)) == ["_fbp", "_ga", "lang"]
 
 
+@pytest.mark.parametrize("path", ["/consent", "/consent/preferences"])
+def test_state_and_preferences_expire_the_refused_cookies_they_see(site: Site, path: str) -> None:
+    """As every answer does: banner.js asks for the state when a page's answer for an
+    earlier choice may have brought a cookie that a later choice refuses."""
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get(path, cookie=f"{rejected}; _ga=1; _fbp=2; session=x")
+    assert response.status_code == 200
+    assert sorted(deleted_names(response)) == ["_fbp", "_ga"]
+    accepted = site.consent_cookie({"action": "accept_all"})
+    assert deleted_names(site.get(path, cookie=f"{accepted}; _ga=1; _fbp=2")) == []
+
+
 def test_delete_withdraws(site: Site) -> None:
     accepted = site.consent_cookie({"action": "accept_all"})
     response = site.request("DELETE", "/consent", cookie=f"{accepted}; _ga=1; session=x")

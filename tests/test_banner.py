@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
 import html
@@ -17,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent_middleware.assets import load_assets
-from consent_middleware.banner import BannerRenderer, google_consent_types
+from consent_middleware.banner import BannerRenderer, _js_regex, google_consent_types
 from consent_middleware.config import Category, ConsentConfig
 from consent_middleware.consent import Consent, ConsentCodec
 from consent_middleware.csp import csp_nonce
@@ -227,7 +228,9 @@ def test_undecided_snippet(renderer: BannerRenderer, codec: ConsentCodec) -> Non
     assert '<h2 id="consent-banner-title" tabindex="-1">We use cookies</h2>' in page
     # A fresh choice token per page: a retried post of the same choice is recorded once.
     token = r"[0-9a-f]{8}[A-Za-z0-9_-]{16}"  # when the page was rendered, then random
-    assert re.search(r'<form method="post" action="/consent\?t=' + token + '">', page)
+    assert re.search(
+        r'<form method="post" action="/consent\?t=' + token + '" autocomplete="off">', page
+    )
     assert '<input type="hidden" name="return_to" value="/shop?page=2" />' in page
     assert 'href="/consent/preferences?return_to=/shop%3Fpage%3D2"' in page
     assert '<a href="/privacy">Privacy policy</a>' in page
@@ -344,16 +347,84 @@ def test_state_json(renderer: BannerRenderer, codec: ConsentCodec) -> None:
     data = state_of(renderer.snippet(consent, "en"))
     assert data["state"] == consent.to_state()
     assert data["prefix"] == "/consent"
-    # In the order the server matches them: exact names, then prefixes.
+    # In the order the server matches them: exact names, then prefixes; each pattern as
+    # the JavaScript regular expression of its glob.
     assert data["rules"] == [
-        ["session", "authentication"],
-        ["lang", "settings"],
-        ["_fbp", "marketing"],
-        ["_ga*", "analytics"],
+        ["^session$", "authentication"],
+        ["^lang$", "settings"],
+        ["^_fbp$", "marketing"],
+        ["^_ga.*$", "analytics"],
     ]
     assert data["gpc_categories"] == ["marketing"]
     assert data["texts"] == {"saved": "Your choice has been saved."}
     assert "gcm" not in data  # only with google_consent_mode=True
+
+
+#: Patterns with every glob feature and the characters a regular expression would read.
+GLOBS = [
+    "_ga*",
+    "_ga_?",
+    "id[0-9]",
+    "x[!a-c]y",
+    "[]]z",
+    "[!]]z",
+    "a[^b]",
+    "a\\b[\\]",
+    "a[b",
+    "a.b+c$",
+    "(x)|{y}",
+    "*.*",
+    "a[[]b",
+    "[a-]",
+    "a-b/c",
+]
+NAMES = [
+    "",
+    "_ga",
+    "_ga_1",
+    "_ga_12",
+    "id5",
+    "idx",
+    "xdy",
+    "xby",
+    "]z",
+    "az",
+    "^z",
+    "a^",
+    "ab",
+    "a\\b\\",
+    "a[b",
+    "a.b+c$",
+    "aXb+c$",
+    "(x)|{y}",
+    "a.b",
+    "ab",
+    "a[b",
+    "a",
+    "-",
+    "a-b/c",
+]
+
+
+def test_rule_patterns_go_to_the_browser_as_the_servers_reading() -> None:
+    """banner.js deletes a refused script cookie by the rules' patterns: each goes as the
+    JavaScript RegExp that matches exactly the names that `fnmatch` (the server) matches."""
+    if shutil.which("node") is None:
+        pytest.fail("this test needs node")
+    cases = [[_js_regex(g), [bool(fnmatch.fnmatchcase(n, g)) for n in NAMES]] for g in GLOBS]
+    script = (
+        "const [cases, names] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(cases.map(([r]) => names.map(n => RegExp(r).test(n)))));"
+    )
+    out = subprocess.run(
+        ["node", "-e", script],
+        input=json.dumps([cases, NAMES]),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(out.stdout) == [expected for _, expected in cases]
 
 
 def test_state_json_carries_the_consent_mode_mapping(codec: ConsentCodec) -> None:

@@ -1,21 +1,21 @@
 /* consent-middleware banner: fetch for the form, gated scripts and iframes, Google Consent
-   Mode updates, cookie clean-up. This is the readable source: scripts/build-banner minifies it
+   Mode updates, cookie clean-up, the latest choice on every open page of the site. This is the readable source: scripts/build-banner minifies it
    into static/banner/banner.js, which is what the middleware serves. */
 (() => {
 'use strict';
 if (window.consentMiddleware) return;
 const d = document, B = d.getElementById('consent-banner');
 const $ = (s, r) => [...(r || d).querySelectorAll(s)];
-const form = B && B.querySelector('form'), inline = B && B.matches('.consent-inline');
+const form = B?.querySelector('form'), inline = B?.matches('.consent-inline');
 let cfg = {}, opener, last;
 try { cfg = JSON.parse(d.getElementById('consent-state').textContent); } catch (e) {}
 let state = cfg.state || {categories: {}};
-const get = () => JSON.parse(JSON.stringify(state));
+const key = JSON.stringify, get = () => JSON.parse(key(state));
 const allows = n => state.categories[n] === true;
 // An element marked data-consent-category="a b": every category named must be granted; an
 // empty value names nothing grantable.
 const granted = e => (e = e.dataset.consentCategory.match(/\S+/g)) && e.every(allows);
-const hit = (e, s) => e.target.closest && e.target.closest(s);
+const hit = (e, s) => e.target.closest?.(s);
 const sync = () => {
   $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
   $('[data-consent-close],.consent-settings-link').forEach(e => { e.hidden = !state.decided; });
@@ -38,7 +38,7 @@ const close = () => {
   const had = B.contains(d.activeElement), o = opener;
   B.hidden = true;
   opener = null;
-  if (had) o && o.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
+  if (had) o?.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
 };
 // Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True).
 const run = () => $('script[type="text/plain"][data-consent-category]').forEach(s => {
@@ -54,7 +54,7 @@ const run = () => $('script[type="text/plain"][data-consent-category]').forEach(
 // Iframes held with data-consent-src (or -srcdoc) and hidden, after their placeholder.
 const frames = () => $('iframe[data-consent-category]').forEach(f => {
   if (!granted(f)) return;
-  const p = f.previousElementSibling, had = p && p.contains(d.activeElement);
+  const p = f.previousElementSibling, had = p?.contains(d.activeElement);
   for (const a of ['srcdoc', 'src']) {
     const v = f.getAttribute('data-consent-' + a);
     if (v != null) {
@@ -63,7 +63,7 @@ const frames = () => $('iframe[data-consent-category]').forEach(f => {
       f.hidden = false;
     }
   }
-  if (p && p.matches('[data-consent-placeholder]')) {
+  if (p?.matches('[data-consent-placeholder]')) {
     p.remove();
     if (had) f.focus(); // the button that had the focus is gone: the frame takes it
   }
@@ -76,18 +76,26 @@ const gcm = () => {
   (window.gtag || function () { (window.dataLayer = window.dataLayer || []).push(arguments); })(
     'consent', 'update', u);
 };
-const glob = p => RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*')
-  .replace(/\?/g, '.').replace(/\[!/g, '[^') + '$');
-const purge = () => {
-  const rules = (cfg.rules || []).map(([p, c]) => [glob(p), c]), h = location.hostname.split('.');
-  d.cookie.split(';').forEach(c => {
-    const n = c.split('=')[0].trim(), r = rules.find(r => r[0].test(n));
-    if (!n || !r || allows(r[1])) return;
-    const x = n + '=;max-age=0;path=/';
-    d.cookie = x;
-    // every parent domain (the browser refuses a public suffix, and the bare host's last label)
-    h.map((_, i) => { d.cookie = x + ';domain=' + h.slice(i).join('.'); });
-  });
+// Each rule's pattern comes as the regular expression of its glob (as the server reads it).
+const purge = () => d.cookie.split(';').forEach(c => {
+  const n = c.split('=')[0].trim(), r = (cfg.rules || []).find(([p]) => RegExp(p).test(n)),
+    x = n + '=;max-age=0;path=/', h = location.hostname.split('.');
+  if (!n || !r || allows(r[1])) return;
+  d.cookie = x;
+  // every parent domain (the browser refuses a public suffix, and the bare host's last label)
+  h.map((_, i) => { d.cookie = x + ';domain=' + h.slice(i).join('.'); });
+});
+// The state this page was made with may be old: the visitor chose in another tab, or on
+// another page while this one waited in the back/forward cache, or was prerendered or
+// prefetched. Ask the server, and apply its answer if it differs.
+const check = () => fetch(cfg.prefix).then(r => r.json())
+  .then(s => key(s) != key(state) && apply(s), e => e);
+// Every page of the site that is open in this browser hears of a new state (no storage).
+// Closed while the page is hidden, since an open channel keeps it out of the bfcache.
+let ch;
+const tell = () => ch?.postMessage(key(state)), listen = () => {
+  (ch = new BroadcastChannel(cfg.prefix)).onmessage = e => e.data != key(state) && check();
+  tell(); // a choice made elsewhere (a form that posted, the preferences page) reaches them
 };
 const apply = s => {
   // more: a category granted that was not (true > false)
@@ -104,7 +112,7 @@ const apply = s => {
   const st = d.getElementById('consent-status');
   if (st) {
     st.textContent = '';
-    setTimeout(() => { st.textContent = (cfg.texts || {}).saved; }, 99);
+    setTimeout(() => { st.textContent = cfg.texts?.saved; }, 99);
   }
   d.dispatchEvent(new CustomEvent('consent:change', {detail: get()}));
   // The server sets the cookies just allowed (HttpOnly ones too) on its next answer: ask for
@@ -112,24 +120,30 @@ const apply = s => {
   // A script cannot be un-run: a choice that withdraws what this page runs reloads it, and
   // the server sends it back with those scripts held (and expires their cookies).
   if (live.some(e => !granted(e))) location.reload();
-  else if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).catch(e => e);
+  // A choice made while that answer was on its way: ask the server once more, so that it expires
+  // what the answer brought for the earlier choice.
+  else if (more) fetch(location.href, {headers: {'X-Consent-Refresh': 1}}).then(() => s != state && check(), e => e);
+  tell();
 };
 const checked = () => $('input[name=category]:checked', form).map(i => i.value);
 // A choice by fetch; should that fail, the form posts it the old way, so it is never lost.
-const send = (action, categories) => fetch(form.getAttribute('action'), {
+// One choice at a time, in the order they were made: Reject clicked while Accept is still on
+// its way (a slow network) is sent once Accept is answered, and so is the one that counts.
+let queue = Promise.resolve();
+const send = (action, categories) => queue = queue.then(() => fetch(form.getAttribute('action'), {
   // not form.action: the buttons named "action" shadow it
   method: 'POST',
-  headers: {'Content-Type': 'application/json', Accept: 'application/json'},
-  body: JSON.stringify({action, categories, gpc: !!navigator.globalPrivacyControl}),
+  headers: {'Content-Type': 'application/json'}, // JSON in, JSON out (the server reads the type)
+  body: key({action, categories, gpc: !!navigator.globalPrivacyControl}),
 }).then(r => r.ok ? r.json() : Promise.reject()).then(apply, () => {
   $('input[name=category]', form).forEach(i => { i.checked = categories.includes(i.value); });
   form.append(Object.assign(d.createElement('input'), {type: 'hidden', name: 'action', value: action}));
-  HTMLFormElement.prototype.submit.call(form);
-});
+  form.submit();
+}));
 if (form && !inline) {
   form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
   form.addEventListener('submit', e => {
-    const b = e.submitter || last, action = b && b.name == 'action' ? b.value : 'save';
+    const b = e.submitter || last, action = b?.name == 'action' ? b.value : 'save';
     e.preventDefault();
     if (action == 'customize') choices(b.getAttribute('aria-expanded') != 'true');
     else send(action, checked());
@@ -142,14 +156,14 @@ d.addEventListener('click', e => {
     open(o);
   } else if (a && form) {
     // "Allow" on a placeholder: what is granted now, plus the placeholder's categories.
-    const c = Object.keys(state.categories);
-    send('save', c.filter(n => allows(n) || a.dataset.consentAllow.split(/\s+/).includes(n)));
+    send('save', Object.keys(state.categories).filter(n =>
+      allows(n) || a.dataset.consentAllow.split(/\s+/).includes(n)));
   } else if (hit(e, '[data-consent-close]')) close();
 });
 d.addEventListener('keydown', e => {
-  const o = B && hit(e, '[data-consent-open]'), k = e.key;
-  if (k == 'Escape' && state.decided && B && B.contains(e.target)) close();
-  else if (o && (k == ' ' || k == 'Enter' && !o.href) && !o.matches('button,input,summary')) {
+  const o = hit(e, '[data-consent-open]'), k = e.key;
+  if (k == 'Escape' && state.decided && B?.contains(e.target)) close();
+  else if (o && B && (k == ' ' || k == 'Enter' && !o.href) && !o.matches('button,input,summary')) {
     e.preventDefault();
     open(o);
   }
@@ -165,11 +179,12 @@ run();
 frames();
 // Undecided counts as refused: a tag's cookies from before a new policy version go too.
 purge();
-// Back from the back/forward cache, its scripts still live: a choice made since (on another
-// page) reloads it.
-addEventListener('pageshow', e => {
-  if (e.persisted) fetch(cfg.prefix).then(r => r.json()).then(s => {
-    if (JSON.stringify(s) != JSON.stringify(state)) location.reload();
-  }, e => e);
-});
+if (self.BroadcastChannel) {
+  listen();
+  addEventListener('pagehide', () => ch.close());
+}
+// Back from the back/forward cache, or made ahead by Speculation Rules: its scripts may run
+// under an old choice (a choice that withdraws them reloads it).
+addEventListener('pageshow', e => e.persisted && (ch && listen(), check()));
+performance.getEntriesByType('navigation')[0]?.deliveryType && check();
 })();
