@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import REPO_ROOT, STARTUP_TIMEOUT, Server, free_port, start_server
+from tests.browser.helpers import REPO_ROOT, STARTUP_TIMEOUT, Server, start_server
+from tests.servers import free_port
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from consent_middleware.cli import main
-from tests.browser.helpers import REPO_ROOT, free_port
+from tests.browser.helpers import REPO_ROOT
+from tests.servers import free_port
 
 
 @pytest.mark.parametrize("command", ["audit", "suggest-config"])
