@@ -24,6 +24,7 @@ __all__ = [
     "MetaSniffer",
     "Recoded",
     "Utf16Page",
+    "charset_reading",
     "names_charset",
     "recoded_codec",
     "utf16_order",
@@ -51,23 +52,30 @@ _WS = " \t\r\n"
 _RECODED = {"csiso2022jp": "iso2022_jp", "iso-2022-jp": "iso2022_jp"}
 
 
+def charset_reading(content_type: str) -> tuple[str | None, str | None, bool]:
+    """What the page filter needs of a Content-Type's charset, from one parse of it:
+    `utf16_order`, `recoded_codec` and `names_charset`."""
+    charset = extract_mime_type(content_type)[1]
+    if charset is None:
+        return None, None, False
+    label = charset.strip(_WS)
+    return _LABELS.get(label), _RECODED.get(label), known_label(charset)
+
+
 def recoded_codec(content_type: str) -> str | None:
     """The Python codec of a charset label the tokenizer cannot read as ASCII, else None."""
-    charset = extract_mime_type(content_type)[1]
-    return None if charset is None else _RECODED.get(charset.strip(_WS))
+    return charset_reading(content_type)[1]
 
 
 def names_charset(content_type: str) -> bool:
     """Whether a Content-Type names a charset that browsers know (then no `<meta>` counts)."""
-    charset = extract_mime_type(content_type)[1]
-    return charset is not None and known_label(charset)
+    return charset_reading(content_type)[2]
 
 
 def utf16_order(content_type: str) -> str | None:
     """ "le" or "be" when a Content-Type's charset label names UTF-16 (read as browsers
     read it, see `mime.py`), else None."""
-    charset = extract_mime_type(content_type)[1]
-    return None if charset is None else _LABELS.get(charset.strip(_WS))
+    return charset_reading(content_type)[0]
 
 
 class Utf16Page:

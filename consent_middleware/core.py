@@ -22,9 +22,7 @@ from .charsets import (
     MetaSniffer,
     Recoded,
     Utf16Page,
-    names_charset,
-    recoded_codec,
-    utf16_order,
+    charset_reading,
 )
 from .compression import READERS, decoder_for, shown_raw
 from .config import ALWAYS, ConsentConfig
@@ -526,7 +524,7 @@ class ConsentCore:
         charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
         if charset is None:
             text = _text(content_type)
-            charset = (utf16_order(text), recoded_codec(text), names_charset(text))
+            charset = charset_reading(text)
             if type(content_type) in _TEXT_TYPES and len(self._charsets) < _MAX_LEARNED:
                 self._charsets[content_type] = charset
         order, codec, labelled = charset

@@ -18,7 +18,7 @@ from typing import Final
 
 from .html import attributes, first_by_name, tag_end
 
-__all__ = ["MORE", "NONE", "PRESCAN_BYTES", "meta_charset"]
+__all__ = ["MORE", "NONE", "PRESCAN_BYTES", "known_label", "meta_charset"]
 
 #: Past the head, the scan stops after this many bytes of the page.
 PRESCAN_BYTES = 1024
@@ -115,11 +115,9 @@ def _label(tag: bytes, name_end: int) -> str | None:
 
 
 def known_label(label: str) -> bool:
-    """Whether a browser knows a charset label, closely enough: ISO-2022-JP's own, and the
-    labels Python knows (the WHATWG labels of real pages are among them)."""
+    """Whether a browser knows a charset label, closely enough: the labels Python knows
+    (the WHATWG labels of real pages are among them, ISO-2022-JP's both)."""
     label = label.strip(_WS).lower()
-    if label in ("iso-2022-jp", "csiso2022jp"):
-        return True
     try:
         codecs.lookup(label)
     except (LookupError, ValueError):  # ValueError: a NUL or a lone surrogate in it
