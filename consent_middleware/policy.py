@@ -486,14 +486,10 @@ class ConsentPolicy:
             category = self.category_of(name)
             if name == self._cookie_name:
                 return _STRIP  # the middleware's own: the app may not even delete it
-            if category == ALWAYS or category in self.config.required_categories:
-                kinds.append(_KEEP)
-            elif category is not None and consent.categories.get(category, False):
-                kinds.append(_KEEP_OPTIONAL)
-            else:
-                if category is None:
-                    self._log_unknown(name)
-                kinds.append(_REFUSED)
+            kind = self._category_kind(category, consent)
+            if category is None:
+                self._log_unknown(name)
+            kinds.append(kind)
         if _REFUSED in kinds:
             return _REFUSED
         # A cookie folded in after a comma (`folded_names`) that a rule refuses (or the
@@ -501,15 +497,20 @@ class ConsentPolicy:
         # no rule names is left to browsers, which read it as part of the value.
         for name in folded_names(value):
             rule = self.config.rules.match(name)  # a rule's: not the unknown cookies' one
-            category = None if rule is None else rule.category
             if name == self._cookie_name or (
-                category is not None
-                and category != ALWAYS
-                and category not in self.config.required_categories
-                and not consent.categories.get(category, False)
+                rule is not None and self._category_kind(rule.category, consent) == _REFUSED
             ):
                 return _REFUSED
         return _KEEP_OPTIONAL if _KEEP_OPTIONAL in kinds else _KEEP
+
+    def _category_kind(self, category: str | None, consent: Consent) -> int:
+        """_KEEP for a required category, _KEEP_OPTIONAL for one `consent` grants, else
+        _REFUSED (None, no category, included)."""
+        if category == ALWAYS or category in self.config.required_categories:
+            return _KEEP
+        if category is not None and consent.categories.get(category, False):
+            return _KEEP_OPTIONAL
+        return _REFUSED
 
     def _attributes_of(self, value: str, end: int) -> _Attributes:
         if end < 0:
