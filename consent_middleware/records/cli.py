@@ -47,7 +47,8 @@ from .texts import texts_hash
 __all__ = ["parse_age", "parse_time_option", "records"]
 
 _AGE = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.IGNORECASE)
-_CONSENT_ID = re.compile(r"^[0-9a-f]{32}$")
+_CONSENT_ID = re.compile(r"[0-9a-f]{32}")
+_TEXTS_HASH = re.compile(r"[0-9a-f]{64}")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -407,8 +408,10 @@ def texts_command(store_url: str, hashes: tuple[str, ...]) -> None:
     """Print the texts behind texts hashes, as JSON lines.
 
     These are the exact words a record's visitor was shown. Exit 1 when a hash is not in
-    the store.
+    the store, 2 when one is no texts hash at all.
     """
+    for digest in hashes:
+        _check_texts_hash(digest)
     store = _open(store_url)
     missing = 0
     try:
@@ -691,7 +694,15 @@ def _were(items: list[str]) -> str:
 
 
 def _check_consent_id(value: str) -> None:
-    if not _CONSENT_ID.match(value):
+    if not _CONSENT_ID.fullmatch(value):
         raise click.BadParameter(
             f"{value!r} is not a consent id (32 lowercase hex characters)", param_hint="CONSENT_ID"
+        )
+
+
+def _check_texts_hash(value: str) -> None:
+    if not _TEXTS_HASH.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r} is not a texts hash (64 lowercase hex characters)",
+            param_hint="TEXTS_HASH",
         )

@@ -134,6 +134,26 @@ def test_texts_by_hash(store_url: str, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 1 and "no texts" in err
 
 
+@pytest.mark.parametrize("bad", ["nothex", HASH[:-1], HASH.upper(), HASH + "\n", HASH + "0"])
+def test_texts_refuses_what_is_no_texts_hash(
+    store_url: str, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    """A typo is a usage error (exit 2) that names the value, not "no texts" (exit 1)."""
+    fill(store_url)
+    code, out, err = run(capsys, "texts", "--store", store_url, HASH, bad)
+    assert code == 2 and "is not a texts hash" in err and out == ""
+
+
+def test_a_consent_id_with_a_line_break_is_no_consent_id(
+    store_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = fill(store_url)
+    code, _, err = run(capsys, "erase", "--store", store_url, ids["ann"] + "\n")
+    assert code == 2 and "not a consent id" in err
+    code, out, _ = run(capsys, "export", "--store", store_url)
+    assert ids["ann"] in out
+
+
 def test_erase(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     ids = fill(store_url)
     code, out, _ = run(capsys, "erase", "--store", store_url, ids["ann"])
