@@ -69,6 +69,11 @@ def check_config_command(target: str, paths: tuple[str, ...], root_path: str) ->
         raise click.UsageError(str(exc)) from exc
     if root_path and not root_path.startswith("/"):
         raise click.UsageError(f"--root-path must start with '/': {root_path!r}")
+    if root_path and not paths:
+        # Alone it would change nothing: a silent no-op reads as "checked under the prefix".
+        raise click.UsageError(
+            "--root-path says where the app is mounted for --probe: give a --probe PATH too"
+        )
     for path in paths:
         if not path.startswith("/"):
             raise click.UsageError(f"--probe PATH must start with '/': {path!r}")

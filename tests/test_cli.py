@@ -97,6 +97,13 @@ def test_probe_needs_the_app(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--probe needs the app" in capsys.readouterr().err
 
 
+def test_root_path_without_probe_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """Alone, --root-path would change nothing: no silent "No findings." under a prefix."""
+    assert main(["check-config", "tests.fixtures.configs:app", "--root-path", "/shop"]) == 2
+    captured = capsys.readouterr()
+    assert "--probe" in captured.err and "No findings" not in captured.out
+
+
 def test_hints_are_not_findings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "tests.fixtures.configs:good"]) == 0
     out = capsys.readouterr().out
