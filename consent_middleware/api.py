@@ -96,8 +96,17 @@ class ApiRequest:
         page = self.page_token
         if page is not None:
             return page
-        key = self.headers.get("idempotency-key", "").strip()
+        key = self.idempotency_key
         return key if _TOKEN_RE.fullmatch(key) else None
+
+    @property
+    def idempotency_key(self) -> str:
+        """The `Idempotency-Key` header's key ("" without one). The IETF draft
+        (draft-ietf-httpapi-idempotency-key-header) sends it as a quoted string."""
+        key = self.headers.get("idempotency-key", "").strip(" \t")
+        if len(key) >= 2 and key[0] == key[-1] == '"':
+            key = key[1:-1]
+        return key
 
     @property
     def page_token(self) -> str | None:
@@ -155,6 +164,18 @@ class ApiError(Exception):
         self.page = page
 
 
+def _check_idempotency_key(req: ApiRequest) -> None:
+    """A key that cannot count is refused, not ignored: its client would take a retry for
+    the same choice, and the store would keep it twice."""
+    key = req.idempotency_key
+    if key and not _TOKEN_RE.fullmatch(key):
+        raise ApiError(
+            400,
+            "bad_idempotency_key",
+            f"Idempotency-Key {key[:80]!r} is not 8 to 64 characters of A-Z a-z 0-9 _ -",
+        )
+
+
 class ConsentAPI:
     """Answers every request under `path_prefix`."""
 
@@ -209,6 +230,7 @@ class ConsentAPI:
                 return self._choose(req)
             if method == "DELETE":
                 self._same_origin(req)
+                _check_idempotency_key(req)
                 return self._decide(req, "withdraw", (), gpc=False, form=False, return_to="/")
             return _method_not_allowed("GET, HEAD, POST, DELETE")
         if sub == GPC_JSON:
@@ -264,6 +286,7 @@ class ConsentAPI:
     def _choose(self, req: ApiRequest) -> ApiResponse:
         self._same_origin(req)
         self._check_size(req)
+        _check_idempotency_key(req)
         ctype = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if ctype == _JSON:
             action, categories, gpc = self._parse_json(req.body)

@@ -180,6 +180,38 @@ def test_a_retried_request_is_recorded_once(
     assert len(stored(store_url, one.json()["consent_id"])) == 1
 
 
+def test_an_idempotency_key_sent_as_the_ietf_draft_quotes_it_counts(
+    records_site: Callable[..., Site], store_url: str
+) -> None:
+    """draft-ietf-httpapi-idempotency-key-header sends the key as a quoted string."""
+    site = records_site()
+    key = {"idempotency-key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'}
+    one = choose(site, {"action": "reject_all"}, headers=key)
+    two = choose(site, {"action": "reject_all"}, headers=key)
+    assert one.status_code == two.status_code == 200
+    assert one.json()["consent_id"] == two.json()["consent_id"]
+    assert len(stored(store_url, one.json()["consent_id"])) == 1
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["short", "x" * 65, "retry key 0001", "retry.key:0001", '"unterminated-0001', "key/0001-0001"],
+)
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_an_idempotency_key_that_cannot_count_is_refused_not_ignored(
+    records_site: Callable[..., Site], store_url: str, key: str, method: str
+) -> None:
+    """Ignored, its client would take a retry for the same choice, and the store would keep
+    the choice twice: a clear 400 instead, and nothing recorded or set."""
+    site = records_site()
+    headers = {**JSON, "user-agent": UA, "idempotency-key": key}
+    body = json.dumps({"action": "reject_all"}).encode() if method == "POST" else b""
+    answer = site.request(method, "/consent", content=body, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "bad_idempotency_key"
+    assert not any(v.startswith("consent=") for v in answer.headers.get_list("set-cookie"))
+
+
 def test_a_choice_made_again_on_the_same_page_is_recorded_again(
     records_site: Callable[..., Site], store_url: str
 ) -> None:
