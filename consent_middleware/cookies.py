@@ -21,6 +21,7 @@ __all__ = [
     "folded_names",
     "judged_names",
     "strict_cookie_date",
+    "browsers_store",
     "build_set_cookie",
     "cookie_value",
     "default_path",
@@ -322,6 +323,46 @@ def parse_set_cookie(header: str) -> SetCookie:
         same_site=same_site,
         partitioned=partitioned,
     )
+
+
+#: Chromium stores no cookie whose name and value together pass this many bytes.
+_MAX_NAME_VALUE = 4096
+
+
+def browsers_store(header: str, https: bool) -> bool:
+    """Whether every major browser stores the cookie of this Set-Cookie at all, from a page
+    over https or not: only then does a deletion of the app's replace one of ours.
+
+    Chromium ignores the whole header (and so deletes nothing) for a tab or a control
+    character inside the name or value, name and value past 4096 bytes, `Secure` from a
+    plain-http page, `SameSite=None` without `Secure`, a `__Secure-`/`__Host-` name (in any
+    case) without `Secure` (`__Host-` also with a `Domain` or a `Path` other than `/`), and a
+    `Domain` of nothing but dots (`Domain=.`). A `Partitioned` one is another cookie than the
+    unpartitioned one of that name: it deletes only its own.
+    """
+    end = header.find(";")
+    pair = (header if end < 0 else header[:end]).strip(_WSP)
+    name, _, value = pair.partition("=")
+    name, value = name.rstrip(_WSP), value.lstrip(_WSP)
+    if "\t" in pair or _CTL_RE.search(pair) or len(name) + len(value) > _MAX_NAME_VALUE:
+        return False
+    cookie = parse_set_cookie(header)
+    if cookie.partitioned or (cookie.secure and not https):
+        return False
+    if cookie.same_site == "none" and not cookie.secure:
+        return False
+    prefix = name[:9].lower()
+    if prefix.startswith(("__secure-", "__host-")) and not cookie.secure:
+        return False
+    if prefix.startswith("__host-") and (cookie.path != "/" or cookie.domain is not None):
+        return False
+    if cookie.domain is None and end >= 0:
+        for av in header[end + 1 :].split(";"):
+            key, _, given = av.partition("=")
+            domain = given.strip(_WSP)
+            if key.strip(_WSP).lower() == "domain" and domain and not domain.strip("."):
+                return False
+    return True
 
 
 def is_deletion(header: str, now: datetime | None = None) -> bool:

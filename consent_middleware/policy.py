@@ -25,6 +25,7 @@ from .config import ALWAYS, ConsentConfig
 from .consent import Consent, ConsentCodec
 from .cookies import (
     DELETION_MARGIN,
+    browsers_store,
     build_set_cookie,
     cookie_value,
     default_path,
@@ -466,16 +467,20 @@ class ConsentPolicy:
         self._verdict_epoch += 1
 
     def deleted_places(
-        self, value: str, path: str = "/"
+        self, value: str, path: str = "/", https: bool = False
     ) -> list[tuple[str, str | None, str | None]]:
         """(name, path, domain) of the cookie that a Set-Cookie value deletes in every
-        major browser now; [] when it is no such deletion, or when browsers may store it
-        under different names (then the middleware sends its own deletions too)."""
+        major browser now; [] when it is no such deletion, when browsers may store it
+        under different names, or when a browser may ignore it whole (`browsers_store`:
+        `Secure` on a plain-http page, `Partitioned`, a tab in the value...). Then the
+        middleware sends its own deletions too. `https`: the request's scheme."""
         name = stored_name(value)
         if name is None:
             return []
         attributes = self._attributes_of(value, value.find(";"))
         if attributes.deletes_at > time.time() - DELETION_MARGIN:
+            return []
+        if not browsers_store(value, https or self._https_only):
             return []
         return [(name, attributes.path or default_path(path), attributes.domain)]
 

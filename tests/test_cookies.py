@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from consent_middleware.cookies import (
     SetCookie,
+    browsers_store,
     build_set_cookie,
     cookie_value,
     deletion_header,
@@ -975,3 +976,33 @@ def test_build_set_cookie_either_refuses_or_round_trips(name: str, value: str) -
 def test_folded_names_are_the_cookies_after_a_comma(header: str, names: tuple[str, ...]) -> None:
     assert folded_names(header) == names
     assert judged_names(header)[0] == header.split("=", 1)[0]  # browsers: one cookie
+
+
+@pytest.mark.parametrize(
+    ("header", "https", "stored"),
+    [
+        ("_fbp=; Max-Age=0; Path=/", False, True),
+        ("_fbp=; Max-Age=0; Path=/; Secure", True, True),
+        ("_fbp=; Max-Age=0; Path=/; Secure", False, False),  # from a plain-http page
+        ("_fbp=; Max-Age=0; Path=/; SameSite=None", True, False),  # None needs Secure
+        ("_fbp=; Max-Age=0; Path=/; SameSite=None; Secure", True, True),
+        ("_fbp=; Max-Age=0; Path=/; Secure; Partitioned", True, False),  # another cookie
+        ("_fbp=; Max-Age=0; Path=/; Domain=.", False, False),
+        ("_fbp=; Max-Age=0; Path=/; Domain=", False, True),  # host-only
+        ("_fbp=; Max-Age=0; Path=/; Domain=.example.com", False, True),
+        ("_fbp=a\tb; Max-Age=0", False, False),  # Chromium refuses a tab inside
+        ("\t_fbp=\t; Max-Age=0", False, True),  # trimmed around
+        ("_f\x01bp=; Max-Age=0", False, False),
+        ("_fbp=" + "x" * 4092 + "; Max-Age=0", False, True),  # 4096 bytes
+        ("_fbp=" + "x" * 4093 + "; Max-Age=0", False, False),
+        ("__Secure-x=; Max-Age=0; Path=/", True, False),
+        ("__SECURE-x=; Max-Age=0; Path=/; Secure", True, True),
+        ("__host-x=; Max-Age=0; Path=/", True, False),  # prefixes in any case
+        ("__Host-x=; Max-Age=0; Path=/; Secure", True, True),
+        ("__Host-x=; Max-Age=0; Path=/a; Secure", True, False),
+        ("__Host-x=; Max-Age=0; Path=/; Secure; Domain=example.com", True, False),
+    ],
+)
+def test_browsers_store(header: str, https: bool, stored: bool) -> None:
+    """Checked against Chromium by tests/browser/test_differential.py (over plain http)."""
+    assert browsers_store(header, https) is stored
