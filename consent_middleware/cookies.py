@@ -31,6 +31,7 @@ __all__ = [
     "parse_cookie_header",
     "parse_set_cookie",
     "set_cookie_name",
+    "spaced_names",
     "stored_name",
 ]
 
@@ -145,6 +146,23 @@ def folded_names(header: str) -> tuple[str, ...]:
         return ()
     names = (name.strip(_WSP) for name in _FOLDED_NAME_RE.findall(header))
     return tuple(dict.fromkeys(name for name in names if name))
+
+
+#: A name after whitespace in a cookie-pair, "=" after it: how `http.cookies` reads on.
+_SPACED_NAME_RE = re.compile(r"\s+([^\s;=]+)\s*=", re.ASCII)
+
+
+def spaced_names(header: str) -> tuple[str, ...]:
+    """The names after a space or a tab inside a Set-Cookie's cookie-pair (or a Cookie
+    header's pair) that an "=" follows (`lang=en _fbp=1` gives `_fbp`). Browsers store one
+    cookie there (`lang`, with the value `en _fbp=1`) and send it back as it is, but the
+    standard library's `http.cookies.SimpleCookie` (Bottle, CherryPy, aiohttp, hand-written
+    apps) ends a cookie at whitespace and reads `_fbp` as a cookie of its own."""
+    end = header.find(";")
+    pair = (header if end < 0 else header[:end]).strip(_WSP)
+    if not any(char.isspace() for char in pair):
+        return ()
+    return tuple(dict.fromkeys(_SPACED_NAME_RE.findall(pair)))
 
 
 #: An Expires date counts as a deletion only this far in the past: visitors' clocks differ

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ from .cookies import (
     judged_names,
     parse_cookie_header,
     parse_set_cookie,
+    spaced_names,
     stored_name,
 )
 
@@ -354,9 +356,10 @@ class ConsentPolicy:
             end = value.find(b";")
             stop = end if end >= 0 else len(value)
             eq = value.find(b"=", 0, stop)
-            # A comma in the value may fold in a cookie of its own (`folded_names`), which
-            # the shape does not show: such a header is judged every time.
-            if eq > 0 and value.find(b",", eq, stop) < 0:
+            # A comma or whitespace in the value may fold in a cookie of its own
+            # (`folded_names`, `spaced_names`), which the shape does not show: such a
+            # header is judged every time.
+            if eq > 0 and not _FOLDS_BYTES.search(value, eq, stop):
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         else:
             if "\n" in value or "\r" in value:
@@ -364,7 +367,7 @@ class ConsentPolicy:
             end = value.find(";")
             stop = end if end >= 0 else len(value)
             eq = value.find("=", 0, stop)
-            if eq > 0 and value.find(",", eq, stop) < 0:
+            if eq > 0 and not _FOLDS.search(value, eq, stop):
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         verdict = None if shape is None else request.verdicts.get(shape)
         if verdict is None:
@@ -393,9 +396,13 @@ class ConsentPolicy:
         # A name that is nothing but SP and HTAB is no name: the cookie is judged by its
         # value too (see `judged_names`), so neither its kind nor its verdict is remembered.
         named = bool(raw_name.strip(" \t"))
-        # A comma may fold in a cookie of another name (`folded_names`): the kind is then
-        # the whole header's, not the name's.
-        by_name = named and "," not in text
+        # A comma, or whitespace in the value, may fold in a cookie of another name
+        # (`folded_names`, `spaced_names`): the kind is then the whole header's.
+        by_name = (
+            named
+            and "," not in text
+            and not _FOLDS.search(text, eq, end if end >= 0 else len(text))
+        )
         names = request.names
         epoch = self._verdict_epoch
         kind = names.get(raw_name) if by_name else None
@@ -497,10 +504,11 @@ class ConsentPolicy:
             kinds.append(kind)
         if _REFUSED in kinds:
             return _REFUSED
-        # A cookie folded in after a comma (`folded_names`) that a rule refuses (or the
-        # consent cookie itself): a client that splits at commas would store it. One that
-        # no rule names is left to browsers, which read it as part of the value.
-        for name in folded_names(value):
+        # A cookie folded in after a comma (`folded_names`) or a space in the value
+        # (`spaced_names`) that a rule refuses (or the consent cookie itself): a client
+        # that splits at commas would store it, `http.cookies` reads it from the Cookie
+        # header. One that no rule names is left alone: browsers read it as part of the value.
+        for name in (*folded_names(value), *spaced_names(value)):
             rule = self.config.rules.match(name)  # a rule's: not the unknown cookies' one
             if name == self._cookie_name or (
                 rule is not None and self._category_kind(rule.category, consent) == _REFUSED
@@ -806,3 +814,6 @@ def _request_size(key: str | bytes, value: RequestConsent) -> int:
 
 
 _NO_ATTRIBUTES = _Attributes(math.inf, None, None)
+#: A comma or whitespace: in a Set-Cookie's value, it may fold in a cookie of another name.
+_FOLDS = re.compile(r"[,\s]")
+_FOLDS_BYTES = re.compile(rb"[,\s]")

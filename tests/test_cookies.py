@@ -28,6 +28,7 @@ from consent_middleware.cookies import (
     parse_cookie_header,
     parse_set_cookie,
     set_cookie_name,
+    spaced_names,
 )
 
 UTC = timezone.utc
@@ -1006,3 +1007,27 @@ def test_folded_names_are_the_cookies_after_a_comma(header: str, names: tuple[st
 def test_browsers_store(header: str, https: bool, stored: bool) -> None:
     """Checked against Chromium by tests/browser/test_differential.py (over plain http)."""
     assert browsers_store(header, https) is stored
+
+
+@pytest.mark.parametrize(
+    ("header", "names"),
+    [
+        ("lang=en _fbp=1; Path=/", ("_fbp",)),
+        ("lang=en  _fbp = 1", ("_fbp",)),
+        ('lang="x" _fbp=1', ("_fbp",)),
+        ("lang=a=b _fbp=1 _ga=2", ("_fbp", "_ga")),
+        ("lang=en; Expires=Thu, 01 Jan 2037 00:00:00 GMT", ()),  # attributes: not the pair
+        ("lang=en and more", ()),
+        (" lang=en\t", ()),
+        ("lang=en\xa0_fbp=1", ()),  # http.cookies splits at ASCII whitespace only
+    ],
+)
+def test_spaced_names_are_the_cookies_http_cookies_reads_after_a_space(
+    header: str, names: tuple[str, ...]
+) -> None:
+    from http.cookies import SimpleCookie
+
+    assert spaced_names(header) == names
+    jar = SimpleCookie()
+    jar.load(header.split(";", 1)[0].strip())
+    assert set(names) <= set(jar)

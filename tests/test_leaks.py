@@ -536,6 +536,36 @@ def test_a_comma_that_folds_in_no_refused_cookie_leaves(
 # -- 9. what Chromium and Python's cookie readers do that the judgement had missed --------
 # Found by the differential test against Chromium's jar (tests/browser/test_differential.py).
 
+#: Granted (`lang`, settings) or required (`session`) cookies whose value holds a refused
+#: name after a space: Chromium stores one cookie `lang` with the value `en _fbp=1` and
+#: sends `Cookie: lang=en _fbp=1`, which `http.cookies.SimpleCookie` (Bottle, CherryPy,
+#: aiohttp, hand-written apps) reads as two cookies, `lang` and `_fbp`.
+SPACED = [
+    "lang=en _fbp=1; Path=/",
+    'lang="x" _fbp=1; Path=/',
+    "lang=a=b _fbp=1; Path=/",
+    "lang=en  _fbp = 1; Path=/",
+    "session=s1 _ga=GA1.1.1; Path=/; HttpOnly",
+]
+
+
+@pytest.mark.parametrize("header", SPACED)
+def test_a_refused_cookie_after_a_space_in_a_granted_ones_value_never_leaves(
+    make_site: Callable[..., Site], header: str
+) -> None:
+    """The same name and attributes without the space leave (the verdict remembered for
+    that shape must not pass the spaced one), and so does a space before no refused name."""
+    plain = header.split(" ", 1)[0].split(";", 1)[0] + "; Path=/"
+    harmless = header.split(";", 1)[0].split(" ", 1)[0] + " and more; Path=/"
+    site = make_site(AppSpec(set_cookies=[plain, header, harmless]))
+    cookie = site.consent_cookie({"action": "save", "categories": ["settings"]})
+    for _ in range(2):  # the second time the shape's verdict is remembered
+        sent = site.get("/", cookie=cookie).headers.get_list("set-cookie")
+        assert plain in sent
+        assert header not in sent
+        assert harmless in sent
+
+
 #: Deletions that Chromium ignores whole over plain http (it stores nothing from them, so
 #: they delete nothing): a `Secure` one from an insecure page, `SameSite=None` without
 #: `Secure`, a `Partitioned` one (another cookie than the unpartitioned `_fbp`), a degenerate
