@@ -23,6 +23,7 @@ __all__ = [
     "strict_cookie_date",
     "browsers_store",
     "build_set_cookie",
+    "carried_names",
     "cookie_value",
     "default_path",
     "deletion_header",
@@ -133,6 +134,22 @@ def judged_names(header: str) -> tuple[str, ...]:
         for variant in (candidate.strip(), _CTL_RE.split(candidate, 1)[0].strip()):
             if variant not in names:
                 names.append(variant)
+    return tuple(names)
+
+
+def carried_names(name: str, value: str) -> tuple[str, ...]:
+    """Every name under which an app's parser reads one pair of a request's Cookie header
+    (`parse_cookie_header`'s name and value): the name itself; trimmed of every whitespace
+    character, as Starlette's and Django's parsers trim it (`str.strip()`: NBSP, NEL and
+    \x1c-\x1f too, which Chromium keeps in a name that a server set); and for the nameless
+    cookie (`document.cookie = "_fbp"`, sent as `Cookie: _fbp`) its value, which werkzeug
+    (Flask) reads as a cookie of that name. See also `spaced_names`."""
+    names = [name]
+    stripped = name.strip()
+    if stripped != name:
+        names.append(stripped)
+    if not name:
+        names.append(value.strip())
     return tuple(names)
 
 
@@ -588,9 +605,16 @@ def deletion_header(
     """A Set-Cookie value that expires cookie `name`; path and domain must match the cookie's.
     A partitioned (CHIPS) cookie is expired only by a `Partitioned` deletion.
 
-    For the nameless cookie (name "") this is `=; Max-Age=0; ...`, which browsers store under
-    the empty name and so replace and expire the nameless cookie.
+    For the nameless cookie (name "") this is `=-; Max-Age=0; ...`, which browsers store
+    under the empty name and so replace and expire the nameless cookie: `=; Max-Age=0` has
+    neither name nor value, and Chromium ignores it whole (RFC 6265bis 5.6).
     """
     return build_set_cookie(
-        name, "", max_age=0, path=path, domain=domain, secure=secure, partitioned=partitioned
+        name,
+        "" if name else "-",
+        max_age=0,
+        path=path,
+        domain=domain,
+        secure=secure,
+        partitioned=partitioned,
     )

@@ -17,7 +17,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from .cookies import (
     DELETION_MARGIN,
     browsers_store,
     build_set_cookie,
+    carried_names,
     cookie_value,
     default_path,
     deletion_header,
@@ -226,17 +227,44 @@ class ConsentPolicy:
     def refused_carried(self, cookie_header: str, consent: Consent) -> tuple[str, ...]:
         """The names in a Cookie header whose category `consent` refuses, once each. Cookies
         that match no rule are left alone: the site never said what they are."""
+        return self._judge_carried(cookie_header, consent)[0]
+
+    def _judge_carried(
+        self, cookie_header: str, consent: Consent
+    ) -> tuple[tuple[str, ...], list[bool]]:
+        """The names of the carried cookies to expire (see `refused_carried`), and for each
+        pair of the header whether the app must not see it.
+
+        A pair is read under every name an app's parser gives it (`carried_names`): a
+        cookie any of them refuses is hidden and expired under the name the browser holds
+        it by. A pair whose value holds a refused name after a space (`lang=en _fbp=1`,
+        which `http.cookies` reads as two cookies) is hidden, but the cookie (`lang`) stays.
+        """
         if not cookie_header:
-            return ()
+            return (), []
         names: dict[str, None] = {}
+        hidden: list[bool] = []
         categories = consent.categories
-        for name, _ in parse_cookie_header(cookie_header):
-            if not name or name == self._cookie_name or name in names:
+        for name, value in parse_cookie_header(cookie_header):
+            if name == self._cookie_name:
+                hidden.append(False)
                 continue
-            rule = self.config.rules.match(name)
-            if rule is not None and rule.category != ALWAYS and not categories[rule.category]:
+            expire = any(self._refuses(read, categories) for read in carried_names(name, value))
+            if expire:
                 names[name] = None
-        return tuple(names)
+            hidden.append(
+                expire
+                or any(self._refuses(read, categories) for read in spaced_names(f"{name}={value}"))
+            )
+        return tuple(names), hidden
+
+    def _refuses(self, name: str, categories: Mapping[str, bool]) -> bool:
+        """Whether a rule names `name` for a category that is refused (never the consent
+        cookie's own name, which only the middleware reads)."""
+        if name == self._cookie_name:
+            return False
+        rule = self.config.rules.match(name)
+        return rule is not None and rule.category != ALWAYS and not categories[rule.category]
 
     # -- request side ------------------------------------------------------------------
 
@@ -271,14 +299,14 @@ class ConsentPolicy:
         # A forged or broken consent cookie goes; an authentic one of an older policy stays
         # (it grants nothing, and keeps the visitor's consent id for their next choice).
         stale = present and not consent.decided and consent.consent_id is None
-        refused = self.refused_carried(cookie_header, consent)
+        refused, hidden = self._judge_carried(cookie_header, consent)
         filtered = None
-        if refused and self._filter_requests:
-            hidden = set(refused)
+        if any(hidden) and self._filter_requests:
+            pairs = parse_cookie_header(cookie_header)
             filtered = "; ".join(
                 f"{name}={value}" if name else value
-                for name, value in parse_cookie_header(cookie_header)
-                if name not in hidden
+                for (name, value), hide in zip(pairs, hidden, strict=True)
+                if not hide
             )
         names, verdicts = self._tables_for(consent)
         return RequestConsent(

@@ -614,3 +614,71 @@ def test_over_https_a_secure_deletion_replaces_ours(value: str) -> None:
     sent = [v.decode() for k, v in start["headers"] if k == b"set-cookie"]
     # Only the partitioned one of the middleware's own goes too (a cookie of its own).
     assert [v for v in sent if "Partitioned" not in v] == [value]
+
+
+#: Cookie headers that Chromium sends, with what Python's readers make of them (checked in
+#: Chromium by the differential test): a cookie that the app or a sibling site set before
+#: (or a script, for the nameless one) that the app must not read once refused.
+CARRIED = [
+    # Starlette and Django trim a name with `str.strip()`, NBSP and \x1c-\x1f included.
+    ("_fbp\xa0=1", "_fbp\xa0"),
+    ("\xa0_fbp=1", "\xa0_fbp"),
+    ("_fbp\x85=1", "_fbp\x85"),
+    # werkzeug (Flask) reads the nameless cookie `_fbp` (`document.cookie = "_fbp"`) as a
+    # cookie named `_fbp`; expired as the nameless cookie it is.
+    ("_fbp", ""),
+]
+
+
+@pytest.mark.parametrize(("carried", "expired"), CARRIED, ids=repr)
+def test_a_carried_cookie_that_an_app_reads_under_a_refused_name_is_hidden_and_expired(
+    make_site: Callable[..., Site], carried: str, expired: str
+) -> None:
+    from http.cookies import SimpleCookie
+
+    from starlette.requests import cookie_parser
+    from werkzeug.http import parse_cookie
+
+    site = make_site(AppSpec())
+    # Raw calls: test clients refuse the latin-1 bytes that Chromium sends.
+    call = raw_set_cookies_asgi if site.kind == "asgi" else raw_set_cookies_wsgi
+    sent = call(site.middleware, f"session=s1; {carried}; lang=en")
+    seen = site.spec.seen[-1]["cookie"]
+    assert "_fbp" not in cookie_parser(seen)
+    assert "_fbp" not in parse_cookie(seen)
+    jar = SimpleCookie()
+    jar.load(seen)
+    assert "_fbp" not in jar
+    assert "session=s1" in seen
+    deletions = [v for v in sent if "Max-Age=0" in v]
+    assert any(v.split("=", 1)[0] == expired for v in deletions), deletions
+
+
+def test_a_granted_cookie_that_http_cookies_reads_as_a_refused_one_is_hidden(
+    make_site: Callable[..., Site],
+) -> None:
+    """`Cookie: lang=en _fbp=1` (set before the middleware came, or by a script): the app
+    does not get the pair, and `lang` (granted) is not expired for it."""
+    from http.cookies import SimpleCookie
+
+    site = make_site(AppSpec())
+    cookie = site.consent_cookie({"action": "save", "categories": ["settings"]})
+    response = site.get("/", cookie=f"{cookie}; lang=en _fbp=1; session=s1")
+    seen = site.spec.seen[-1]["cookie"]
+    jar = SimpleCookie()
+    jar.load(seen)
+    assert "_fbp" not in jar
+    assert "lang=" not in seen
+    assert "session=s1" in seen
+    assert deleted_names(response) == []
+
+
+def test_the_nameless_cookie_deletion_is_one_browsers_store() -> None:
+    """`=; Max-Age=0` has neither name nor value: Chromium ignores it whole (RFC 6265bis
+    5.6 step 7), so the nameless cookie stayed; a value makes it a deletion."""
+    from consent_middleware.cookies import deletion_header, parse_set_cookie
+
+    header = deletion_header("")
+    cookie = parse_set_cookie(header)
+    assert header.startswith("=") and cookie.name == "" and cookie.value
+    assert cookie.max_age == 0
