@@ -235,10 +235,10 @@ class ConsentPolicy:
         """The names of the carried cookies to expire (see `refused_carried`), and for each
         pair of the header whether the app must not see it.
 
-        A pair is read under every name an app's parser gives it (`carried_names`): a
-        cookie any of them refuses is hidden and expired under the name the browser holds
-        it by. A pair whose value holds a refused name after a space (`lang=en _fbp=1`,
-        which `http.cookies` reads as two cookies) is hidden, but the cookie (`lang`) stays.
+        A pair is read under every name an app's parser gives it (`carried_names`, and
+        `spaced_names`: `lang=en _fbp=1` is two cookies to `http.cookies`): a cookie that
+        any of them refuses is hidden and expired under the name the browser holds it by
+        (`lang` too: hidden, the app could not read it anyway).
         """
         if not cookie_header:
             return (), []
@@ -249,13 +249,11 @@ class ConsentPolicy:
             if name == self._cookie_name:
                 hidden.append(False)
                 continue
-            expire = any(self._refuses(read, categories) for read in carried_names(name, value))
-            if expire:
+            readings = (*carried_names(name, value), *spaced_names(f"{name}={value}"))
+            refused = any(self._refuses(read, categories) for read in readings)
+            if refused:
                 names[name] = None
-            hidden.append(
-                expire
-                or any(self._refuses(read, categories) for read in spaced_names(f"{name}={value}"))
-            )
+            hidden.append(refused)
         return tuple(names), hidden
 
     def _refuses(self, name: str, categories: Mapping[str, bool]) -> bool:
