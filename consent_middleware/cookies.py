@@ -114,8 +114,9 @@ def judged_names(header: str) -> tuple[str, ...]:
     - for a nameless cookie, the name a server reads back from `Cookie: <value>`: before
       its "=" (`=a=b` comes back as `a=b`), or the whole value (`foo` comes back as `foo`,
       which some servers read as a name);
-    - the name trimmed of every whitespace character (\v, \f, NBSP), and cut at the first
-      control character (where a parser that stops at NUL or CR would end it).
+    - the name trimmed of every whitespace character (\v, \f, NBSP), also once decoded as
+      UTF-8 (Django's WSGI request trims an EM SPACE then), and cut at the first control
+      character (where a parser that stops at NUL or CR would end it).
 
     See also `folded_names`.
     """
@@ -131,23 +132,36 @@ def judged_names(header: str) -> tuple[str, ...]:
         second = value.find("=")
         names.append(value if second < 0 else value[:second].strip(_WSP))
     for candidate in tuple(names):
-        for variant in (candidate.strip(), _CTL_RE.split(candidate, 1)[0].strip()):
+        for variant in (
+            candidate.strip(),
+            _CTL_RE.split(candidate, 1)[0].strip(),
+            _as_utf8(candidate).strip(),
+        ):
             if variant not in names:
                 names.append(variant)
     return tuple(names)
+
+
+def _as_utf8(text: str) -> str:
+    """Latin-1 decoded header text read as UTF-8, as Django's WSGI request and werkzeug
+    read a Cookie header (`\xe2\x80\x83` is one EM SPACE there, which `str.strip()` trims)."""
+    if text.isascii():
+        return text
+    return text.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
 def carried_names(name: str, value: str) -> tuple[str, ...]:
     """Every name under which an app's parser reads one pair of a request's Cookie header
     (`parse_cookie_header`'s name and value): the name itself; trimmed of every whitespace
     character, as Starlette's and Django's parsers trim it (`str.strip()`: NBSP, NEL and
-    \x1c-\x1f too, which Chromium keeps in a name that a server set); and for the nameless
+    \x1c-\x1f too, which Chromium keeps in a name that a server set), also once decoded as
+    UTF-8 (Django's WSGI request: a script's EM SPACE before `_fbp`); and for the nameless
     cookie (`document.cookie = "_fbp"`, sent as `Cookie: _fbp`) its value, which werkzeug
     (Flask) reads as a cookie of that name. See also `spaced_names`."""
     names = [name]
-    stripped = name.strip()
-    if stripped != name:
-        names.append(stripped)
+    for variant in (name.strip(), _as_utf8(name).strip()):
+        if variant not in names:
+            names.append(variant)
     if not name:
         names.append(value.strip())
     return tuple(names)

@@ -624,6 +624,10 @@ CARRIED = [
     ("_fbp\xa0=1", "_fbp\xa0"),
     ("\xa0_fbp=1", "\xa0_fbp"),
     ("_fbp\x85=1", "_fbp\x85"),
+    # Django's WSGI request decodes the header as UTF-8 before it trims: a script's
+    # `document.cookie = "\u2003_fbp=1"` (EM SPACE) is its `_fbp`.
+    ("\u2003_fbp=1".encode().decode("latin-1"), "\u2003_fbp".encode().decode("latin-1")),
+    ("_fbp\u00a0=1".encode().decode("latin-1"), "_fbp\u00a0".encode().decode("latin-1")),
     # werkzeug (Flask) reads the nameless cookie `_fbp` (`document.cookie = "_fbp"`) as a
     # cookie named `_fbp`; expired as the nameless cookie it is.
     ("_fbp", ""),
@@ -636,6 +640,7 @@ def test_a_carried_cookie_that_an_app_reads_under_a_refused_name_is_hidden_and_e
 ) -> None:
     from http.cookies import SimpleCookie
 
+    from django.http.cookie import parse_cookie as django_parse_cookie
     from starlette.requests import cookie_parser
     from werkzeug.http import parse_cookie
 
@@ -646,6 +651,9 @@ def test_a_carried_cookie_that_an_app_reads_under_a_refused_name_is_hidden_and_e
     seen = site.spec.seen[-1]["cookie"]
     assert "_fbp" not in cookie_parser(seen)
     assert "_fbp" not in parse_cookie(seen)
+    # Django: ASGI reads latin-1, WSGI decodes UTF-8 (`get_str_from_wsgi`).
+    assert "_fbp" not in django_parse_cookie(seen)
+    assert "_fbp" not in django_parse_cookie(seen.encode("latin-1").decode(errors="replace"))
     jar = SimpleCookie()
     jar.load(seen)
     assert "_fbp" not in jar
@@ -682,3 +690,16 @@ def test_the_nameless_cookie_deletion_is_one_browsers_store() -> None:
     cookie = parse_set_cookie(header)
     assert header.startswith("=") and cookie.name == "" and cookie.value
     assert cookie.max_age == 0
+
+
+@pytest.mark.parametrize("name", ["\u2003_fbp", "_fbp\u00a0", "\u3000_ga"])
+def test_a_name_that_is_refused_once_decoded_as_utf8_never_leaves(
+    make_site: Callable[..., Site], name: str
+) -> None:
+    """Where unknown cookies are allowed: Chromium stores a Set-Cookie's UTF-8 name as it
+    is, and Django's WSGI request decodes it and trims the EM SPACE off."""
+    header = name.encode().decode("latin-1") + "=1; Path=/"
+    site = make_site(AppSpec(set_cookies=[header]), unknown_cookies="allow")
+    call = raw_set_cookies_asgi if site.kind == "asgi" else raw_set_cookies_wsgi
+    cookie = site.consent_cookie({"action": "save", "categories": ["settings"]})
+    assert call(site.middleware, cookie) == []
