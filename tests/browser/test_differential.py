@@ -5,8 +5,8 @@ without the middleware (what Chromium does) and three times through it: for a vi
 granted settings only, the same with a `_fbp` cookie already in the browser, and an
 undecided visitor. Then no cookie that a refused rule names may be anywhere: in the jar
 (`context.cookies()`, HttpOnly ones too), in `document.cookie`, or in the Cookie header
-that Chromium sends next, or that the app gets, as `http.cookies`, Starlette and werkzeug
-read them. Granted cookies that Chromium keeps must be kept.
+that Chromium sends next, or that the app gets, as `http.cookies`, Starlette, werkzeug
+and Django read them. Granted cookies that Chromium keeps must be kept.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import pytest
+from django.http.cookie import parse_cookie as django_parse_cookie
 from playwright.sync_api import Browser, Playwright
 from starlette.requests import cookie_parser
 from werkzeug.http import parse_cookie
@@ -53,10 +54,13 @@ def parsed_names(header: str) -> dict[str, list[str]]:
         werkzeug = list(parse_cookie(header))
     except UnicodeDecodeError:  # werkzeug reads latin-1 as UTF-8: the app fails, no leak
         werkzeug = []
+    as_utf8 = header.encode("latin-1", "replace").decode(errors="replace")
     return {
         "http.cookies": list(jar),
         "starlette": list(cookie_parser(header)),
         "werkzeug": werkzeug,
+        # Django's WSGI request decodes the header as UTF-8 first (`get_str_from_wsgi`).
+        "django (WSGI)": list(django_parse_cookie(as_utf8)),
     }
 
 
