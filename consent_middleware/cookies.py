@@ -24,6 +24,7 @@ __all__ = [
     "browsers_store",
     "build_set_cookie",
     "carried_names",
+    "cookie_prefix",
     "cookie_value",
     "default_path",
     "deletion_header",
@@ -374,6 +375,19 @@ def parse_set_cookie(header: str) -> SetCookie:
     )
 
 
+def cookie_prefix(name: str) -> str:
+    """`"__Host-"` or `"__Secure-"` when a cookie's name starts with that prefix in any
+    case (Chromium applies them so: it refuses `__host-x=1; Path=/` without `Secure`),
+    else `""`. Such a cookie is set, and deleted, only with `Secure`; `__Host-` only
+    host-only at `Path=/`."""
+    head = name[:9].lower()
+    if head.startswith("__host-"):
+        return "__Host-"
+    if head == "__secure-":
+        return "__Secure-"
+    return ""
+
+
 #: Chromium stores no cookie whose name and value together pass this many bytes.
 _MAX_NAME_VALUE = 4096
 
@@ -400,10 +414,10 @@ def browsers_store(header: str, https: bool) -> bool:
         return False
     if cookie.same_site == "none" and not cookie.secure:
         return False
-    prefix = name[:9].lower()
-    if prefix.startswith(("__secure-", "__host-")) and not cookie.secure:
+    prefix = cookie_prefix(name)
+    if prefix and not cookie.secure:
         return False
-    if prefix.startswith("__host-") and (cookie.path != "/" or cookie.domain is not None):
+    if prefix == "__Host-" and (cookie.path != "/" or cookie.domain is not None):
         return False
     if cookie.domain is None and end >= 0:
         for av in header[end + 1 :].split(";"):

@@ -29,6 +29,7 @@ from .cookies import (
     browsers_store,
     build_set_cookie,
     carried_names,
+    cookie_prefix,
     cookie_value,
     default_path,
     deletion_header,
@@ -170,9 +171,7 @@ class ConsentPolicy:
         self._cookie_name = config.cookie_name
         # Declared https-only (`secure=True`, a `__Host-`/`__Secure-` consent cookie): the
         # browser is on https even where a proxy that ends TLS forwards no scheme.
-        self._https_only = config.secure is True or config.cookie_name.startswith(
-            ("__Host-", "__Secure-")
-        )
+        self._https_only = config.secure is True or bool(cookie_prefix(config.cookie_name))
         self._cookie_name_eq = config.cookie_name + "="
         self._honor_gpc = config.honor_gpc
         self._honor_dnt = config.honor_dnt
@@ -662,7 +661,8 @@ class ConsentPolicy:
         on a plain-http page ignores a `Secure` Set-Cookie)."""
         rule = self.config.rules.match(name)
         fallback = (rule.path, _domain(rule.domain)) if rule is not None else ("/", None)
-        secure = https or name.startswith(("__Secure-", "__Host-"))
+        prefix = cookie_prefix(name)
+        secure = https or bool(prefix)
         places = [(*fallback, False), *reversed(self._places.get(name, ()))]
         if secure or self._https_only:
             places.insert(1, (*fallback, True))
@@ -674,7 +674,7 @@ class ConsentPolicy:
             if (path, domain, partitioned) in sent:
                 continue
             sent.add((path, domain, partitioned))
-            if name.startswith("__Host-") and (path != "/" or domain is not None):
+            if prefix == "__Host-" and (path != "/" or domain is not None):
                 continue
             if not partitioned and (name, path, domain) in skip:
                 continue
@@ -774,7 +774,7 @@ class ConsentPolicy:
         )
 
     def _secure(self, https: bool) -> bool:
-        if self._cookie_name.startswith(("__Host-", "__Secure-")):
+        if cookie_prefix(self._cookie_name):
             return True  # browsers drop these prefixed cookies without Secure
         if self.config.secure is not None:
             return self.config.secure or self.config.same_site == "none"

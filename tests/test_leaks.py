@@ -703,3 +703,20 @@ def test_a_name_that_is_refused_once_decoded_as_utf8_never_leaves(
     call = raw_set_cookies_asgi if site.kind == "asgi" else raw_set_cookies_wsgi
     cookie = site.consent_cookie({"action": "save", "categories": ["settings"]})
     assert call(site.middleware, cookie) == []
+
+
+@pytest.mark.parametrize("name", ["__secure-fbp", "__SECURE-fbp", "__host-fbp", "__HOST-fbp"])
+def test_a_prefixed_cookie_in_any_case_is_expired_with_secure(name: str) -> None:
+    """Chromium applies the `__Secure-` and `__Host-` prefixes in any case (it refused
+    `__host-fbp=1; Path=/` without Secure in the differential test): a deletion without
+    `Secure` (the app sees http behind a proxy that ends TLS) left the cookie there."""
+    config = make_config(cookies={name: "marketing"})
+    app = ConsentMiddleware(asgi_app_sending([]), config=config)
+    start = run_asgi(app, http_scope(cookie=f"{name}=old"))[0]
+    sent = [v.decode() for k, v in start["headers"] if k == b"set-cookie"]
+    assert sent
+    for value in sent:
+        attributes = [a.strip().lower() for a in value.split(";")[1:]]
+        assert "secure" in attributes, value
+        if name.lower().startswith("__host-"):
+            assert "path=/" in attributes and not any(a.startswith("domain") for a in attributes)
