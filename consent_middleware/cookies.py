@@ -181,7 +181,8 @@ def folded_names(header: str) -> tuple[str, ...]:
 
 
 #: A name after whitespace in a cookie-pair, "=" after it: how `http.cookies` reads on.
-_SPACED_NAME_RE = re.compile(r"\s+([^\s;=]+)\s*=", re.ASCII)
+#: A lookbehind, not `\s+`: that would try every space of a long run again (quadratic).
+_SPACED_NAME_RE = re.compile(r"(?<=\s)([^\s;=]+)\s*=", re.ASCII)
 
 
 def spaced_names(header: str) -> tuple[str, ...]:
@@ -191,10 +192,8 @@ def spaced_names(header: str) -> tuple[str, ...]:
     standard library's `http.cookies.SimpleCookie` (Bottle, CherryPy, aiohttp, hand-written
     apps) ends a cookie at whitespace and reads `_fbp` as a cookie of its own."""
     end = header.find(";")
-    pair = (header if end < 0 else header[:end]).strip(_WSP)
-    if not any(char.isspace() for char in pair):
-        return ()
-    return tuple(dict.fromkeys(_SPACED_NAME_RE.findall(pair)))
+    pair = header if end < 0 else header[:end]
+    return tuple(dict.fromkeys(_SPACED_NAME_RE.findall(pair.strip(_WSP))))
 
 
 #: An Expires date counts as a deletion only this far in the past: visitors' clocks differ
