@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from .cookies import cookie_prefix
+
 __all__ = ["ALWAYS", "Category", "ConsentConfig", "CookieRule", "DEFAULT_CATEGORIES"]
 
 #: The pseudo-category of cookies that always pass (`unknown_cookies="allow"`).
@@ -278,12 +280,13 @@ class ConsentConfig:
             raise ValueError(
                 f"cookie_domain {self.cookie_domain!r} is not a domain such as '.example.com'"
             )
-        if self.cookie_name.startswith("__Host-") and self.cookie_domain is not None:
+        # Browsers apply the prefixes in any case (`__host-consent` is one too).
+        if cookie_prefix(self.cookie_name) == "__Host-" and self.cookie_domain is not None:
             raise ValueError(
                 f"cookie_name {self.cookie_name!r}: browsers refuse a __Host- cookie with a"
                 " Domain, so cookie_domain must be None"
             )
-        if self.cookie_name.startswith(("__Host-", "__Secure-")) and self.secure is False:
+        if cookie_prefix(self.cookie_name) and self.secure is False:
             raise ValueError(
                 f"cookie_name {self.cookie_name!r}: browsers keep {self.cookie_name.split('-')[0]}-"
                 " cookies only when Secure, so secure cannot be False"

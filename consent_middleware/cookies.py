@@ -21,7 +21,10 @@ __all__ = [
     "folded_names",
     "judged_names",
     "strict_cookie_date",
+    "browsers_store",
     "build_set_cookie",
+    "carried_names",
+    "cookie_prefix",
     "cookie_value",
     "default_path",
     "deletion_header",
@@ -30,6 +33,7 @@ __all__ = [
     "parse_cookie_header",
     "parse_set_cookie",
     "set_cookie_name",
+    "spaced_names",
     "stored_name",
 ]
 
@@ -111,8 +115,9 @@ def judged_names(header: str) -> tuple[str, ...]:
     - for a nameless cookie, the name a server reads back from `Cookie: <value>`: before
       its "=" (`=a=b` comes back as `a=b`), or the whole value (`foo` comes back as `foo`,
       which some servers read as a name);
-    - the name trimmed of every whitespace character (\v, \f, NBSP), and cut at the first
-      control character (where a parser that stops at NUL or CR would end it).
+    - the name trimmed of every whitespace character (\v, \f, NBSP), also once decoded as
+      UTF-8 (Django's WSGI request trims an EM SPACE then), and cut at the first control
+      character (where a parser that stops at NUL or CR would end it).
 
     See also `folded_names`.
     """
@@ -128,9 +133,38 @@ def judged_names(header: str) -> tuple[str, ...]:
         second = value.find("=")
         names.append(value if second < 0 else value[:second].strip(_WSP))
     for candidate in tuple(names):
-        for variant in (candidate.strip(), _CTL_RE.split(candidate, 1)[0].strip()):
+        for variant in (
+            candidate.strip(),
+            _CTL_RE.split(candidate, 1)[0].strip(),
+            _as_utf8(candidate).strip(),
+        ):
             if variant not in names:
                 names.append(variant)
+    return tuple(names)
+
+
+def _as_utf8(text: str) -> str:
+    """Latin-1 decoded header text read as UTF-8, as Django's WSGI request and werkzeug
+    read a Cookie header (`\xe2\x80\x83` is one EM SPACE there, which `str.strip()` trims)."""
+    if text.isascii():
+        return text
+    return text.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def carried_names(name: str, value: str) -> tuple[str, ...]:
+    """Every name under which an app's parser reads one pair of a request's Cookie header
+    (`parse_cookie_header`'s name and value): the name itself; trimmed of every whitespace
+    character, as Starlette's and Django's parsers trim it (`str.strip()`: NBSP, NEL and
+    \x1c-\x1f too, which Chromium keeps in a name that a server set), also once decoded as
+    UTF-8 (Django's WSGI request: a script's EM SPACE before `_fbp`); and for the nameless
+    cookie (`document.cookie = "_fbp"`, sent as `Cookie: _fbp`) its value, which werkzeug
+    (Flask) reads as a cookie of that name. See also `spaced_names`."""
+    names = [name]
+    for variant in (name.strip(), _as_utf8(name).strip()):
+        if variant not in names:
+            names.append(variant)
+    if not name:
+        names.append(value.strip())
     return tuple(names)
 
 
@@ -144,6 +178,22 @@ def folded_names(header: str) -> tuple[str, ...]:
         return ()
     names = (name.strip(_WSP) for name in _FOLDED_NAME_RE.findall(header))
     return tuple(dict.fromkeys(name for name in names if name))
+
+
+#: A name after whitespace in a cookie-pair, "=" after it: how `http.cookies` reads on.
+#: A lookbehind, not `\s+`: that would try every space of a long run again (quadratic).
+_SPACED_NAME_RE = re.compile(r"(?<=\s)([^\s;=]+)\s*=", re.ASCII)
+
+
+def spaced_names(header: str) -> tuple[str, ...]:
+    """The names after a space or a tab inside a Set-Cookie's cookie-pair (or a Cookie
+    header's pair) that an "=" follows (`lang=en _fbp=1` gives `_fbp`). Browsers store one
+    cookie there (`lang`, with the value `en _fbp=1`) and send it back as it is, but the
+    standard library's `http.cookies.SimpleCookie` (Bottle, CherryPy, aiohttp, hand-written
+    apps) ends a cookie at whitespace and reads `_fbp` as a cookie of its own."""
+    end = header.find(";")
+    pair = header if end < 0 else header[:end]
+    return tuple(dict.fromkeys(_SPACED_NAME_RE.findall(pair.strip(_WSP))))
 
 
 #: An Expires date counts as a deletion only this far in the past: visitors' clocks differ
@@ -322,6 +372,59 @@ def parse_set_cookie(header: str) -> SetCookie:
         same_site=same_site,
         partitioned=partitioned,
     )
+
+
+def cookie_prefix(name: str) -> str:
+    """`"__Host-"` or `"__Secure-"` when a cookie's name starts with that prefix in any
+    case (Chromium applies them so: it refuses `__host-x=1; Path=/` without `Secure`),
+    else `""`. Such a cookie is set, and deleted, only with `Secure`; `__Host-` only
+    host-only at `Path=/`."""
+    head = name[:9].lower()
+    if head.startswith("__host-"):
+        return "__Host-"
+    if head == "__secure-":
+        return "__Secure-"
+    return ""
+
+
+#: Chromium stores no cookie whose name and value together pass this many bytes.
+_MAX_NAME_VALUE = 4096
+
+
+def browsers_store(header: str, https: bool) -> bool:
+    """Whether every major browser stores the cookie of this Set-Cookie at all, from a page
+    over https or not: only then does a deletion of the app's replace one of ours.
+
+    Chromium ignores the whole header (and so deletes nothing) for a tab or a control
+    character inside the name or value, name and value past 4096 bytes, `Secure` from a
+    plain-http page, `SameSite=None` without `Secure`, a `__Secure-`/`__Host-` name (in any
+    case) without `Secure` (`__Host-` also with a `Domain` or a `Path` other than `/`), and a
+    `Domain` of nothing but dots (`Domain=.`). A `Partitioned` one is another cookie than the
+    unpartitioned one of that name: it deletes only its own.
+    """
+    end = header.find(";")
+    pair = (header if end < 0 else header[:end]).strip(_WSP)
+    name, _, value = pair.partition("=")
+    name, value = name.rstrip(_WSP), value.lstrip(_WSP)
+    if "\t" in pair or _CTL_RE.search(pair) or len(name) + len(value) > _MAX_NAME_VALUE:
+        return False
+    cookie = parse_set_cookie(header)
+    if cookie.partitioned or (cookie.secure and not https):
+        return False
+    if cookie.same_site == "none" and not cookie.secure:
+        return False
+    prefix = cookie_prefix(name)
+    if prefix and not cookie.secure:
+        return False
+    if prefix == "__Host-" and (cookie.path != "/" or cookie.domain is not None):
+        return False
+    if cookie.domain is None and end >= 0:
+        for av in header[end + 1 :].split(";"):
+            key, _, given = av.partition("=")
+            domain = given.strip(_WSP)
+            if key.strip(_WSP).lower() == "domain" and domain and not domain.strip("."):
+                return False
+    return True
 
 
 def is_deletion(header: str, now: datetime | None = None) -> bool:
@@ -529,9 +632,16 @@ def deletion_header(
     """A Set-Cookie value that expires cookie `name`; path and domain must match the cookie's.
     A partitioned (CHIPS) cookie is expired only by a `Partitioned` deletion.
 
-    For the nameless cookie (name "") this is `=; Max-Age=0; ...`, which browsers store under
-    the empty name and so replace and expire the nameless cookie.
+    For the nameless cookie (name "") this is `=-; Max-Age=0; ...`, which browsers store
+    under the empty name and so replace and expire the nameless cookie: `=; Max-Age=0` has
+    neither name nor value, and Chromium ignores it whole (RFC 6265bis 5.6).
     """
     return build_set_cookie(
-        name, "", max_age=0, path=path, domain=domain, secure=secure, partitioned=partitioned
+        name,
+        "" if name else "-",
+        max_age=0,
+        path=path,
+        domain=domain,
+        secure=secure,
+        partitioned=partitioned,
     )

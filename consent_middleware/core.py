@@ -403,7 +403,9 @@ class ConsentCore:
                 if keeps(value, state, ctx, app_headers):
                     out.append(header)
                     if deleted is not None:
-                        deleted.extend(self.policy.deleted_places(_text(value), ctx.url_path))
+                        deleted.extend(
+                            self.policy.deleted_places(_text(value), ctx.url_path, state.https)
+                        )
                 continue
             # Any other header: never one that a lax server would split into two.
             if type(value) is bytes:

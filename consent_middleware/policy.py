@@ -14,9 +14,10 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,7 +26,10 @@ from .config import ALWAYS, ConsentConfig
 from .consent import Consent, ConsentCodec
 from .cookies import (
     DELETION_MARGIN,
+    browsers_store,
     build_set_cookie,
+    carried_names,
+    cookie_prefix,
     cookie_value,
     default_path,
     deletion_header,
@@ -34,6 +38,7 @@ from .cookies import (
     judged_names,
     parse_cookie_header,
     parse_set_cookie,
+    spaced_names,
     stored_name,
 )
 
@@ -166,9 +171,7 @@ class ConsentPolicy:
         self._cookie_name = config.cookie_name
         # Declared https-only (`secure=True`, a `__Host-`/`__Secure-` consent cookie): the
         # browser is on https even where a proxy that ends TLS forwards no scheme.
-        self._https_only = config.secure is True or config.cookie_name.startswith(
-            ("__Host-", "__Secure-")
-        )
+        self._https_only = config.secure is True or bool(cookie_prefix(config.cookie_name))
         self._cookie_name_eq = config.cookie_name + "="
         self._honor_gpc = config.honor_gpc
         self._honor_dnt = config.honor_dnt
@@ -223,17 +226,42 @@ class ConsentPolicy:
     def refused_carried(self, cookie_header: str, consent: Consent) -> tuple[str, ...]:
         """The names in a Cookie header whose category `consent` refuses, once each. Cookies
         that match no rule are left alone: the site never said what they are."""
+        return self._judge_carried(cookie_header, consent)[0]
+
+    def _judge_carried(
+        self, cookie_header: str, consent: Consent
+    ) -> tuple[tuple[str, ...], list[bool]]:
+        """The names of the carried cookies to expire (see `refused_carried`), and for each
+        pair of the header whether the app must not see it.
+
+        A pair is read under every name an app's parser gives it (`carried_names`, and
+        `spaced_names`: `lang=en _fbp=1` is two cookies to `http.cookies`): a cookie that
+        any of them refuses is hidden and expired under the name the browser holds it by
+        (`lang` too: hidden, the app could not read it anyway).
+        """
         if not cookie_header:
-            return ()
+            return (), []
         names: dict[str, None] = {}
+        hidden: list[bool] = []
         categories = consent.categories
-        for name, _ in parse_cookie_header(cookie_header):
-            if not name or name == self._cookie_name or name in names:
+        for name, value in parse_cookie_header(cookie_header):
+            if name == self._cookie_name:
+                hidden.append(False)
                 continue
-            rule = self.config.rules.match(name)
-            if rule is not None and rule.category != ALWAYS and not categories[rule.category]:
+            readings = (*carried_names(name, value), *spaced_names(f"{name}={value}"))
+            refused = any(self._refuses(read, categories) for read in readings)
+            if refused:
                 names[name] = None
-        return tuple(names)
+            hidden.append(refused)
+        return tuple(names), hidden
+
+    def _refuses(self, name: str, categories: Mapping[str, bool]) -> bool:
+        """Whether a rule names `name` for a category that is refused (never the consent
+        cookie's own name, which only the middleware reads)."""
+        if name == self._cookie_name:
+            return False
+        rule = self.config.rules.match(name)
+        return rule is not None and rule.category != ALWAYS and not categories[rule.category]
 
     # -- request side ------------------------------------------------------------------
 
@@ -268,14 +296,14 @@ class ConsentPolicy:
         # A forged or broken consent cookie goes; an authentic one of an older policy stays
         # (it grants nothing, and keeps the visitor's consent id for their next choice).
         stale = present and not consent.decided and consent.consent_id is None
-        refused = self.refused_carried(cookie_header, consent)
+        refused, hidden = self._judge_carried(cookie_header, consent)
         filtered = None
-        if refused and self._filter_requests:
-            hidden = set(refused)
+        if any(hidden) and self._filter_requests:
+            pairs = parse_cookie_header(cookie_header)
             filtered = "; ".join(
                 f"{name}={value}" if name else value
-                for name, value in parse_cookie_header(cookie_header)
-                if name not in hidden
+                for (name, value), hide in zip(pairs, hidden, strict=True)
+                if not hide
             )
         names, verdicts = self._tables_for(consent)
         return RequestConsent(
@@ -353,9 +381,10 @@ class ConsentPolicy:
             end = value.find(b";")
             stop = end if end >= 0 else len(value)
             eq = value.find(b"=", 0, stop)
-            # A comma in the value may fold in a cookie of its own (`folded_names`), which
-            # the shape does not show: such a header is judged every time.
-            if eq > 0 and value.find(b",", eq, stop) < 0:
+            # A comma or whitespace in the value may fold in a cookie of its own
+            # (`folded_names`, `spaced_names`), which the shape does not show: such a
+            # header is judged every time.
+            if eq > 0 and not _FOLDS_BYTES.search(value, eq, stop):
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         else:
             if "\n" in value or "\r" in value:
@@ -363,7 +392,7 @@ class ConsentPolicy:
             end = value.find(";")
             stop = end if end >= 0 else len(value)
             eq = value.find("=", 0, stop)
-            if eq > 0 and value.find(",", eq, stop) < 0:
+            if eq > 0 and not _FOLDS.search(value, eq, stop):
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         verdict = None if shape is None else request.verdicts.get(shape)
         if verdict is None:
@@ -392,9 +421,13 @@ class ConsentPolicy:
         # A name that is nothing but SP and HTAB is no name: the cookie is judged by its
         # value too (see `judged_names`), so neither its kind nor its verdict is remembered.
         named = bool(raw_name.strip(" \t"))
-        # A comma may fold in a cookie of another name (`folded_names`): the kind is then
-        # the whole header's, not the name's.
-        by_name = named and "," not in text
+        # A comma, or whitespace in the value, may fold in a cookie of another name
+        # (`folded_names`, `spaced_names`): the kind is then the whole header's.
+        by_name = (
+            named
+            and "," not in text
+            and not _FOLDS.search(text, eq, end if end >= 0 else len(text))
+        )
         names = request.names
         epoch = self._verdict_epoch
         kind = names.get(raw_name) if by_name else None
@@ -466,16 +499,20 @@ class ConsentPolicy:
         self._verdict_epoch += 1
 
     def deleted_places(
-        self, value: str, path: str = "/"
+        self, value: str, path: str = "/", https: bool = False
     ) -> list[tuple[str, str | None, str | None]]:
         """(name, path, domain) of the cookie that a Set-Cookie value deletes in every
-        major browser now; [] when it is no such deletion, or when browsers may store it
-        under different names (then the middleware sends its own deletions too)."""
+        major browser now; [] when it is no such deletion, when browsers may store it
+        under different names, or when a browser may ignore it whole (`browsers_store`:
+        `Secure` on a plain-http page, `Partitioned`, a tab in the value...). Then the
+        middleware sends its own deletions too. `https`: the request's scheme."""
         name = stored_name(value)
         if name is None:
             return []
         attributes = self._attributes_of(value, value.find(";"))
         if attributes.deletes_at > time.time() - DELETION_MARGIN:
+            return []
+        if not browsers_store(value, https or self._https_only):
             return []
         return [(name, attributes.path or default_path(path), attributes.domain)]
 
@@ -492,10 +529,11 @@ class ConsentPolicy:
             kinds.append(kind)
         if _REFUSED in kinds:
             return _REFUSED
-        # A cookie folded in after a comma (`folded_names`) that a rule refuses (or the
-        # consent cookie itself): a client that splits at commas would store it. One that
-        # no rule names is left to browsers, which read it as part of the value.
-        for name in folded_names(value):
+        # A cookie folded in after a comma (`folded_names`) or a space in the value
+        # (`spaced_names`) that a rule refuses (or the consent cookie itself): a client
+        # that splits at commas would store it, `http.cookies` reads it from the Cookie
+        # header. One that no rule names is left alone: browsers read it as part of the value.
+        for name in (*folded_names(value), *spaced_names(value)):
             rule = self.config.rules.match(name)  # a rule's: not the unknown cookies' one
             if name == self._cookie_name or (
                 rule is not None and self._category_kind(rule.category, consent) == _REFUSED
@@ -623,7 +661,8 @@ class ConsentPolicy:
         on a plain-http page ignores a `Secure` Set-Cookie)."""
         rule = self.config.rules.match(name)
         fallback = (rule.path, _domain(rule.domain)) if rule is not None else ("/", None)
-        secure = https or name.startswith(("__Secure-", "__Host-"))
+        prefix = cookie_prefix(name)
+        secure = https or bool(prefix)
         places = [(*fallback, False), *reversed(self._places.get(name, ()))]
         if secure or self._https_only:
             places.insert(1, (*fallback, True))
@@ -635,7 +674,7 @@ class ConsentPolicy:
             if (path, domain, partitioned) in sent:
                 continue
             sent.add((path, domain, partitioned))
-            if name.startswith("__Host-") and (path != "/" or domain is not None):
+            if prefix == "__Host-" and (path != "/" or domain is not None):
                 continue
             if not partitioned and (name, path, domain) in skip:
                 continue
@@ -735,7 +774,7 @@ class ConsentPolicy:
         )
 
     def _secure(self, https: bool) -> bool:
-        if self._cookie_name.startswith(("__Host-", "__Secure-")):
+        if cookie_prefix(self._cookie_name):
             return True  # browsers drop these prefixed cookies without Secure
         if self.config.secure is not None:
             return self.config.secure or self.config.same_site == "none"
@@ -801,3 +840,6 @@ def _request_size(key: str | bytes, value: RequestConsent) -> int:
 
 
 _NO_ATTRIBUTES = _Attributes(math.inf, None, None)
+#: A comma or whitespace: in a Set-Cookie's value, it may fold in a cookie of another name.
+_FOLDS = re.compile(r"[,\s]")
+_FOLDS_BYTES = re.compile(rb"[,\s]")

@@ -9,6 +9,8 @@ import pytest
 
 from consent_middleware import Category, ConsentConfig, ConsentMiddleware, CookieRule
 
+from .conftest import make_config
+
 
 @pytest.mark.parametrize(
     ("options", "named"),
@@ -223,3 +225,13 @@ def test_good_records_values_are_accepted_without_opening(tmp_path: Any) -> None
     for records in (f"sqlite:///{tmp_path}/r.db", "postgresql://app@db.internal/site", None):
         ConsentConfig(secret_key="s", records=records)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["__host-consent", "__HOST-consent", "__secure-consent"])
+def test_cookie_prefixes_count_in_any_case(name: str) -> None:
+    """Chromium applies `__Host-`/`__Secure-` in any case: the same checks hold."""
+    with pytest.raises(ValueError, match="secure cannot be False"):
+        make_config(cookie_name=name, secure=False)
+    if name.lower().startswith("__host-"):
+        with pytest.raises(ValueError, match="cookie_domain must be None"):
+            make_config(cookie_name=name, cookie_domain=".example.com")

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from consent_middleware.cookies import (
     SetCookie,
+    browsers_store,
     build_set_cookie,
     cookie_value,
     deletion_header,
@@ -27,6 +28,7 @@ from consent_middleware.cookies import (
     parse_cookie_header,
     parse_set_cookie,
     set_cookie_name,
+    spaced_names,
 )
 
 UTC = timezone.utc
@@ -735,7 +737,8 @@ def test_deletion_header() -> None:
 
 def test_deletion_header_for_the_nameless_cookie() -> None:
     header = deletion_header("")
-    assert header.startswith("=; Max-Age=0;")
+    # With a value: `=; Max-Age=0` has neither name nor value, and Chromium ignores it.
+    assert header.startswith("=-; Max-Age=0;")
     assert set_cookie_name(header) == ""
     assert is_deletion(header, NOW)
 
@@ -975,3 +978,57 @@ def test_build_set_cookie_either_refuses_or_round_trips(name: str, value: str) -
 def test_folded_names_are_the_cookies_after_a_comma(header: str, names: tuple[str, ...]) -> None:
     assert folded_names(header) == names
     assert judged_names(header)[0] == header.split("=", 1)[0]  # browsers: one cookie
+
+
+@pytest.mark.parametrize(
+    ("header", "https", "stored"),
+    [
+        ("_fbp=; Max-Age=0; Path=/", False, True),
+        ("_fbp=; Max-Age=0; Path=/; Secure", True, True),
+        ("_fbp=; Max-Age=0; Path=/; Secure", False, False),  # from a plain-http page
+        ("_fbp=; Max-Age=0; Path=/; SameSite=None", True, False),  # None needs Secure
+        ("_fbp=; Max-Age=0; Path=/; SameSite=None; Secure", True, True),
+        ("_fbp=; Max-Age=0; Path=/; Secure; Partitioned", True, False),  # another cookie
+        ("_fbp=; Max-Age=0; Path=/; Domain=.", False, False),
+        ("_fbp=; Max-Age=0; Path=/; Domain=", False, True),  # host-only
+        ("_fbp=; Max-Age=0; Path=/; Domain=.example.com", False, True),
+        ("_fbp=a\tb; Max-Age=0", False, False),  # Chromium refuses a tab inside
+        ("\t_fbp=\t; Max-Age=0", False, True),  # trimmed around
+        ("_f\x01bp=; Max-Age=0", False, False),
+        ("_fbp=" + "x" * 4092 + "; Max-Age=0", False, True),  # 4096 bytes
+        ("_fbp=" + "x" * 4093 + "; Max-Age=0", False, False),
+        ("__Secure-x=; Max-Age=0; Path=/", True, False),
+        ("__SECURE-x=; Max-Age=0; Path=/; Secure", True, True),
+        ("__host-x=; Max-Age=0; Path=/", True, False),  # prefixes in any case
+        ("__Host-x=; Max-Age=0; Path=/; Secure", True, True),
+        ("__Host-x=; Max-Age=0; Path=/a; Secure", True, False),
+        ("__Host-x=; Max-Age=0; Path=/; Secure; Domain=example.com", True, False),
+    ],
+)
+def test_browsers_store(header: str, https: bool, stored: bool) -> None:
+    """Checked against Chromium by tests/browser/test_differential.py (over plain http)."""
+    assert browsers_store(header, https) is stored
+
+
+@pytest.mark.parametrize(
+    ("header", "names"),
+    [
+        ("lang=en _fbp=1; Path=/", ("_fbp",)),
+        ("lang=en  _fbp = 1", ("_fbp",)),
+        ('lang="x" _fbp=1', ("_fbp",)),
+        ("lang=a=b _fbp=1 _ga=2", ("_fbp", "_ga")),
+        ("lang=en; Expires=Thu, 01 Jan 2037 00:00:00 GMT", ()),  # attributes: not the pair
+        ("lang=en and more", ()),
+        (" lang=en\t", ()),
+        ("lang=en\xa0_fbp=1", ()),  # http.cookies splits at ASCII whitespace only
+    ],
+)
+def test_spaced_names_are_the_cookies_http_cookies_reads_after_a_space(
+    header: str, names: tuple[str, ...]
+) -> None:
+    from http.cookies import SimpleCookie
+
+    assert spaced_names(header) == names
+    jar = SimpleCookie()
+    jar.load(header.split(";", 1)[0].strip())
+    assert set(names) <= set(jar)
