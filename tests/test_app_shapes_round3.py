@@ -1,0 +1,57 @@
+"""App shapes of ordinary FastAPI apps where the banner or the page broke (probe round 3):
+
+- a page holding a `<template>` whose content has a `</body>` of its own (a component, a
+  print view kept as a whole document): the parser ignores a `</body>` inside a template,
+  but the banner went before it, into the template's inert content, and never showed.
+
+Each page is read as a browser builds it (html5lib): the banner must be in the document
+itself, not in a template's content. tests/browser/test_app_shapes_round3.py shows the same
+pages in Chromium.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import html5lib
+import pytest
+
+from .fixtures.app_shapes_round3 import TEMPLATES, asgi
+from .raw import http_scope, run_asgi
+
+
+def asgi_page(path: str) -> tuple[dict[str, Any], bytes]:
+    sent = run_asgi(asgi, http_scope(path))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0], body
+
+
+def banner_in_document(page: bytes) -> bool:
+    """Whether the banner is an element of the document (html5lib keeps a template's content
+    as the template's children; a browser keeps it in an inert fragment)."""
+    tree = html5lib.parse(page.decode("utf-8"), namespaceHTMLElements=False)
+
+    def walk(element: Any) -> bool:
+        for child in element:
+            if child.tag == "template":
+                continue
+            if child.get("id") == "consent-banner" or walk(child):
+                return True
+        return False
+
+    return walk(tree)
+
+
+def test_the_oracle_can_fail() -> None:
+    inside = b"<body><template><section id='consent-banner'></section></template></body>"
+    assert not banner_in_document(inside)
+    assert banner_in_document(b"<body><section id='consent-banner'></section></body>")
+
+
+@pytest.mark.parametrize("shape", list(TEMPLATES))
+def test_the_banner_is_not_put_inside_a_template(shape: str) -> None:
+    start, body = asgi_page(f"/template/{shape}")
+    assert start["status"] == 200
+    assert body.count(b'id="consent-banner"') == 1
+    assert banner_in_document(body)
+    assert body.index(b'id="consent-banner"') > body.rindex(b"</template>")
