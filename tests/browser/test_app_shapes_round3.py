@@ -1,7 +1,8 @@
 """App shapes of ordinary FastAPI apps where the banner or the page broke in Chromium (probe
 round 3; the unit tests are tests/test_app_shapes_round3.py): a page with a `<template>` that
 holds a `</body>` of its own showed no banner at all (it went into the template's inert
-content), so the visitor could neither accept nor refuse.
+content), so the visitor could neither accept nor refuse; under a strict CSP with Trusted
+Types, no gated tag ran after Accept all (banner.js threw a TypeError).
 
 The pages' own script sets `window.__own`; a gated tag sets `window.__gated` and the
 analytics cookie `_ga_js` when it runs."""
@@ -12,15 +13,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import ConsoleMessage, Page, expect
 
-from ..fixtures.app_shapes_round3 import TEMPLATES
+from ..fixtures.app_shapes_round3 import STRICT_CSPS, TEMPLATES
 from ..servers import Running, free_port, running, server_command
 from .helpers import action_button, banner, choose, cookie_names
 
 pytestmark = pytest.mark.browser
 
 REFUSED = {"theme", "_ga", "_ga_js", "_fbp"}
+
+
+def console_errors(page: Page) -> list[str]:
+    """What the page reports as errors (a script's exception, a CSP refusal), as it comes."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", on_console)
+    return errors
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +50,7 @@ def shapes_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 def test_a_page_with_a_template_shows_a_usable_banner(
     shapes_site: Running, page: Page, shape: str
 ) -> None:
+    errors = console_errors(page)
     page.goto(f"{shapes_site.url}/template/{shape}")
     expect(banner(page)).to_be_visible()
     assert page.evaluate("window.__own") == 1
@@ -47,3 +62,24 @@ def test_a_page_with_a_template_shows_a_usable_banner(
     action_button(page, "accept_all").click()
     expect(banner(page)).to_be_hidden()
     page.wait_for_function("window.__gated === 1")
+    assert errors == []
+
+
+@pytest.mark.parametrize("kind", list(STRICT_CSPS))
+def test_under_a_strict_csp_accepting_runs_the_gated_tags(
+    shapes_site: Running, page: Page, kind: str
+) -> None:
+    errors = console_errors(page)
+    page.goto(f"{shapes_site.url}/strict-csp/{kind}")
+    expect(banner(page)).to_be_visible()  # styled and scripted under the page's nonce
+    assert page.evaluate("window.__own") == 1
+    page.wait_for_function("() => window.consentMiddleware !== undefined")
+    choose(page, "reject_all")
+    assert page.evaluate("[window.__gated, window.__gated_src]") == [None, None]
+    page.locator("[data-consent-open]").click()
+    action_button(page, "accept_all").click()
+    page.wait_for_function("() => window.__gated === 1 && window.__gated_src === 1")
+    frame = page.frame_locator("iframe[title='A map']")
+    expect(frame.locator("#inner")).to_have_text("A map")
+    assert "_ga_js" in cookie_names(page.context)
+    assert errors == []

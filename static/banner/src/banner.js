@@ -40,15 +40,25 @@ const close = () => {
   opener = null;
   if (had) o?.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
 };
+// Trusted Types (`require-trusted-types-for 'script'`) refuse a string as a script's text or
+// an iframe's srcdoc: a policy of ours vouches for what the page itself wrote (a
+// `trusted-types` directive must name consent-middleware). Made when first needed.
+let tt;
+const trusted = (v, k) => {
+  try {
+    tt = tt || trustedTypes.createPolicy('consent-middleware', {createScript: h => h, createHTML: h => h});
+    return tt[k](v);
+  } catch (e) { return v; }
+};
 // Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True).
+// A clone keeps the attributes as the parser gave them: a src and a nonce set from script
+// would be refused by Trusted Types, or lost.
 const run = () => $('script[type="text/plain"][data-consent-category]').forEach(s => {
   if (!granted(s)) return;
-  const n = d.createElement('script');
-  for (const a of s.attributes) if (a.name != 'type') n.setAttribute(a.name, a.value);
-  if (s.dataset.consentType) n.type = s.dataset.consentType;
-  n.nonce = s.nonce;
+  const n = s.cloneNode();
+  n.type = s.dataset.consentType || ''; // an empty type is JavaScript
   n.async = s.async;
-  n.text = s.text;
+  n.text = trusted(s.text, 'createScript');
   s.replaceWith(n);
 });
 // Iframes held with data-consent-src (or -srcdoc) and hidden, after their placeholder.
@@ -59,7 +69,7 @@ const frames = () => $('iframe[data-consent-category]').forEach(f => {
     const v = f.getAttribute('data-consent-' + a);
     if (v != null) {
       f.removeAttribute('data-consent-' + a);
-      f.setAttribute(a, v);
+      f.setAttribute(a, a == 'srcdoc' ? trusted(v, 'createHTML') : v);
       f.hidden = false;
     }
   }
