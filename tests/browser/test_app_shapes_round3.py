@@ -83,3 +83,22 @@ def test_under_a_strict_csp_accepting_runs_the_gated_tags(
     expect(frame.locator("#inner")).to_have_text("A map")
     assert "_ga_js" in cookie_names(page.context)
     assert errors == []
+
+
+@pytest.mark.parametrize("kind", ["path", "same-origin"])
+def test_a_base_href_on_the_sites_own_origin_keeps_the_banner_working(
+    shapes_site: Running, page: Page, kind: str
+) -> None:
+    """The documented limit's workaround (docs/deploying.md): a `<base>` on another origin
+    would take the banner's URLs there, one on the site's own origin leaves them alone."""
+    errors = console_errors(page)
+    page.goto(f"{shapes_site.url}/base/{kind}")
+    assert page.evaluate("document.baseURI").endswith("/assets/")
+    page.wait_for_function("() => window.consentMiddleware !== undefined")
+    choose(page, "reject_all")
+    page.reload()
+    assert not (cookie_names(page.context) & REFUSED)
+    page.locator("[data-consent-open]").click()
+    action_button(page, "accept_all").click()
+    page.wait_for_function("() => window.__gated === 1")
+    assert errors == []
