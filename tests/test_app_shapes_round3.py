@@ -2,7 +2,10 @@
 
 - a page holding a `<template>` whose content has a `</body>` of its own (a component, a
   print view kept as a whole document): the parser ignores a `</body>` inside a template,
-  but the banner went before it, into the template's inert content, and never showed.
+  but the banner went before it, into the template's inert content, and never showed;
+- a FastAPI app that mounts a Flask app through a WSGI bridge (Starlette's
+  `WSGIMiddleware`, asgiref's `WsgiToAsgi`), each with its own middleware: the Flask app's
+  environ carries no sign of the outer one, so both rewrote the page (two banners).
 
 Each page is read as a browser builds it (html5lib): the banner must be in the document
 itself, not in a template's content. tests/browser/test_app_shapes_round3.py shows the same
@@ -16,12 +19,12 @@ from typing import Any
 import html5lib
 import pytest
 
-from .fixtures.app_shapes_round3 import TEMPLATES, asgi
-from .raw import http_scope, run_asgi
+from .fixtures.app_shapes_round3 import BRIDGES, TEMPLATES, asgi, mounted_flask
+from .raw import http_scope, run_asgi, wsgi_call
 
 
-def asgi_page(path: str) -> tuple[dict[str, Any], bytes]:
-    sent = run_asgi(asgi, http_scope(path))
+def asgi_page(path: str, app: Any = asgi) -> tuple[dict[str, Any], bytes]:
+    sent = run_asgi(app, http_scope(path))
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0], body
 
@@ -55,3 +58,25 @@ def test_the_banner_is_not_put_inside_a_template(shape: str) -> None:
     assert body.count(b'id="consent-banner"') == 1
     assert banner_in_document(body)
     assert body.index(b'id="consent-banner"') > body.rindex(b"</template>")
+
+
+@pytest.mark.parametrize("bridge", list(BRIDGES))
+def test_a_flask_app_mounted_in_fastapi_gets_one_banner(bridge: str) -> None:
+    start, body = asgi_page(f"/{bridge}/", mounted_flask)
+    assert start["status"] == 200
+    assert body.count(b'id="consent-banner"') == 1
+    assert body.count(b"/consent/banner.js") == 1
+    assert b"<p id='decided'>False</p>" in body  # get_consent in Flask reads the outer one
+    cookies = [v for k, v in start["headers"] if k.lower() == b"set-cookie"]
+    assert not [c for c in cookies if c.startswith((b"_ga=", b"_fbp="))]
+
+
+def test_the_mounted_flask_app_alone_still_decides() -> None:
+    """Without an outer middleware (the same Flask app under a WSGI server), its own does."""
+    from .fixtures.app_shapes_round3 import flask_app
+
+    status, headers, chunks = wsgi_call(flask_app, "/")
+    body = b"".join(chunks)
+    assert status.startswith("200")
+    assert body.count(b'id="consent-banner"') == 1
+    assert not [v for k, v in headers if k.lower() == "set-cookie" and v.startswith("_ga=")]

@@ -2,7 +2,9 @@
 round 3; the unit tests are tests/test_app_shapes_round3.py): a page with a `<template>` that
 holds a `</body>` of its own showed no banner at all (it went into the template's inert
 content), so the visitor could neither accept nor refuse; under a strict CSP with Trusted
-Types, no gated tag ran after Accept all (banner.js threw a TypeError).
+Types, no gated tag ran after Accept all (banner.js threw a TypeError); a FastAPI app that
+mounts a Flask app, each with its own middleware, showed two banners, and after Reject all
+the second one stayed.
 
 The pages' own script sets `window.__own`; a gated tag sets `window.__gated` and the
 analytics cookie `_ga_js` when it runs."""
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from ..fixtures.app_shapes_round3 import STRICT_CSPS, TEMPLATES
+from ..fixtures.app_shapes_round3 import BRIDGES, STRICT_CSPS, TEMPLATES
 from ..servers import Running, free_port, running, server_command
 from .helpers import action_button, banner, choose, cookie_names
 
@@ -37,13 +39,22 @@ def console_errors(page: Page) -> list[str]:
     return errors
 
 
-@pytest.fixture(scope="module")
-def shapes_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def serve(tmp_path_factory: pytest.TempPathFactory, app: str) -> Iterator[Running]:
     at = free_port()
     log: Path = tmp_path_factory.mktemp("app-shapes-round3") / f"uvicorn-{at}.log"
-    command = server_command("uvicorn", "tests.fixtures.app_shapes_round3:asgi", at)
+    command = server_command("uvicorn", f"tests.fixtures.app_shapes_round3:{app}", at)
     with running(command, at, log) as site:
         yield site
+
+
+@pytest.fixture(scope="module")
+def shapes_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    yield from serve(tmp_path_factory, "asgi")
+
+
+@pytest.fixture(scope="module")
+def mounted_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    yield from serve(tmp_path_factory, "mounted_flask")
 
 
 @pytest.mark.parametrize("shape", list(TEMPLATES))
@@ -101,4 +112,23 @@ def test_a_base_href_on_the_sites_own_origin_keeps_the_banner_working(
     page.locator("[data-consent-open]").click()
     action_button(page, "accept_all").click()
     page.wait_for_function("() => window.__gated === 1")
+    assert errors == []
+
+
+@pytest.mark.parametrize("bridge", list(BRIDGES))
+def test_a_flask_app_mounted_in_fastapi_shows_one_banner_that_works(
+    mounted_site: Running, page: Page, bridge: str
+) -> None:
+    errors = console_errors(page)
+    page.goto(f"{mounted_site.url}/{bridge}/")
+    expect(banner(page)).to_have_count(1)
+    expect(banner(page)).to_be_visible()
+    assert page.evaluate("window.__own") == 1
+    choose(page, "reject_all")
+    expect(page.locator("section.consent-banner:visible")).to_have_count(0)
+    page.reload()
+    expect(banner(page)).to_be_hidden()
+    assert not (cookie_names(page.context) & REFUSED)
+    page.locator("[data-consent-open]").click()
+    expect(banner(page)).to_be_visible()
     assert errors == []
