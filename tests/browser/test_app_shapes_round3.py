@@ -4,7 +4,9 @@ holds a `</body>` of its own showed no banner at all (it went into the template'
 content), so the visitor could neither accept nor refuse; under a strict CSP with Trusted
 Types, no gated tag ran after Accept all (banner.js threw a TypeError); a FastAPI app that
 mounts a Flask app, each with its own middleware, showed two banners, and after Reject all
-the second one stayed.
+the second one stayed; on a long page whose body has a transform (or a filter,
+will-change, contain), the banner and the settings button sat at the foot of the page, out
+of sight.
 
 The pages' own script sets `window.__own`; a gated tag sets `window.__gated` and the
 analytics cookie `_ga_js` when it runs."""
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from ..fixtures.app_shapes_round3 import BRIDGES, STRICT_CSPS, TEMPLATES
+from ..fixtures.app_shapes_round3 import BRIDGES, CONTAINING_BODIES, STRICT_CSPS, TEMPLATES
 from ..servers import Running, free_port, running, server_command
 from .helpers import action_button, banner, choose, cookie_names
 
@@ -131,4 +133,35 @@ def test_a_flask_app_mounted_in_fastapi_shows_one_banner_that_works(
     assert not (cookie_names(page.context) & REFUSED)
     page.locator("[data-consent-open]").click()
     expect(banner(page)).to_be_visible()
+    assert errors == []
+
+
+def in_sight_and_on_top(page: Page, selector: str) -> bool:
+    """Whether the element is within the viewport and the one a click at its centre hits."""
+    return bool(
+        page.evaluate(
+            """s => { const e = document.querySelector(s), r = e.getBoundingClientRect();
+            const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight && e.contains(hit) }""",
+            selector,
+        )
+    )
+
+
+@pytest.mark.parametrize("kind", list(CONTAINING_BODIES))
+def test_on_a_body_that_contains_fixed_elements_the_banner_is_in_sight(
+    shapes_site: Running, page: Page, kind: str
+) -> None:
+    errors = console_errors(page)
+    page.goto(f"{shapes_site.url}/contained/{kind}")
+    page.wait_for_function("() => window.consentMiddleware !== undefined")
+    assert in_sight_and_on_top(page, "#consent-banner [data-consent-action=reject_all]")
+    choose(page, "reject_all")
+    assert in_sight_and_on_top(page, "[data-consent-open]")  # the way back, after a choice
+    page.reload()
+    page.wait_for_function("() => window.consentMiddleware !== undefined")
+    assert in_sight_and_on_top(page, "[data-consent-open]")
+    page.locator("[data-consent-open]").click()
+    assert in_sight_and_on_top(page, "#consent-banner [data-consent-action=accept_all]")
+    assert page.evaluate("window.scrollY") == 0  # nothing scrolled it into view
     assert errors == []

@@ -16,9 +16,17 @@ const allows = n => state.categories[n] === true;
 // empty value names nothing grantable.
 const granted = e => (e = e.dataset.consentCategory.match(/\S+/g)) && e.every(allows);
 const hit = (e, s) => e.target.closest?.(s);
+// A transform, filter, will-change or contain on the body (or a wrapper) makes it the
+// containing block of our fixed elements: they sit at the foot of the page, out of sight.
+// One out of sight moves up to <html>, where fixed means the viewport again.
+// (A hidden one has no box: its bottom is 0.)
+const lift = () => inline || [B, ...$('.consent-settings-link')].forEach(e => {
+  if (e?.getBoundingClientRect().bottom > innerHeight) d.documentElement.append(e);
+});
 const sync = () => {
   $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
   $('[data-consent-close],.consent-settings-link').forEach(e => { e.hidden = !state.decided; });
+  lift();
 };
 // Customize: show (or hide) the choices; aria-expanded on its button says which.
 const choices = v => {
@@ -28,9 +36,9 @@ const choices = v => {
 const open = o => {
   if (!B) return;
   if (B.hidden) opener = o || d.activeElement;
-  sync();
   B.hidden = false;
   choices(true);
+  sync();
   d.getElementById('consent-banner-title').focus();
 };
 const close = () => {
@@ -181,6 +189,7 @@ d.addEventListener('keydown', e => {
 // Global Privacy Control: say that it is honoured (the server does when it sees Sec-GPC).
 if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => { p.hidden = false; });
 window.consentMiddleware = {get, open: () => open(), close, allows};
+lift();
 // Shown on arrival: take the focus to its heading, unless the page gave it to something.
 if (B && !B.hidden && !inline && d.activeElement == d.body) {
   d.getElementById('consent-banner-title').focus({preventScroll: true});
