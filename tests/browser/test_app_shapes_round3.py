@@ -6,7 +6,8 @@ Types, no gated tag ran after Accept all (banner.js threw a TypeError); a FastAP
 mounts a Flask app, each with its own middleware, showed two banners, and after Reject all
 the second one stayed; on a long page whose body has a transform (or a filter,
 will-change, contain), the banner and the settings button sat at the foot of the page, out
-of sight.
+of sight; after a click that swaps the whole body (hx-boost, Turbo Drive), "Cookie
+settings" did nothing.
 
 The pages' own script sets `window.__own`; a gated tag sets `window.__gated` and the
 analytics cookie `_ga_js` when it runs."""
@@ -164,4 +165,25 @@ def test_on_a_body_that_contains_fixed_elements_the_banner_is_in_sight(
     page.locator("[data-consent-open]").click()
     assert in_sight_and_on_top(page, "#consent-banner [data-consent-action=accept_all]")
     assert page.evaluate("window.scrollY") == 0  # nothing scrolled it into view
+    assert errors == []
+
+
+def test_after_a_boosted_click_the_new_pages_banner_works(shapes_site: Running, page: Page) -> None:
+    errors = console_errors(page)
+    page.goto(f"{shapes_site.url}/boosted/0")
+    page.wait_for_function("() => window.consentMiddleware !== undefined")
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("#page")).to_have_text("Page 1")
+    expect(banner(page)).to_be_visible()  # the new page's own, for an undecided visitor
+    choose(page, "reject_all")
+    assert page.evaluate("window.__swapped") == 1  # chosen by fetch: no page load
+    assert not (cookie_names(page.context) & REFUSED)
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("#page")).to_have_text("Page 2")
+    page.locator("[data-consent-open]").click()
+    expect(banner(page)).to_be_visible()
+    action_button(page, "accept_all").click()
+    expect(banner(page)).to_be_hidden()
+    assert page.evaluate("window.__swapped") == 2
+    assert page.evaluate("window.consentMiddleware.allows('analytics')") is True
     assert errors == []

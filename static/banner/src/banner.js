@@ -4,9 +4,9 @@
 (() => {
 'use strict';
 if (window.consentMiddleware) return;
-const d = document, B = d.getElementById('consent-banner');
+const d = document;
+let B, form, inline; // the banner in the page now (see bind)
 const $ = (s, r) => [...(r || d).querySelectorAll(s)];
-const form = B?.querySelector('form'), inline = B?.matches('.consent-inline');
 let cfg = {}, opener, last;
 try { cfg = JSON.parse(d.getElementById('consent-state').textContent); } catch (e) {}
 let state = cfg.state || {categories: {}};
@@ -158,16 +158,26 @@ const send = (action, categories) => queue = queue.then(() => fetch(form.getAttr
   form.append(Object.assign(d.createElement('input'), {type: 'hidden', name: 'action', value: action}));
   form.submit();
 }));
-if (form && !inline) {
-  form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
-  form.addEventListener('submit', e => {
-    const b = e.submitter || last, action = b?.name == 'action' ? b.value : 'save';
-    e.preventDefault();
-    if (action == 'customize') choices(b.getAttribute('aria-expanded') != 'true');
-    else send(action, checked());
-  });
-}
+// A page that swaps its whole body (hx-boost, Turbo Drive) brings a banner of its own, and
+// this script does not run again: the page's banner is found (and its form bound) anew.
+const bind = () => {
+  if (B?.isConnected) return;
+  B = d.getElementById('consent-banner');
+  form = B?.querySelector('form');
+  inline = B?.matches('.consent-inline');
+  if (form && !inline) {
+    form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
+    form.addEventListener('submit', e => {
+      const b = e.submitter || last, action = b?.name == 'action' ? b.value : 'save';
+      e.preventDefault();
+      if (action == 'customize') choices(b.getAttribute('aria-expanded') != 'true');
+      else send(action, checked());
+    });
+  }
+};
+bind();
 d.addEventListener('click', e => {
+  bind();
   const o = hit(e, '[data-consent-open]'), a = hit(e, '[data-consent-allow]');
   if (o && B) {
     e.preventDefault();
@@ -179,6 +189,7 @@ d.addEventListener('click', e => {
   } else if (hit(e, '[data-consent-close]')) close();
 });
 d.addEventListener('keydown', e => {
+  bind();
   const o = hit(e, '[data-consent-open]'), k = e.key;
   if (k == 'Escape' && state.decided && B?.contains(e.target)) close();
   else if (o && B && (k == ' ' || k == 'Enter' && !o.href) && !o.matches('button,input,summary')) {
