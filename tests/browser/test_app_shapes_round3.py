@@ -187,3 +187,32 @@ def test_after_a_boosted_click_the_new_pages_banner_works(shapes_site: Running, 
     assert page.evaluate("window.__swapped") == 2
     assert page.evaluate("window.consentMiddleware.allows('analytics')") is True
     assert errors == []
+
+
+@pytest.mark.parametrize("mount", ["element", "body"])
+def test_a_single_page_app_keeps_the_banner_when_it_mounts_into_its_own_element(
+    shapes_site: Running, page: Page, mount: str
+) -> None:
+    """The documented limit (docs/faq.md): an app that replaces the whole body takes the
+    banner with it; one mounted into an element of its own leaves it alone."""
+    page.goto(f"{shapes_site.url}/spa/{mount}")
+    expect(page.get_by_role("heading", name="The app")).to_be_visible()
+    if mount == "body":
+        expect(banner(page)).to_have_count(0)
+        return
+    choose(page, "reject_all")
+    page.locator("[data-consent-open]").click()
+    expect(banner(page)).to_be_visible()
+
+
+def test_an_excluded_frame_of_the_site_gets_no_second_banner(
+    shapes_site: Running, page: Page
+) -> None:
+    """The documented workaround (docs/faq.md): the framed path is in `exclude_paths`."""
+    page.goto(f"{shapes_site.url}/framed")
+    frame = page.frame_locator("iframe[title='A widget']")
+    expect(frame.locator("#widget")).to_have_text("The widget")
+    expect(frame.locator("#consent-banner")).to_have_count(0)
+    expect(banner(page)).to_have_count(1)
+    choose(page, "reject_all")
+    assert not (cookie_names(page.context) & REFUSED)
