@@ -216,3 +216,17 @@ def test_an_excluded_frame_of_the_site_gets_no_second_banner(
     expect(banner(page)).to_have_count(1)
     choose(page, "reject_all")
     assert not (cookie_names(page.context) & REFUSED)
+
+
+def test_a_settings_button_in_a_web_components_shadow_root_reopens_the_banner(
+    shapes_site: Running, page: Page
+) -> None:
+    errors = console_errors(page)
+    page.goto(f"{shapes_site.url}/web-component")
+    choose(page, "reject_all")
+    page.get_by_role("button", name="Cookie preferences").click()  # inside the shadow root
+    expect(banner(page)).to_be_visible()
+    action_button(page, "accept_all").click()
+    expect(banner(page)).to_be_hidden()
+    page.wait_for_function("() => window.__gated === 1")
+    assert errors == []

@@ -15,7 +15,9 @@ const allows = n => state.categories[n] === true;
 // An element marked data-consent-category="a b": every category named must be granted; an
 // empty value names nothing grantable.
 const granted = e => (e = e.dataset.consentCategory.match(/\S+/g)) && e.every(allows);
-const hit = (e, s) => e.target.closest?.(s);
+// composedPath, not target.closest: a control inside a web component's (open) shadow root
+// is found through the shadow boundary, where the document sees only the host.
+const hit = (e, s) => e.composedPath().find(n => n.matches?.(s));
 // A transform, filter, will-change or contain on the body (or a wrapper) makes it the
 // containing block of our fixed elements: they sit at the foot of the page, out of sight.
 // One out of sight moves up to <html>, where fixed means the viewport again.
