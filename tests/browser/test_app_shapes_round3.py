@@ -230,3 +230,24 @@ def test_a_settings_button_in_a_web_components_shadow_root_reopens_the_banner(
     expect(banner(page)).to_be_hidden()
     page.wait_for_function("() => window.__gated === 1")
     assert errors == []
+
+
+@pytest.mark.parametrize("how", ["click", "keyboard"])
+def test_a_page_that_stops_clicks_bubbling_keeps_its_settings_link(
+    shapes_site: Running, page: Page, how: str
+) -> None:
+    errors = console_errors(page)
+    page.goto(f"{shapes_site.url}/stopped")
+    choose(page, "reject_all")
+    link = page.locator("footer [data-consent-open]")
+    if how == "click":
+        link.click()
+    else:
+        link.focus()
+        page.keyboard.press("Enter")
+    expect(banner(page)).to_be_visible()
+    assert page.url == f"{shapes_site.url}/stopped"  # opened in place, not followed
+    action_button(page, "accept_all").click()
+    expect(banner(page)).to_be_hidden()
+    page.wait_for_function("() => window.__gated === 1")
+    assert errors == []

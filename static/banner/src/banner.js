@@ -178,6 +178,8 @@ const bind = () => {
   }
 };
 bind();
+// Listened to on the way down (capture): a page that stops clicks or keys from bubbling
+// (a menu or modal script, on the body) cannot keep them from us.
 d.addEventListener('click', e => {
   bind();
   const o = hit(e, '[data-consent-open]'), a = hit(e, '[data-consent-allow]');
@@ -189,7 +191,7 @@ d.addEventListener('click', e => {
     send('save', Object.keys(state.categories).filter(n =>
       allows(n) || a.dataset.consentAllow.split(/\s+/).includes(n)));
   } else if (hit(e, '[data-consent-close]')) close();
-});
+}, true);
 d.addEventListener('keydown', e => {
   bind();
   const o = hit(e, '[data-consent-open]'), k = e.key;
@@ -198,7 +200,7 @@ d.addEventListener('keydown', e => {
     e.preventDefault();
     open(o);
   }
-});
+}, true);
 // Global Privacy Control: say that it is honoured (the server does when it sees Sec-GPC).
 if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => { p.hidden = false; });
 window.consentMiddleware = {get, open: () => open(), close, allows};
