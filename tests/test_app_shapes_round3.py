@@ -19,7 +19,9 @@ from typing import Any
 import html5lib
 import pytest
 
-from .fixtures.app_shapes_round3 import BRIDGES, TEMPLATES, asgi, mounted_flask
+from consent_middleware.html import HtmlRewriter
+
+from .fixtures.app_shapes_round3 import BRIDGES, TEMPLATES, asgi, flask_app, mounted_flask
 from .raw import http_scope, run_asgi, wsgi_call
 
 
@@ -73,10 +75,24 @@ def test_a_flask_app_mounted_in_fastapi_gets_one_banner(bridge: str) -> None:
 
 def test_the_mounted_flask_app_alone_still_decides() -> None:
     """Without an outer middleware (the same Flask app under a WSGI server), its own does."""
-    from .fixtures.app_shapes_round3 import flask_app
-
     status, headers, chunks = wsgi_call(flask_app, "/")
     body = b"".join(chunks)
     assert status.startswith("200")
     assert body.count(b'id="consent-banner"') == 1
     assert not [v for k, v in headers if k.lower() == "set-cookie" and v.startswith("_ga=")]
+
+
+@pytest.mark.parametrize("shape", list(TEMPLATES))
+def test_a_template_page_cut_anywhere_gives_the_same_page(shape: str) -> None:
+    """The rewriter streams: a `<template`, `</template` or `</body` split between two
+    chunks must not move the banner."""
+    source = TEMPLATES[shape].encode()
+
+    def rewrite(chunks: list[bytes]) -> bytes:
+        rewriter = HtmlRewriter(head_snippet=b"<!--H-->", body_snippet=b"<!--B-->")
+        return b"".join(rewriter.feed(chunk) for chunk in chunks) + rewriter.finish()
+
+    whole = rewrite([source])
+    assert whole.index(b"<!--B-->") > whole.rindex(b"</template>")
+    for cut in range(1, len(source)):
+        assert rewrite([source[:cut], source[cut:]]) == whole, cut
