@@ -3,6 +3,8 @@
 - a page holding a `<template>` whose content has a `</body>` of its own (a component, a
   print view kept as a whole document): the parser ignores a `</body>` inside a template,
   but the banner went before it, into the template's inert content, and never showed;
+- a page that leaves a form (or a select, a closed details, SVG, a button) open at its
+  `</body>`: the banner became part of it, its own form dropped as a nested form;
 - a FastAPI app that mounts a Flask app through a WSGI bridge (Starlette's
   `WSGIMiddleware`, asgiref's `WsgiToAsgi`), each with its own middleware: the Flask app's
   environ carries no sign of the outer one, so both rewrote the page (two banners).
@@ -14,14 +16,24 @@ pages in Chromium.
 
 from __future__ import annotations
 
+import xml.dom.minidom
 from typing import Any
 
 import html5lib
 import pytest
 
+from consent_middleware import ConsentMiddleware
 from consent_middleware.html import HtmlRewriter
 
-from .fixtures.app_shapes_round3 import BRIDGES, TEMPLATES, asgi, flask_app, mounted_flask
+from .fixtures.app_shapes_round3 import (
+    BRIDGES,
+    TEMPLATES,
+    UNCLOSED,
+    asgi,
+    config,
+    flask_app,
+    mounted_flask,
+)
 from .raw import http_scope, run_asgi, wsgi_call
 
 
@@ -96,3 +108,50 @@ def test_a_template_page_cut_anywhere_gives_the_same_page(shape: str) -> None:
     assert whole.index(b"<!--B-->") > whole.rindex(b"</template>")
     for cut in range(1, len(source)):
         assert rewrite([source[:cut], source[cut:]]) == whole, cut
+
+
+def banner_ancestry(page: bytes) -> tuple[list[str], bool]:
+    """The names of the banner's ancestors, as a browser builds the page (html5lib), and
+    whether the banner has its own form."""
+    tree = html5lib.parse(page.decode("utf-8"), namespaceHTMLElements=False)
+    parents = {child: parent for parent in tree.iter() for child in parent}
+    found = [e for e in tree.iter() if e.get("id") == "consent-banner"]
+    assert len(found) == 1
+    names, node = [], found[0]
+    while node in parents:
+        node = parents[node]
+        names.append(str(node.tag).rpartition("}")[2])
+    return names, found[0].find(".//form") is not None
+
+
+def test_the_ancestry_oracle_can_fail() -> None:
+    names, has_form = banner_ancestry(
+        b"<body><form><section id='consent-banner'><form><button>x</button></form>"
+    )
+    assert "form" in names and not has_form
+
+
+@pytest.mark.parametrize("kind", list(UNCLOSED))
+def test_an_element_left_open_at_body_end_does_not_take_the_banner_in(kind: str) -> None:
+    start, body = asgi_page(f"/unclosed/{kind}")
+    assert start["status"] == 200
+    names, has_form = banner_ancestry(body)
+    assert names == ["body", "html"] and has_form
+    assert body.count(b"<form") == 1 + (kind == "form")
+
+
+def test_an_xhtml_page_gets_no_stray_end_tags() -> None:
+    """In XML a stray end tag is a fatal error: XHTML pages are well-formed anyway."""
+    xhtml = (
+        '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>x'
+        "</title></head><body><p>x</p></body></html>"
+    )
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/xhtml+xml")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": xhtml.encode()})
+
+    _, body = asgi_page("/", ConsentMiddleware(app, config=config))
+    assert b'id="consent-banner"' in body and b"</select>" not in body
+    xml.dom.minidom.parseString(body)

@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from ..fixtures.app_shapes_round3 import BRIDGES, CONTAINING_BODIES, STRICT_CSPS, TEMPLATES
+from ..fixtures.app_shapes_round3 import (
+    BRIDGES,
+    CONTAINING_BODIES,
+    STRICT_CSPS,
+    TEMPLATES,
+    UNCLOSED,
+)
 from ..servers import Running, free_port, running, server_command
 from .helpers import action_button, banner, choose, cookie_names
 
@@ -251,3 +257,20 @@ def test_a_page_that_stops_clicks_bubbling_keeps_its_settings_link(
     expect(banner(page)).to_be_hidden()
     page.wait_for_function("() => window.__gated === 1")
     assert errors == []
+
+
+@pytest.mark.parametrize("kind", list(UNCLOSED))
+def test_an_element_left_open_at_body_end_leaves_the_banner_usable(
+    shapes_site: Running, page: Page, kind: str
+) -> None:
+    page.goto(f"{shapes_site.url}/unclosed/{kind}")
+    page.wait_for_function("() => window.consentMiddleware !== undefined")
+    expect(banner(page)).to_be_visible()
+    choose(page, "reject_all")
+    assert page.url == f"{shapes_site.url}/unclosed/{kind}"  # not the search it was in
+    page.reload()
+    assert not (cookie_names(page.context) & REFUSED)
+    page.locator("[data-consent-open]").click()
+    action_button(page, "accept_all").click()
+    expect(banner(page)).to_be_hidden()
+    page.wait_for_function("() => window.__gated === 1")
