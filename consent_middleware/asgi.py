@@ -15,7 +15,7 @@ from typing import Any
 
 from .api import API_HEADERS, ApiResponse
 from .config import ConsentConfig
-from .context import CONSENT_KEY, CONTEXT_KEY, RequestContext
+from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
 from .error_pages import starlette_error_page
 from .headers import RequestHeaders
@@ -99,6 +99,7 @@ class ConsentMiddleware:
                 message["headers"] = core.plan_trailers(ctx, message.get("headers") or ())
             await send(message)
 
+        active = ACTIVE.set(ctx)  # for a WSGI app mounted inside (context.ACTIVE)
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
@@ -107,6 +108,8 @@ class ConsentMiddleware:
             if page is not None:
                 await page(receive, send_wrapper)
             raise
+        finally:
+            ACTIVE.reset(active)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The handshake answer (accepted or refused) is judged like any response."""

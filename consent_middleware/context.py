@@ -6,6 +6,7 @@ WSGI environ, and what the helpers the app calls (`get_consent`, `consent_banner
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from .policy import RequestConsent
     from .validators import Revalidation
 
-__all__ = ["CONSENT_KEY", "CONTEXT_KEY", "RequestContext", "context_of"]
+__all__ = ["ACTIVE", "CONSENT_KEY", "CONTEXT_KEY", "RequestContext", "context_of"]
 
 _QUERY_SAFE = "/?#[]@!$&'()*+,;=:%~-._"
 _PATH_SAFE = "/!$&'()*+,;=:@~-._"
@@ -24,6 +25,12 @@ _PATH_SAFE = "/!$&'()*+,;=:@~-._"
 CONSENT_KEY = "consent_middleware.consent"
 #: Where they store the `RequestContext`.
 CONTEXT_KEY = "consent_middleware.context"
+
+#: The request an ASGI middleware is handling, for the code it awaits. A WSGI app mounted
+#: in an ASGI one (Starlette's `WSGIMiddleware`, asgiref's `WsgiToAsgi`, a2wsgi) gets an
+#: environ with none of the scope's keys, but runs where the context is copied: a
+#: ConsentWSGIMiddleware there learns from it that it is the inner one.
+ACTIVE: ContextVar[RequestContext | None] = ContextVar("consent_middleware.active", default=None)
 
 
 class RequestContext:

@@ -101,6 +101,12 @@ _MAX_STATUS_LINES = 256
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
 #: The page type of a response with no type that browsers know: they sniff its body.
 _SNIFFED = "sniffed"
+#: End tags before the banner in an HTML page (not XHTML, where a stray one is an error),
+#: innermost kinds first. Where a page leaves one of these open at its `</body>`, the
+#: banner would be part of it: its form dropped as a nested form (its buttons then submit
+#: the page's form), or the banner hidden in a `<select>`, a closed `<details>` or
+#: `<dialog>`, or SVG. Where none is open, the parser ignores them.
+_CLOSE_OPEN = b"</svg></math></select></button></label></a></object></details></dialog></form>"
 _TEXT_TYPES = (bytes, str)
 _UNKNOWN: Any = object()
 _FAIL_CLOSED = "consent-middleware failed on a response; sending only required cookies"
@@ -512,7 +518,7 @@ class ConsentCore:
                 )
         if left_alone:
             return _plan_of((out, None))
-        body, added, banner = self._page(ctx, banner_off, csp)
+        body, added, banner = self._page(ctx, banner_off, csp, page_type != _PAGE_TYPES[1])
         if body is not None and page_type is _SNIFFED:
             # Rewritten only if its first bytes show HTML: its length is not known before.
             body, added = HtmlSniffer(body), None
@@ -626,10 +632,10 @@ class ConsentCore:
         return removed
 
     def _page(
-        self, ctx: RequestContext, banner_off: bool, csp: str | None
+        self, ctx: RequestContext, banner_off: bool, csp: str | None, html: bool = True
     ) -> tuple[BodyFilter | None, int | None, bool]:
         """The page's rewriter (banner, gating, consent mode), how many bytes it adds (None
-        when unknown), and whether the banner is in it."""
+        when unknown), and whether the banner is in it; `html`: not XHTML."""
         config = self.config
         consent = ctx.state.consent
         banner = (
@@ -652,6 +658,8 @@ class ConsentCore:
                 inline_style=inline,
                 style_nonce=style_nonce,
             ).encode("ascii")
+            if html:
+                snippet = _CLOSE_OPEN + snippet
         head = b""
         if config.google_consent_mode and not ctx.fragment:
             head = self._consent_mode_head(consent, nonce)

@@ -116,17 +116,23 @@ def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re
     )
 
 
+# A `<template>`'s content is an inert fragment, where the parser ignores `</body>`: while a
+# snippet waits for its place, template start and end tags matter too.
+_TEMPLATE = (b"template",)
 # Keyed by (head snippet still waiting for its place, a "</body" still matters); inside a
 # <noscript>, its end tag matters too.
 _SKIPS = {
-    (head, body): _skip_re(_ALWAYS_STOP + (_HEAD_STOP if head else ()), (b"body",) if body else ())
+    (head, body): _skip_re(
+        _ALWAYS_STOP + (_HEAD_STOP if head else ()) + (_TEMPLATE if head or body else ()),
+        (b"body", *_TEMPLATE) if body else (),
+    )
     for head in (False, True)
     for body in (False, True)
 }
 _SKIPS_IN_NOSCRIPT = {
     (head, body): _skip_re(
-        _ALWAYS_STOP + (_HEAD_STOP if head else ()),
-        (b"noscript", b"body") if body else (b"noscript",),
+        _ALWAYS_STOP + (_HEAD_STOP if head else ()) + (_TEMPLATE if head or body else ()),
+        (b"noscript", b"body", *_TEMPLATE) if body else (b"noscript",),
     )
     for head in (False, True)
     for body in (False, True)
@@ -155,7 +161,16 @@ _IP_ENTRY = {name: (b"ip", name) for names in _INTEGRATION.values() for name in 
 #: can stream before its end is seen, in foreign content too.
 _LONGEST_NAME = max(
     len(name)
-    for name in (*_BREAKOUT, *_IP_ENTRY, *_ROOT_ENTRY, *_ALWAYS_STOP, *_HEAD_STOP, b"p", b"br")
+    for name in (
+        *_BREAKOUT,
+        *_IP_ENTRY,
+        *_ROOT_ENTRY,
+        *_ALWAYS_STOP,
+        *_HEAD_STOP,
+        *_TEMPLATE,
+        b"p",
+        b"br",
+    )
 )
 _COMMENT_END = re.compile(rb"--!?>")
 _SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
@@ -308,6 +323,8 @@ class HtmlRewriter:
       first `<script>`, `<link>` or `<body>` start tag, whichever comes first (streaming cannot
       wait to learn whether a `<head>` follows); without any of these, with the body snippet.
     - `body_snippet` goes before the first `</body>` end tag; without one, at the end.
+      Neither goes inside a `<template>`: its content is an inert fragment (a banner there
+      would never show), and the parser ignores a `</body>` in it.
 
     Both snippets are inserted exactly once whatever the body holds, so without `tags` the
     output is exactly `added_length` bytes longer than the input (`length_is_predictable`).
@@ -358,6 +375,7 @@ class HtmlRewriter:
         "_push",
         "_tail",
         "_closing",
+        "_templates",
     )
 
     def __init__(
@@ -401,6 +419,9 @@ class HtmlRewriter:
         # (start, end), (-1, -1) for none, None for not looked for yet. Looked for once per
         # chunk, not at every step (that was quadratic in a long <noscript>).
         self._closing: tuple[int, int] | None = None
+        # Open HTML <template> elements, innermost last: how many `_modes` entries were open
+        # when each started (its end tag closes the foreign content opened inside it).
+        self._templates: list[int] = []
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -669,11 +690,18 @@ class HtmlRewriter:
         if name_end >= n:
             # The name may go on in the next chunk: wait if it could become one we act on
             # (in foreign content, any name no longer than the longest it acts on).
-            stops = (b"body", b"noscript") if is_end else _ALWAYS_STOP + _HEAD_STOP
+            stops = (
+                (b"body", b"noscript", *_TEMPLATE)
+                if is_end
+                else _ALWAYS_STOP + _HEAD_STOP + _TEMPLATE
+            )
             if (self._modes and len(name) <= _LONGEST_NAME) or any(
                 stop.startswith(name) for stop in stops
             ):
                 return -1
+            return self._stream_tag(name_end, _DATA)
+        if is_end and name == b"template" and self._templates:
+            self._close_template()
             return self._stream_tag(name_end, _DATA)
         if self._modes:
             if is_end:
@@ -688,13 +716,15 @@ class HtmlRewriter:
         if is_end:
             if name == b"noscript" and self._noscript:
                 return self._close_noscript(name_end)
-            if name == b"body" and (self._head or self._body):
+            if name == b"body" and (self._head or self._body) and not self._templates:
                 self._insert(data, i, self._head + self._body)
                 self._head = self._body = b""
                 self._head_after_tag = False
                 self._refresh()
             return self._stream_tag(name_end, _DATA)
-        if self._head and not self._head_after_tag:
+        if name == b"template":
+            self._templates.append(len(self._modes))
+        elif self._head and not self._head_after_tag and not self._templates:
             if name == b"head":
                 self._head_after_tag = True
                 self._refresh()
@@ -719,6 +749,14 @@ class HtmlRewriter:
         if name in (b"svg", b"math"):
             self._push = _ROOT_ENTRY[name]  # foreign content, once its start tag ends
         return self._stream_tag(name_end, _DATA)
+
+    def _close_template(self) -> None:
+        """A `</template>` closes the innermost template, and any SVG or MathML opened in it
+        (the parser pops up to the template, whatever foreign element is open)."""
+        depth = self._templates.pop()
+        while len(self._modes) > depth:
+            self._open[self._modes.pop()[1]] -= 1
+        self._refresh()
 
     # --- foreign content (SVG, MathML) -------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from .api import API_HEADERS, ApiResponse
 from .config import ConsentConfig
-from .context import CONSENT_KEY, CONTEXT_KEY, RequestContext
+from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
 
 __all__ = ["ConsentWSGIMiddleware"]
@@ -47,8 +47,15 @@ class ConsentWSGIMiddleware:
         self.config = config
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
-        if CONTEXT_KEY in environ:  # installed twice: the outer one decides, once
+        outer = ACTIVE.get()
+        if CONTEXT_KEY in environ or outer is not None:
+            # Installed twice: the outer one decides, once (two would put two banners in
+            # every page). An outer ConsentMiddleware of an ASGI app that mounts this one
+            # left its request in the context only: the app's get_consent reads it.
             self.core.log_nested()
+            if CONTEXT_KEY not in environ and outer is not None:
+                environ[CONTEXT_KEY] = outer
+                environ[CONSENT_KEY] = outer.state.consent
             return self.app(environ, start_response)
         core = self.core
         ctx = self._begin(environ)

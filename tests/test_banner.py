@@ -757,7 +757,10 @@ def test_safe_return_to_fallback() -> None:
 REPO = Path(__file__).resolve().parents[1]
 BANNER_DIR = REPO / "static" / "banner"
 BUILD = REPO / "scripts" / "build-banner"
-BUDGET = 3072  # banner.js + banner.css, each gzipped at level 9
+# banner.js + banner.css, each gzipped at level 9: "about 3 KB" (README). 3 KiB until probe
+# round 3 (a Trusted Types policy, fixed elements lifted out of a containing body, a banner
+# found again after a body swap) took it past by some 150 bytes.
+BUDGET = 3300
 
 
 def gzipped_size(body: bytes) -> int:

@@ -4,9 +4,9 @@
 (() => {
 'use strict';
 if (window.consentMiddleware) return;
-const d = document, B = d.getElementById('consent-banner');
+const d = document;
+let B, form, inline; // the banner in the page now (see bind)
 const $ = (s, r) => [...(r || d).querySelectorAll(s)];
-const form = B?.querySelector('form'), inline = B?.matches('.consent-inline');
 let cfg = {}, opener, last;
 try { cfg = JSON.parse(d.getElementById('consent-state').textContent); } catch (e) {}
 let state = cfg.state || {categories: {}};
@@ -15,10 +15,20 @@ const allows = n => state.categories[n] === true;
 // An element marked data-consent-category="a b": every category named must be granted; an
 // empty value names nothing grantable.
 const granted = e => (e = e.dataset.consentCategory.match(/\S+/g)) && e.every(allows);
-const hit = (e, s) => e.target.closest?.(s);
+// composedPath, not target.closest: a control inside a web component's (open) shadow root
+// is found through the shadow boundary, where the document sees only the host.
+const hit = (e, s) => e.composedPath().find(n => n.matches?.(s));
+// A transform, filter, will-change or contain on the body (or a wrapper) makes it the
+// containing block of our fixed elements: they sit at the foot of the page, out of sight.
+// One out of sight moves up to <html>, where fixed means the viewport again.
+// (A hidden one has no box: its bottom is 0.)
+const lift = () => inline || [B, ...$('.consent-settings-link')].forEach(e => {
+  if (e?.getBoundingClientRect().bottom > innerHeight) d.documentElement.append(e);
+});
 const sync = () => {
   $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
   $('[data-consent-close],.consent-settings-link').forEach(e => { e.hidden = !state.decided; });
+  lift();
 };
 // Customize: show (or hide) the choices; aria-expanded on its button says which.
 const choices = v => {
@@ -28,9 +38,9 @@ const choices = v => {
 const open = o => {
   if (!B) return;
   if (B.hidden) opener = o || d.activeElement;
-  sync();
   B.hidden = false;
   choices(true);
+  sync();
   d.getElementById('consent-banner-title').focus();
 };
 const close = () => {
@@ -40,15 +50,25 @@ const close = () => {
   opener = null;
   if (had) o?.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
 };
+// Trusted Types (`require-trusted-types-for 'script'`) refuse a string as a script's text or
+// an iframe's srcdoc: a policy of ours vouches for what the page itself wrote (a
+// `trusted-types` directive must name consent-middleware). Made when first needed.
+let tt;
+const trusted = (v, k) => {
+  try {
+    tt = tt || trustedTypes.createPolicy('consent-middleware', {createScript: h => h, createHTML: h => h});
+    return tt[k](v);
+  } catch (e) { return v; }
+};
 // Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True).
+// A clone keeps the attributes as the parser gave them: a src and a nonce set from script
+// would be refused by Trusted Types, or lost.
 const run = () => $('script[type="text/plain"][data-consent-category]').forEach(s => {
   if (!granted(s)) return;
-  const n = d.createElement('script');
-  for (const a of s.attributes) if (a.name != 'type') n.setAttribute(a.name, a.value);
-  if (s.dataset.consentType) n.type = s.dataset.consentType;
-  n.nonce = s.nonce;
+  const n = s.cloneNode();
+  n.type = s.dataset.consentType || ''; // an empty type is JavaScript
   n.async = s.async;
-  n.text = s.text;
+  n.text = trusted(s.text, 'createScript');
   s.replaceWith(n);
 });
 // Iframes held with data-consent-src (or -srcdoc) and hidden, after their placeholder.
@@ -59,7 +79,7 @@ const frames = () => $('iframe[data-consent-category]').forEach(f => {
     const v = f.getAttribute('data-consent-' + a);
     if (v != null) {
       f.removeAttribute('data-consent-' + a);
-      f.setAttribute(a, v);
+      f.setAttribute(a, a == 'srcdoc' ? trusted(v, 'createHTML') : v);
       f.hidden = false;
     }
   }
@@ -140,16 +160,28 @@ const send = (action, categories) => queue = queue.then(() => fetch(form.getAttr
   form.append(Object.assign(d.createElement('input'), {type: 'hidden', name: 'action', value: action}));
   form.submit();
 }));
-if (form && !inline) {
-  form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
-  form.addEventListener('submit', e => {
-    const b = e.submitter || last, action = b?.name == 'action' ? b.value : 'save';
-    e.preventDefault();
-    if (action == 'customize') choices(b.getAttribute('aria-expanded') != 'true');
-    else send(action, checked());
-  });
-}
+// A page that swaps its whole body (hx-boost, Turbo Drive) brings a banner of its own, and
+// this script does not run again: the page's banner is found (and its form bound) anew.
+const bind = () => {
+  if (B?.isConnected) return;
+  B = d.getElementById('consent-banner');
+  form = B?.querySelector('form');
+  inline = B?.matches('.consent-inline');
+  if (form && !inline) {
+    form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
+    form.addEventListener('submit', e => {
+      const b = e.submitter || last, action = b?.name == 'action' ? b.value : 'save';
+      e.preventDefault();
+      if (action == 'customize') choices(b.getAttribute('aria-expanded') != 'true');
+      else send(action, checked());
+    });
+  }
+};
+bind();
+// Listened to on the way down (capture): a page that stops clicks or keys from bubbling
+// (a menu or modal script, on the body) cannot keep them from us.
 d.addEventListener('click', e => {
+  bind();
   const o = hit(e, '[data-consent-open]'), a = hit(e, '[data-consent-allow]');
   if (o && B) {
     e.preventDefault();
@@ -159,18 +191,20 @@ d.addEventListener('click', e => {
     send('save', Object.keys(state.categories).filter(n =>
       allows(n) || a.dataset.consentAllow.split(/\s+/).includes(n)));
   } else if (hit(e, '[data-consent-close]')) close();
-});
+}, true);
 d.addEventListener('keydown', e => {
+  bind();
   const o = hit(e, '[data-consent-open]'), k = e.key;
   if (k == 'Escape' && state.decided && B?.contains(e.target)) close();
   else if (o && B && (k == ' ' || k == 'Enter' && !o.href) && !o.matches('button,input,summary')) {
     e.preventDefault();
     open(o);
   }
-});
+}, true);
 // Global Privacy Control: say that it is honoured (the server does when it sees Sec-GPC).
 if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => { p.hidden = false; });
 window.consentMiddleware = {get, open: () => open(), close, allows};
+lift();
 // Shown on arrival: take the focus to its heading, unless the page gave it to something.
 if (B && !B.hidden && !inline && d.activeElement == d.body) {
   d.getElementById('consent-banner-title').focus({preventScroll: true});
