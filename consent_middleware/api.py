@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .assets import StaticAsset, load_assets
-from .banner import BannerRenderer
+from .banner import PAGE_STYLE_SOURCE, BannerRenderer
 from .choice_tokens import is_fresh
 from .consent import Consent
 from .cookies import parse_cookie_header
@@ -649,7 +649,7 @@ class ConsentAPI:
 
 
 _PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    f"default-src 'self'; script-src 'self'; style-src 'self' {PAGE_STYLE_SOURCE}; "
     "frame-ancestors 'none'; form-action 'self'"
 )
 

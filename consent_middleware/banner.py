@@ -7,6 +7,8 @@ The markup is well-formed XML as well as HTML, so XHTML pages take it too.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -25,7 +27,7 @@ from .consent import Consent
 from .i18n import choose_language, texts_for
 from .redirects import safe_return_to
 
-__all__ = ["BannerRenderer", "google_consent_types"]
+__all__ = ["PAGE_CSS", "PAGE_STYLE_SOURCE", "BannerRenderer", "google_consent_types"]
 
 Mode = Literal["snippet", "banner", "page"]
 
@@ -51,6 +53,20 @@ _NOTICE_CSS = (
     "#consent-notice button{min-height:2.75rem;padding:.5rem 1rem;color:#fff;"
     "background:#1a1a1a;border:2px solid #1a1a1a;border-radius:.375rem;font:inherit;"
     "font-weight:600;cursor:pointer}"
+)
+#: The look of the middleware's own pages (preferences, messages), inline in them (their CSP
+#: allows it by hash: `PAGE_STYLE_SOURCE`), so that the banner.css every page of the site
+#: loads stays small. A one-word title ("Cookievoorkeuren") or a consent ID is wider than a
+#: phone: the word breaks, not the layout.
+PAGE_CSS = (
+    ".consent-page{margin:0;color:#1a1a1a;background:#fff;font:1rem/1.5 system-ui,sans-serif;"
+    "overflow-wrap:anywhere}.consent-main{max-width:40rem;margin:0 auto;padding:1rem}"
+    "#consent-banner.consent-inline{position:static;max-width:none;max-height:none;"
+    "overflow:visible;box-shadow:none}"
+)
+#: The CSP source that allows `PAGE_CSS` as an inline style, and nothing else.
+PAGE_STYLE_SOURCE = (
+    "'sha256-" + base64.b64encode(hashlib.sha256(PAGE_CSS.encode()).digest()).decode() + "'"
 )
 _PLAIN_PATH_RE = re.compile(r"/(?!/)[A-Za-z0-9/._~-]{0,1998}")
 
@@ -187,6 +203,7 @@ class BannerRenderer:
             back=safe_return_to(back),
             prefs_href=f"{prefix}/preferences?return_to={quote(safe_return_to(back), safe='/')}",
             css_href=prefix + self._css_query,
+            page_css=Markup(PAGE_CSS),
         )
 
     # -- internals -----------------------------------------------------------------------
@@ -271,6 +288,7 @@ class BannerRenderer:
             "privacy_url": self.config.privacy_policy_url,
             "settings_link": self.config.settings_link,
             "css_href": prefix + self._css_query,
+            "page_css": Markup(PAGE_CSS),
             "js_href": prefix + self._js_query,
             "nonce": _NONCE if has_nonce else None,
             "return_to": _RET,

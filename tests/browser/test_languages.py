@@ -154,3 +154,31 @@ def test_a_decided_visitors_preferences_page_on_a_phone(
     page.goto(fastapi_site.url + "/consent/preferences")
     expect(page.locator(".consent-id code")).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
     check_page_fits(page)
+
+
+STYLE_JS = "([s, p]) => getComputedStyle(document.querySelector(s))[p]"
+
+
+def test_our_own_pages_get_their_look_under_their_own_csp(fastapi_site: Server, page: Page) -> None:
+    """The preferences and message pages' own style is inline (banner.css, which every page
+    of a site loads, does not carry it), allowed by its hash: applied, and nothing refused."""
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Security Policy" in m.text else None)
+    page.goto(fastapi_site.url + "/consent/preferences")
+    assert page.evaluate(STYLE_JS, [".consent-main", "maxWidth"]) == "640px"  # 40rem
+    assert page.evaluate(STYLE_JS, ["body", "marginTop"]) == "0px"
+    assert page.evaluate(STYLE_JS, ["#consent-banner", "position"]) == "static"  # inline
+    # A form post the server cannot take answers with the message page.
+    page.evaluate(
+        """() => {
+          const f = Object.assign(document.createElement('form'),
+            {method: 'post', action: '/consent'});
+          f.append(Object.assign(document.createElement('input'),
+            {name: 'action', value: 'bogus'}));
+          document.body.append(f);
+          f.submit();
+        }"""
+    )
+    expect(page.locator("body.consent-page h1")).to_be_visible()
+    assert page.evaluate(STYLE_JS, [".consent-main", "maxWidth"]) == "640px"
+    assert refused == []
