@@ -174,6 +174,24 @@ def test_on_a_body_that_contains_fixed_elements_the_banner_is_in_sight(
     assert errors == []
 
 
+STAYS_JS = """() => [document.getElementById('consent-banner'),
+  ...document.querySelectorAll('.consent-settings-link')]
+  .every(e => e.parentElement === document.body)"""
+
+
+def test_on_an_ordinary_body_the_banner_stays_where_the_server_put_it(
+    shapes_site: Running, page: Page
+) -> None:
+    """Only a body that contains fixed elements makes banner.js move them up to <html>."""
+    page.goto(f"{shapes_site.url}/web-component")
+    page.wait_for_function("() => window.consentMiddleware !== undefined")
+    assert page.evaluate(STAYS_JS)
+    choose(page, "reject_all")
+    page.evaluate("window.consentMiddleware.open()")
+    expect(banner(page)).to_be_visible()
+    assert page.evaluate(STAYS_JS)
+
+
 def test_after_a_boosted_click_the_new_pages_banner_works(shapes_site: Running, page: Page) -> None:
     errors = console_errors(page)
     page.goto(f"{shapes_site.url}/boosted/0")

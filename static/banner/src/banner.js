@@ -2,7 +2,6 @@
    Mode updates, cookie clean-up, the latest choice on every open page of the site. This is the readable source: scripts/build-banner minifies it
    into static/banner/banner.js, which is what the middleware serves. */
 (() => {
-'use strict';
 if (window.consentMiddleware) return;
 const d = document;
 let B, form, inline; // the banner in the page now (see bind)
@@ -20,19 +19,17 @@ const granted = e => (e = e.dataset.consentCategory.match(/\S+/g)) && e.every(al
 const hit = (e, s) => e.composedPath().find(n => n.matches?.(s));
 // A transform, filter, will-change or contain on the body (or a wrapper) makes it the
 // containing block of our fixed elements: they sit at the foot of the page, out of sight.
-// One out of sight moves up to <html>, where fixed means the viewport again.
-// (A hidden one has no box: its bottom is 0.)
-const lift = () => inline || [B, ...$('.consent-settings-link')].forEach(e => {
-  if (e?.getBoundingClientRect().bottom > innerHeight) d.documentElement.append(e);
-});
+// A fixed element has an offsetParent only then: it moves up to <html>, where fixed means
+// the viewport again. (A hidden one has none: it moves once shown.)
+const lift = () => inline || $('#consent-banner,.consent-settings-link').forEach(e => e.offsetParent && d.documentElement.append(e));
 const sync = () => {
-  $('input[name=category]', B).forEach(i => { i.checked = allows(i.value); });
-  $('[data-consent-close],.consent-settings-link').forEach(e => { e.hidden = !state.decided; });
+  $('input[name=category]', B).forEach(i => i.checked = allows(i.value));
+  $('[data-consent-close],.consent-settings-link').forEach(e => e.hidden = !state.decided);
   lift();
 };
 // Customize: show (or hide) the choices; aria-expanded on its button says which.
 const choices = v => {
-  $('#consent-choices', B).forEach(c => { c.hidden = !v; });
+  $('#consent-choices', B).forEach(c => c.hidden = !v);
   $('[data-consent-customize]', B).forEach(b => b.setAttribute('aria-expanded', v));
 };
 const open = o => {
@@ -50,26 +47,20 @@ const close = () => {
   opener = null;
   if (had) o?.isConnected && o != d.body ? o.focus() : d.activeElement.blur();
 };
-// Trusted Types (`require-trusted-types-for 'script'`) refuse a string as a script's text or
-// an iframe's srcdoc: a policy of ours vouches for what the page itself wrote (a
-// `trusted-types` directive must name consent-middleware). Made when first needed.
+// Trusted Types (`require-trusted-types-for 'script'`) refuse a string as an iframe's srcdoc:
+// a policy of ours vouches for what the page itself wrote (a `trusted-types` directive must
+// name consent-middleware).
 let tt;
-const trusted = (v, k) => {
-  try {
-    tt = tt || trustedTypes.createPolicy('consent-middleware', {createScript: h => h, createHTML: h => h});
-    return tt[k](v);
-  } catch (e) { return v; }
-};
-// Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True).
-// A clone keeps the attributes as the parser gave them: a src and a nonce set from script
-// would be refused by Trusted Types, or lost.
+try { tt = trustedTypes.createPolicy('consent-middleware', {createHTML: String}); } catch (e) {}
+// Scripts held as type="text/plain" (by the page, or by the server with gate_scripts=True)
+// start when put back where they are with their own type: a script that has not started
+// runs once inserted. The very element the parser made: its text (which Trusted Types
+// accept only from the parser or a policy), its src and its nonce are as the page wrote them.
 const run = () => $('script[type="text/plain"][data-consent-category]').forEach(s => {
-  if (!granted(s)) return;
-  const n = s.cloneNode();
-  n.type = s.dataset.consentType || ''; // an empty type is JavaScript
-  n.async = s.async;
-  n.text = trusted(s.text, 'createScript');
-  s.replaceWith(n);
+  if (granted(s)) {
+    s.type = s.dataset.consentType || ''; // an empty type is JavaScript
+    s.parentNode.insertBefore(s, s.nextSibling);
+  }
 });
 // Iframes held with data-consent-src (or -srcdoc) and hidden, after their placeholder.
 const frames = () => $('iframe[data-consent-category]').forEach(f => {
@@ -79,7 +70,7 @@ const frames = () => $('iframe[data-consent-category]').forEach(f => {
     const v = f.getAttribute('data-consent-' + a);
     if (v != null) {
       f.removeAttribute('data-consent-' + a);
-      f.setAttribute(a, a == 'srcdoc' ? trusted(v, 'createHTML') : v);
+      f.setAttribute(a, tt?.createHTML(v) ?? v); // a policy's HTML reads as its text where src wants a URL
       f.hidden = false;
     }
   }
@@ -103,7 +94,7 @@ const purge = () => d.cookie.split(';').forEach(c => {
   if (!n || !r || allows(r[1])) return;
   d.cookie = x;
   // every parent domain (the browser refuses a public suffix, and the bare host's last label)
-  h.map((_, i) => { d.cookie = x + ';domain=' + h.slice(i).join('.'); });
+  h.map((_, i) => d.cookie = x + ';domain=' + h.slice(i).join('.'));
 });
 // The state this page was made with may be old: the visitor chose in another tab, or on
 // another page while this one waited in the back/forward cache, or was prerendered or
@@ -132,7 +123,7 @@ const apply = s => {
   const st = d.getElementById('consent-status');
   if (st) {
     st.textContent = '';
-    setTimeout(() => { st.textContent = cfg.texts?.saved; }, 99);
+    setTimeout(() => st.textContent = cfg.texts?.saved, 99);
   }
   d.dispatchEvent(new CustomEvent('consent:change', {detail: get()}));
   // The server sets the cookies just allowed (HttpOnly ones too) on its next answer: ask for
@@ -156,7 +147,7 @@ const send = (action, categories) => queue = queue.then(() => fetch(form.getAttr
   headers: {'Content-Type': 'application/json'}, // JSON in, JSON out (the server reads the type)
   body: key({action, categories, gpc: !!navigator.globalPrivacyControl}),
 }).then(r => r.ok ? r.json() : Promise.reject()).then(apply, () => {
-  $('input[name=category]', form).forEach(i => { i.checked = categories.includes(i.value); });
+  $('input[name=category]', form).forEach(i => i.checked = categories.includes(i.value));
   form.append(Object.assign(d.createElement('input'), {type: 'hidden', name: 'action', value: action}));
   form.submit();
 }));
@@ -168,7 +159,7 @@ const bind = () => {
   form = B?.querySelector('form');
   inline = B?.matches('.consent-inline');
   if (form && !inline) {
-    form.addEventListener('click', e => { last = hit(e, 'button[name=action]') || last; });
+    form.addEventListener('click', e => last = hit(e, 'button[name=action]') || last);
     form.addEventListener('submit', e => {
       const b = e.submitter || last, action = b?.name == 'action' ? b.value : 'save';
       e.preventDefault();
@@ -202,8 +193,8 @@ d.addEventListener('keydown', e => {
   }
 }, true);
 // Global Privacy Control: say that it is honoured (the server does when it sees Sec-GPC).
-if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => { p.hidden = false; });
-window.consentMiddleware = {get, open: () => open(), close, allows};
+if (navigator.globalPrivacyControl && !state.decided) $('.consent-gpc', B).forEach(p => p.hidden = false);
+window.consentMiddleware = {get, open, close, allows}; // open(el): focus returns to el
 lift();
 // Shown on arrival: take the focus to its heading, unless the page gave it to something.
 if (B && !B.hidden && !inline && d.activeElement == d.body) {
