@@ -98,7 +98,8 @@ _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 _MAX_LEARNED = 512
 #: Distinct WSGI status lines remembered (a site sends a handful).
 _MAX_STATUS_LINES = 256
-_PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_XHTML = "application/xhtml+xml"
+_PAGE_TYPES = ("text/html", _XHTML)
 #: The page type of a response with no type that browsers know: they sniff its body.
 _SNIFFED = "sniffed"
 #: End tags before the banner in an HTML page (not XHTML, where a stray one is an error),
@@ -518,7 +519,7 @@ class ConsentCore:
                 )
         if left_alone:
             return _plan_of((out, None))
-        body, added, banner = self._page(ctx, banner_off, csp, page_type != _PAGE_TYPES[1])
+        body, added, banner = self._page(ctx, banner_off, csp, page_type != _XHTML)
         if body is not None and page_type is _SNIFFED:
             # Rewritten only if its first bytes show HTML: its length is not known before.
             body, added = HtmlSniffer(body), None
@@ -632,7 +633,7 @@ class ConsentCore:
         return removed
 
     def _page(
-        self, ctx: RequestContext, banner_off: bool, csp: str | None, html: bool = True
+        self, ctx: RequestContext, banner_off: bool, csp: str | None, html: bool
     ) -> tuple[BodyFilter | None, int | None, bool]:
         """The page's rewriter (banner, gating, consent mode), how many bytes it adds (None
         when unknown), and whether the banner is in it; `html`: not XHTML."""

@@ -230,9 +230,9 @@ class ConsentPolicy:
 
     def _judge_carried(
         self, cookie_header: str, consent: Consent
-    ) -> tuple[tuple[str, ...], list[bool]]:
-        """The names of the carried cookies to expire (see `refused_carried`), and for each
-        pair of the header whether the app must not see it.
+    ) -> tuple[tuple[str, ...], list[tuple[str, str]] | None]:
+        """The names of the carried cookies to expire (see `refused_carried`), and the pairs
+        of the header that the app may see (None when it may see them all).
 
         A pair is read under every name an app's parser gives it (`carried_names`, and
         `spaced_names`: `lang=en _fbp=1` is two cookies to `http.cookies`): a cookie that
@@ -240,20 +240,20 @@ class ConsentPolicy:
         (`lang` too: hidden, the app could not read it anyway).
         """
         if not cookie_header:
-            return (), []
+            return (), None
         names: dict[str, None] = {}
-        hidden: list[bool] = []
+        kept: list[tuple[str, str]] = []
         categories = consent.categories
-        for name, value in parse_cookie_header(cookie_header):
-            if name == self._cookie_name:
-                hidden.append(False)
-                continue
-            readings = (*carried_names(name, value), *spaced_names(f"{name}={value}"))
-            refused = any(self._refuses(read, categories) for read in readings)
-            if refused:
+        pairs = parse_cookie_header(cookie_header)
+        for name, value in pairs:
+            if name != self._cookie_name and any(
+                self._refuses(read, categories)
+                for read in (*carried_names(name, value), *spaced_names(f"{name}={value}"))
+            ):
                 names[name] = None
-            hidden.append(refused)
-        return tuple(names), hidden
+            else:
+                kept.append((name, value))
+        return tuple(names), (kept if len(kept) < len(pairs) else None)
 
     def _refuses(self, name: str, categories: Mapping[str, bool]) -> bool:
         """Whether a rule names `name` for a category that is refused (never the consent
@@ -296,15 +296,10 @@ class ConsentPolicy:
         # A forged or broken consent cookie goes; an authentic one of an older policy stays
         # (it grants nothing, and keeps the visitor's consent id for their next choice).
         stale = present and not consent.decided and consent.consent_id is None
-        refused, hidden = self._judge_carried(cookie_header, consent)
+        refused, kept = self._judge_carried(cookie_header, consent)
         filtered = None
-        if any(hidden) and self._filter_requests:
-            pairs = parse_cookie_header(cookie_header)
-            filtered = "; ".join(
-                f"{name}={value}" if name else value
-                for (name, value), hide in zip(pairs, hidden, strict=True)
-                if not hide
-            )
+        if kept is not None and self._filter_requests:
+            filtered = "; ".join(f"{name}={value}" if name else value for name, value in kept)
         names, verdicts = self._tables_for(consent)
         return RequestConsent(
             consent,
