@@ -20,6 +20,8 @@ __all__ = ["ALWAYS", "Category", "ConsentConfig", "CookieRule", "DEFAULT_CATEGOR
 
 #: The pseudo-category of cookies that always pass (`unknown_cookies="allow"`).
 ALWAYS = "*"
+#: The smallest `max_body_size`: room for the banner's own posts with a long `return_to`.
+MIN_BODY_SIZE = 1024
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 _PRINTABLE_RE = re.compile(r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$")
@@ -211,7 +213,8 @@ class ConsentConfig:
     records: object = None
     #: Store a truncated IP address (IPv4 /24, IPv6 /48) with each record.
     record_ip: bool = False
-    #: Largest request body accepted by the /consent endpoints, in bytes.
+    #: Largest request body accepted by the /consent endpoints, in bytes (at least
+    #: `MIN_BODY_SIZE`).
     max_body_size: int = 4096
     #: How many verified consent cookies to remember (saves an HMAC per request).
     cache_size: int = 4096
@@ -303,6 +306,12 @@ class ConsentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} {value!r} must be a non-negative integer")
+        if self.max_body_size < MIN_BODY_SIZE:
+            # Below this, the banner's own form posts get 413: no visitor could choose.
+            raise ValueError(
+                f"max_body_size {self.max_body_size!r} must be at least {MIN_BODY_SIZE} bytes:"
+                " the banner's own choices are posted to /consent"
+            )
 
         known = set(self.category_names)
         set_(self, "rules", _compile_rules(self.cookies, known, self.cookie_name))

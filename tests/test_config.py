@@ -70,6 +70,8 @@ from .conftest import make_config
         ({"privacy_policy_url": "javascript:alert(1)"}, "javascript"),
         ({"cookie_domain": "exa mple.com"}, "exa mple.com"),
         ({"max_body_size": -1}, "max_body_size"),
+        ({"max_body_size": 0}, "at least 1024 bytes"),
+        ({"max_body_size": 1023}, "max_body_size 1023"),
         ({"google_consent_mapping": {"analytics": ["analytics_cookies"]}}, "analytics_cookies"),
         ({"google_consent_mapping": {"nope": ["ad_storage"]}}, "'nope'"),
         ({"google_consent_mapping": ["analytics_storage"]}, "google_consent_mapping"),
