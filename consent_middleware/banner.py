@@ -25,7 +25,7 @@ from .choice_tokens import new_page_token
 from .config import ConsentConfig
 from .consent import Consent
 from .i18n import choose_language, texts_for
-from .redirects import safe_return_to
+from .redirects import form_room, safe_return_to, within
 
 __all__ = ["PAGE_CSS", "PAGE_STYLE_SOURCE", "BannerRenderer", "google_consent_types"]
 
@@ -118,6 +118,7 @@ class BannerRenderer:
             else datetime.fromisoformat(updated).replace(tzinfo=timezone.utc).timestamp()
         )
         self._js_query = f"/banner.js?v={assets['banner.js'].version}"
+        self._return_room = form_room(config.max_body_size, len(config.category_names))
         self._texts = {lang: texts_for(config, lang) for lang in config.enabled_languages}
         # What banner.js needs besides the visitor's state; the same for every visitor.
         rules = _rules_in_match_order(config)
@@ -309,10 +310,10 @@ class BannerRenderer:
     def _slots(
         self, consent: Consent, language: str, nonce: str | None, return_to: str, root: str
     ) -> dict[str, str]:
-        if _PLAIN_PATH_RE.fullmatch(return_to):  # the usual case: nothing to check or escape
-            ret = retq = return_to
+        if len(return_to) <= self._return_room and _PLAIN_PATH_RE.fullmatch(return_to):
+            ret = retq = return_to  # the usual case: nothing to check or escape
         else:
-            safe = safe_return_to(return_to)
+            safe = within(safe_return_to(return_to), self._return_room)
             ret, retq = str(escape(safe)), str(escape(quote(safe, safe="/")))
         return {
             "nonce": str(escape(nonce)) if nonce else "",

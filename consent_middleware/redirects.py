@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-__all__ = ["safe_prefix", "safe_return_to"]
+__all__ = ["form_room", "safe_prefix", "safe_return_to", "within"]
 
 _UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Kept as they are: what a URL path and query may hold, and "%" so escapes stay single.
@@ -40,3 +40,19 @@ def safe_prefix(value: str | None) -> str:
     if len(value) > 512 or not _PREFIX_RE.fullmatch(value) or value.startswith("//"):
         return ""
     return value
+
+
+def form_room(max_body_size: int, categories: int) -> int:
+    """The longest `return_to` that a form can post within `max_body_size`: form encoding
+    may triple each character, and the action, token and categories take the rest."""
+    return max((max_body_size - 256 - 64 * categories) // 3, 1)
+
+
+def within(return_to: str, room: int) -> str:
+    """`return_to` (already safe), or its path without the query, or "/": the longest that
+    fits in `room`. A page whose own URL is too long to post still leads back near it,
+    and the visitor's choice is never refused as too large (413)."""
+    if len(return_to) <= room:
+        return return_to
+    path = return_to.split("?", 1)[0]
+    return path if len(path) <= room else "/"

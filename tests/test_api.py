@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from html.parser import HTMLParser
 
 import pytest
 
@@ -451,3 +452,39 @@ def test_unknown_action_names_every_action_accepted(site: Site) -> None:
     for action in ("accept_all", "reject_all", "save", "withdraw"):
         assert action in detail, (action, detail)
     assert site.request("POST", "/consent", json={"action": "withdraw"}).status_code == 200
+
+
+class _Forms(HTMLParser):
+    """The banner's forms as a browser without JavaScript would post them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[list[tuple[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form":
+            self.forms.append([])
+        elif tag == "input" and found.get("type") == "hidden" and self.forms:
+            self.forms[-1].append((found["name"] or "", found.get("value") or ""))
+
+
+@pytest.mark.parametrize("max_body_size", [1024, 4096])
+def test_a_page_with_a_long_url_can_still_be_decided_without_javascript(
+    make_site: Callable[..., Site], max_body_size: int
+) -> None:
+    # A search page whose query is long and full of characters that form encoding triples.
+    site = make_site(max_body_size=max_body_size)
+    path = "/search?q=" + "%26x%3D1/" * 100 + "/" * 1000
+    page = site.get(path)
+    parser = _Forms()
+    parser.feed(page.text)
+    fields = next(f for f in parser.forms if any(name == "return_to" for name, _ in f))
+    response = site.request(
+        "POST",
+        "/consent",
+        content=form({**dict(fields), "action": "reject_all"}),
+        headers=FORM,
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].startswith("/search")
