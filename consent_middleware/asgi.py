@@ -35,6 +35,9 @@ _API_HEADERS = frozenset(API_HEADERS)
 _SECURE = frozenset({"https", "wss"})
 _FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: In the scope a consent middleware hands its app, and only there: one further in (on a
+#: sub-app) steps aside.
+_HANDED_DOWN = "consent_middleware.handed_down"
 
 
 class ConsentMiddleware:
@@ -50,8 +53,8 @@ class ConsentMiddleware:
         # Any: frameworks type their scopes as TypedDicts (Quart, Litestar), servers as
         # plain dicts; the middleware must fit every one of them.
         kind = scope["type"]
-        if kind != "http" or CONTEXT_KEY in scope:
-            if CONTEXT_KEY in scope:
+        if kind != "http" or _HANDED_DOWN in scope:
+            if _HANDED_DOWN in scope:
                 # Installed twice (on an app and a sub-app it mounts): the outer one decides,
                 # once; two would put two banners in every page.
                 self.core.log_nested()
@@ -152,16 +155,24 @@ class ConsentMiddleware:
         )
 
     def _hand_over(self, scope: Scope, ctx: RequestContext) -> Scope:
-        """The scope the app sees: the context, the Cookie header without refused cookies,
-        and validators translated (`validators.py`): a new scope then, the server's header
-        list left as it was."""
+        """The scope the app sees, a new one: the context, the Cookie header without refused
+        cookies, and validators translated (`validators.py`); the server's scope and header
+        list stay as they were."""
         filtered = ctx.state.filtered_cookie_header
         revalidation = ctx.revalidation
+        consent = ctx.state.consent
+        # Always a copy (the ASGI spec's rule for a middleware that changes the scope), and
+        # only the copy says that a consent middleware handed it down: a middleware outside
+        # that calls the app again with the server's scope (a retry, an error page or a
+        # fallback the app serves) goes through this one again, and is judged again.
+        app_scope = {**scope, CONTEXT_KEY: ctx, CONSENT_KEY: consent, _HANDED_DOWN: True}
         if filtered is not None or revalidation is not None:
-            scope = {**scope, "headers": self._headers_for_app(scope, filtered, revalidation)}
+            app_scope["headers"] = self._headers_for_app(scope, filtered, revalidation)
+        # The server's scope gets the consent too, for what runs outside: Starlette's
+        # ServerErrorMiddleware hands it to the app's 500 handler, which may read it.
         scope[CONTEXT_KEY] = ctx
-        scope[CONSENT_KEY] = ctx.state.consent
-        return scope
+        scope[CONSENT_KEY] = consent
+        return app_scope
 
     def _headers_for_app(
         self, scope: Scope, filtered: str | None, revalidation: Revalidation | None

@@ -48,15 +48,22 @@ class ConsentWSGIMiddleware:
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         outer = ACTIVE.get()
-        if CONTEXT_KEY in environ or outer is not None:
-            # Installed twice: the outer one decides, once (two would put two banners in
-            # every page). An outer ConsentMiddleware of an ASGI app that mounts this one
-            # left its request in the context only: the app's get_consent reads it.
+        if outer is not None:
+            # Installed twice, and the outer one is handling this very request: it decides,
+            # once (two would put two banners in every page). An outer ConsentMiddleware of
+            # an ASGI app that mounts this one left its request in the context only: the
+            # app's get_consent reads it.
             self.core.log_nested()
-            if CONTEXT_KEY not in environ and outer is not None:
+            if CONTEXT_KEY not in environ:
                 environ[CONTEXT_KEY] = outer
                 environ[CONSENT_KEY] = outer.state.consent
             return self.app(environ, start_response)
+        earlier = environ.get(CONTEXT_KEY)
+        if isinstance(earlier, RequestContext):
+            # The same environ passed through once already (a middleware outside that
+            # retries, or serves an error page through the app again): this pass is judged
+            # too, from the Cookie header as the browser sent it.
+            environ["HTTP_COOKIE"] = earlier.state.cookie_header
         core = self.core
         ctx = self._begin(environ)
         state = ctx.state
@@ -96,7 +103,11 @@ class ConsentWSGIMiddleware:
                 return write
             return lambda data: write(made.feed(data))
 
-        body = self.app(environ, wrapped_start)
+        active = ACTIVE.set(ctx)  # while the app runs: an inner one steps aside
+        try:
+            body = self.app(environ, wrapped_start)
+        finally:
+            ACTIVE.reset(active)
         if started and not chosen:
             return body
         # A generator app calls start_response at its first step, after this returns:

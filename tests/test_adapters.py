@@ -445,6 +445,135 @@ def test_wsgi_generator_app_that_starts_lazily_still_gets_the_banner() -> None:
     assert "Set-Cookie" not in headers
 
 
+class _ServeErrorPageAgain:
+    """A middleware outside the consent middleware that, when the app fails, asks the same
+    app (through the consent middleware again) for its error page: a pattern of error and
+    retry middlewares. The second pass starts from the scope the server gave."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except RuntimeError:
+            await self.app({**scope, "path": "/error"}, receive, send)
+
+
+def _error_site() -> Any:
+    """An ASGI app (a bare one: Starlette would answer a failure with its own page) whose
+    `/boom` fails before answering and whose `/error` page sets cookies."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/boom":
+            raise RuntimeError("the database is down")
+        headers = [
+            (b"content-type", b"text/html"),
+            (b"set-cookie", b"_fbp=fb.1.2; Path=/"),
+            (b"set-cookie", b"session=s1; Path=/"),
+        ]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"<html><body><p>Sorry</p></body></html>"}
+        )
+
+    return app
+
+
+def test_asgi_a_second_pass_through_the_middleware_is_judged_too() -> None:
+    """Once a pass had left its context in the server's scope, a second pass over a copy of
+    that scope took the middleware for an outer one and sent `_fbp` out unjudged."""
+    app = _ServeErrorPageAgain(ConsentMiddleware(_error_site(), config=make_config()))
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")  # no lifespan
+    assert response.status_code == 500
+    names = [v.split("=", 1)[0] for v in response.headers.get_list("set-cookie")]
+    assert names == ["session"]
+    assert response.text.count('id="consent-banner"') == 1
+
+
+def test_asgi_the_same_scope_twice_is_judged_both_times() -> None:
+    """A middleware that calls the app twice with the very scope the server gave."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json"), (b"set-cookie", b"_fbp=1; Path=/")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    middleware = ConsentMiddleware(app, config=make_config())
+    scope = http_scope("/")
+    for _ in range(2):
+        messages = run_asgi(middleware, scope)
+        assert (b"set-cookie", b"_fbp=1; Path=/") not in messages[0]["headers"]
+
+
+def test_asgi_a_fallback_served_while_the_first_answer_is_on_its_way_is_judged() -> None:
+    """A single-page-app fallback outside the middleware: on a 404 it drops that answer and,
+    from inside its `send`, asks the app for the index page, which sets `_fbp`."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        found = scope["path"] == "/index.html"
+        headers = [(b"content-type", b"text/html")]
+        if found:
+            headers.append((b"set-cookie", b"_fbp=fb.1.2; Path=/"))
+        await send(
+            {"type": "http.response.start", "status": 200 if found else 404, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": b"<html><body>app</body></html>"})
+
+    middleware = ConsentMiddleware(app, config=make_config())
+
+    async def fallback(scope: Any, receive: Any, send: Any) -> None:
+        replaced = False
+
+        async def send_or_fall_back(message: Any) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 404:
+                replaced = True
+                await middleware({**scope, "path": "/index.html"}, receive, send)
+            elif not replaced:
+                await send(message)
+
+        await middleware(scope, receive, send_or_fall_back)
+
+    messages = run_asgi(fallback, http_scope("/deals/42"))
+    assert messages[0]["status"] == 200
+    assert not [v for n, v in messages[0]["headers"] if n == b"set-cookie"]
+    assert b"".join(m.get("body", b"") for m in messages[1:]).count(b'id="consent-banner"') == 1
+
+
+def test_wsgi_a_second_pass_with_the_same_environ_is_judged_too() -> None:
+    """A WSGI middleware that serves the app's error page through the app again, with the
+    same environ: the second pass is judged, from the Cookie header the browser sent."""
+    config = make_config()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("the database is down")
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/html"), ("Set-Cookie", "_fbp=1"), ("Set-Cookie", "session=s")],
+        )
+        return [b"<html><body><p>Sorry</p></body></html>"]
+
+    middleware = ConsentWSGIMiddleware(app, config=config)
+
+    def serve_error_page_again(environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return middleware(environ, start_response)
+        except RuntimeError:
+            environ["PATH_INFO"] = "/error"
+            return middleware(environ, start_response)
+
+    with httpx.Client(transport=httpx.WSGITransport(app=serve_error_page_again)) as client:
+        response = client.get("http://testserver/boom", headers={"Cookie": "_fbp=old; lang=en"})
+    assert response.status_code == 500
+    set_cookies = response.headers.get_list("set-cookie")
+    assert [v.split("=", 1)[0] for v in set_cookies if "Max-Age=0" not in v] == ["session"]
+    # The refused cookie the browser holds is still expired, on the response that went out.
+    assert any(v.startswith("_fbp=") and "Max-Age=0" in v for v in set_cookies)
+    assert response.text.count('id="consent-banner"') == 1
+
+
 def test_installed_twice_the_outer_one_decides_once(caplog: pytest.LogCaptureFixture) -> None:
     """On an app and on a sub-app it mounts: one banner, cookies judged, logged once."""
 
