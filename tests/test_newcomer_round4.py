@@ -84,3 +84,22 @@ def test_flask_quickstart_says_what_flask_compress_pages_get(
     assert has_banner
     assert not said_unreadable, f"the quick start says {encoding} pages get no banner"
     assert any(re.search(rf"\b{name}\b", bullet) for name in SPELLINGS[encoding])
+
+
+def test_security_page_says_br_and_zstd_pages_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/security.md's limits say which pages get no banner: never br or zstd pages that
+    the middleware reads (the test above sees them get the banner)."""
+    text = (QUICKSTART.parents[1] / "security.md").read_text(encoding="utf-8")
+    (bullet,) = [b for b in re.split(r"\n- ", text) if "encoding it cannot read" in b]
+    app = quickstart_app_with_compress(monkeypatch)
+    transport = httpx.WSGITransport(app=app)
+    for encoding in ("br", "zstd"):
+        with (
+            httpx.Client(transport=transport, base_url="http://t") as client,
+            client.stream("GET", "/", headers={"Accept-Encoding": encoding}) as response,
+        ):
+            raw = b"".join(response.iter_raw())
+        assert b'id="consent-banner"' in DECODERS[encoding](raw)
+        said = re.search(rf"`{encoding}`[^.;]*(page )?gets? neither banner", bullet)
+        without_library = re.search(r"without (its|their) librar", bullet)
+        assert not said or without_library, f"security.md says {encoding} pages get no banner"
