@@ -192,3 +192,17 @@ def axe_violations(page: Page) -> list[str]:
         + json.dumps([node["target"] for node in v["nodes"]][:5])
         for v in violations
     ]
+
+
+def self_signed_certificate(where: Path) -> tuple[Path, Path]:
+    """A key and a certificate for localhost and 127.0.0.1, made now (valid two days), for
+    servers over TLS that Chromium reaches with `ignore_https_errors`."""
+    key, cert = where / "key.pem", where / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key)]
+        + ["-out", str(cert), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert

@@ -7,7 +7,6 @@ name. ASGI under uvicorn, WSGI under waitress and gunicorn; the partitioned cook
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from ..servers import free_port, running, server_command
-from .helpers import action_button, choose
+from .helpers import action_button, choose, self_signed_certificate
 
 pytestmark = pytest.mark.browser
 
@@ -51,14 +50,7 @@ def http_site(
 def https_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The ASGI app under uvicorn over https, with a self-signed certificate made now."""
     where = tmp_path_factory.mktemp("deletion-places-tls")
-    key, cert = where / "key.pem", where / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-        + ["-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key)]
-        + ["-out", str(cert), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
+    key, cert = self_signed_certificate(where)
     port = free_port()
     tls = ["--ssl-keyfile", str(key), "--ssl-certfile", str(cert)]
     command = server_command("uvicorn", APPS["uvicorn"], port, *tls)

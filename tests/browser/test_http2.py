@@ -5,14 +5,13 @@ ALPN), with a self-signed certificate made now."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from ..servers import free_port, running, server_command
-from .helpers import action_button, banner, choose
+from .helpers import action_button, banner, choose, self_signed_certificate
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +21,7 @@ APP = "tests.fixtures.deletion_apps:asgi"
 @pytest.fixture(scope="module")
 def h2_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     where = tmp_path_factory.mktemp("http2")
-    key, cert = where / "key.pem", where / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-        + ["-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key)]
-        + ["-out", str(cert), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
+    key, cert = self_signed_certificate(where)
     port = free_port()
     tls = ["--keyfile", str(key), "--certfile", str(cert)]
     with running(server_command("hypercorn", APP, port, *tls), port, where / "hypercorn.log"):
