@@ -156,8 +156,8 @@ class ConsentMiddleware:
 
     def _hand_over(self, scope: Scope, ctx: RequestContext) -> Scope:
         """The scope the app sees, a new one: the context, the Cookie header without refused
-        cookies, and validators translated (`validators.py`); the server's scope and header
-        list stay as they were."""
+        cookies, and validators translated (`validators.py`). The server's header list stays
+        as it was; its scope only learns the consent."""
         filtered = ctx.state.filtered_cookie_header
         revalidation = ctx.revalidation
         consent = ctx.state.consent
