@@ -94,12 +94,15 @@ def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re
     end_tag = (rb"(?!" + _names(end_stops) + rb")" if end_stops else b"") + rb"[a-zA-Z]"
     # A tag without a quote before its first ">" ends there (no quoted value can hide a
     # ">"): most tags take this short way, the others the exact one.
-    tag = rb"(?:[^>\"']*>|" + _TAG_REST + rb")"
+    tag = rb"(?:[^>\"']*+>|" + _TAG_REST + rb")"
     # One repetition takes the text before a "<" and what that "<" opens, so a page costs
     # half as many repetitions as tokens (each costs sre more than the bytes it reads); the
-    # text after the last construct it can take is the final [^<]*.
+    # text after the last construct it can take is the final [^<]*. The quantifiers are
+    # possessive: `match` succeeds whatever follows (zero repetitions match), so sre never
+    # needs to give a repetition back, and not recording how to saves it a third of its
+    # instructions per page (counted with callgrind on the benchmark's page).
     return re.compile(
-        rb"(?:[^<]*<(?:"
+        rb"(?:[^<]*+<(?:"
         rb"(?!"
         + _names(start_stops)
         + rb")[a-zA-Z]"
@@ -111,7 +114,7 @@ def _skip_re(start_stops: tuple[bytes, ...], end_stops: tuple[bytes, ...]) -> re
         rb"|!(?:--(?:-?>|.*?--!?>)|(?!--)[^>]*>)"  # comment (also <!--> and <!--->), doctype
         rb"|\?[^>]*>"  # a bogus comment
         rb"|(?=[^a-zA-Z/!?])"  # a "<" that opens nothing is text
-        rb"))*[^<]*",
+        rb"))*+[^<]*+",
         re.IGNORECASE | re.DOTALL,
     )
 
