@@ -23,6 +23,7 @@ node_modules/.installed: package.json
 install: $(VENV)/.installed node_modules/.installed
 	bash scripts/ensure-chromium
 	bash scripts/ensure-postgres
+	bash scripts/ensure-nginx
 
 # Issue 11, load and faults: each example site under its real servers (uvicorn with 2
 # workers, Hypercorn, gunicorn with 2 workers, waitress) on SQLite and PostgreSQL, every

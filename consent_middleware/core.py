@@ -528,7 +528,8 @@ class ConsentCore:
             # Nothing to change for this state, but another state's copy would differ: the
             # validators still name the state, so that no copy is 304'd across a choice.
             removed = bool(validators) and self._retag(ctx, out, validators, as_bytes)
-            _add_vary(out, vary, ["Cookie", *_FRAGMENT_VARY] if ctx.fragment else ["Cookie"], spell)
+            fragment = ["Cookie", *_FRAGMENT_VARY] if ctx.fragment else ["Cookie"]
+            removed = _add_vary(out, vary, fragment, spell) or removed
             return _plan_of(([h for h in out if h is not None] if removed else out, None))
         charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
         if charset is None:
@@ -589,7 +590,7 @@ class ConsentCore:
         if ctx.fragment:
             # Without the banner: no cache may hand it to a request for the whole page.
             wanted += _FRAGMENT_VARY
-        _add_vary(out, vary, wanted, spell)
+        removed = _add_vary(out, vary, wanted, spell) or removed
         consent = ctx.state.consent
         if banner and consent.consent_id is None:
             # The banner's forms carry a token of this one page, from which a first
@@ -907,22 +908,25 @@ def _str_header(name: str, value: str) -> tuple[str, str]:
     return (name.title(), value)
 
 
-def _add_vary(out: list[Any], at: list[int], wanted: list[str], spell: Any) -> None:
-    """Make the response vary on `wanted` too, merged into the app's Vary headers."""
-    tokens = {t.strip().lower() for i in at for t in _text(out[i][1]).split(",")}
-    if "*" in tokens:
-        return
-    missing = [w for w in wanted if w.lower() not in tokens]
-    if not missing:
-        return
-    if at:
-        name, value = out[at[0]]
-        current = _text(value).strip()
-        out[at[0]] = spell(
-            _text(name), ", ".join([current, *missing]) if current else ", ".join(missing)
-        )
-    else:
-        out.append(spell("vary", ", ".join(missing)))
+def _add_vary(out: list[Any], at: list[int], wanted: list[str], spell: Any) -> bool:
+    """Make the response vary on `wanted` too, merged into the app's Vary headers: into one
+    line, since nginx up to 1.22 keys its cache on the last Vary line alone (a page whose
+    `Vary: Cookie` was on another line went to every visitor). Says whether any line became
+    None (removed)."""
+    values = [v for i in at for v in [_text(out[i][1]).strip()] if v]
+    tokens = {t.strip().lower() for v in values for t in v.split(",")}
+    missing = [] if "*" in tokens else [w for w in wanted if w.lower() not in tokens]
+    if not at:
+        if missing:
+            out.append(spell("vary", ", ".join(missing)))
+        return False
+    if len(at) == 1 and not missing:
+        return False
+    merged = "*" if "*" in tokens else ", ".join([*values, *missing])
+    out[at[0]] = spell(_text(out[at[0]][0]), merged)
+    for index in at[1:]:
+        out[index] = None
+    return len(at) > 1
 
 
 def _keep_private(out: list[Any], at: list[int], spell: Any) -> bool:
