@@ -521,8 +521,7 @@ class ConsentCore:
             return _plan_of((out, None))
         body, added, banner = self._page(ctx, banner_off, csp, page_type != _XHTML)
         if body is not None and page_type is _SNIFFED:
-            # Rewritten only if its first bytes show HTML: its length is not known before.
-            body, added = HtmlSniffer(body), None
+            added = None  # rewritten only if its first bytes show HTML: its length is unknown
         spell = _bytes_header if as_bytes else _str_header
         if body is None:
             # Nothing to change for this state, but another state's copy would differ: the
@@ -548,6 +547,10 @@ class ConsentCore:
             # No charset in the header: a <meta> may name ISO-2022-JP. Read only where the
             # length is not kept anyway (gating): recoding changes it.
             body = plain if labelled or added is not None else MetaSniffer(body, plain)
+        if page_type is _SNIFFED:
+            # Sniffed as browsers sniff, on the bytes as they came (a byte order mark makes
+            # it text): before the charset's scan, which would hold a stream that is no page.
+            body = HtmlSniffer(body)
         if encoding not in (None, "", "identity") and not shown_raw(encoding):
             body = decoder_for(encoding, body)
             if body is None:

@@ -153,6 +153,8 @@ def sniffs_html(data: bytes, complete: bool) -> bool | None:
     stripped = len(data) - len(data.lstrip(b"\t\n\f\r "))
     if complete or len(data) >= _SNIFF_BYTES or len(data) - stripped > _LONGEST_START:
         return match is not None
+    if stripped < len(data) and data[stripped] != 60:  # "<": every tag starts with one
+        return False
     return None
 
 
