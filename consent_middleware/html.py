@@ -326,8 +326,9 @@ class HtmlRewriter:
       first `<script>`, `<link>` or `<body>` start tag, whichever comes first (streaming cannot
       wait to learn whether a `<head>` follows); without any of these, with the body snippet.
     - `body_snippet` goes before the first `</body>` end tag; without one, at the end.
-      Neither goes inside a `<template>`: its content is an inert fragment (a banner there
-      would never show), and the parser ignores a `</body>` in it.
+      Neither goes inside a `<template>` (its content is an inert fragment: a banner there
+      would never show, and the parser ignores a `</body>` in it) or a `<noscript>` (text
+      to a browser with scripting on: a `</body>` or `<script>` there is no place).
 
     Both snippets are inserted exactly once whatever the body holds, so without `tags` the
     output is exactly `added_length` bytes longer than the input (`length_is_predictable`).
@@ -719,7 +720,13 @@ class HtmlRewriter:
         if is_end:
             if name == b"noscript" and self._noscript:
                 return self._close_noscript(name_end)
-            if name == b"body" and (self._head or self._body) and not self._templates:
+            # Inside a <noscript>, a browser with scripting on reads text: no end of body.
+            if (
+                name == b"body"
+                and (self._head or self._body)
+                and not self._templates
+                and not self._noscript
+            ):
                 self._insert(data, i, self._head + self._body)
                 self._head = self._body = b""
                 self._head_after_tag = False
@@ -727,7 +734,7 @@ class HtmlRewriter:
             return self._stream_tag(name_end, _DATA)
         if name == b"template":
             self._templates.append(len(self._modes))
-        elif self._head and not self._head_after_tag and not self._templates:
+        elif self._head and not self._head_after_tag and not self._templates and not self._noscript:
             if name == b"head":
                 self._head_after_tag = True
                 self._refresh()
