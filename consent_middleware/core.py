@@ -236,14 +236,17 @@ class ConsentCore:
         )
         try:
             language = choose_language(self.config, ctx.accept_language)
-            return revalidation(text, self._page_state(ctx.state.consent, language))
+            return revalidation(text, self._page_state(ctx.state.consent, language, ctx.fragment))
         except Exception:
             self._failed("revalidate", "consent-middleware could not read If-None-Match")
             return None
 
-    def _page_state(self, consent: Consent, language: str) -> str:
+    def _page_state(self, consent: Consent, language: str, fragment: bool) -> str:
         """What a rewritten page depends on, in 12 hex digits: the visitor's state, the
-        language, and this site's banner (texts, assets, options), so a deploy changes it."""
+        language, whether it is a fragment (no banner), and this site's banner (texts,
+        assets, options), so a deploy changes it. A fragment's tag is not the whole page's:
+        Chromium revalidates a copy whose Vary does not match with its ETag alone, and a
+        304 would show the bannerless fragment as the page (or the page in a fragment)."""
         if self._fingerprint is None:
             config = self.config
             undecided = self.renderer.snippet(self.policy.codec.undecided, config.default_language)
@@ -259,6 +262,7 @@ class ConsentCore:
             consent.notice_seen_ts,
             tuple(sorted(consent.categories.items())),
             language,
+            fragment,
         )
         digest = hashlib.blake2b(self._fingerprint + repr(key).encode(), digest_size=6)
         return digest.hexdigest()
@@ -629,7 +633,7 @@ class ConsentCore:
             elif kind == _ETAG:
                 if state is None:
                     language = choose_language(self.config, ctx.accept_language)
-                    state = self._page_state(ctx.state.consent, language)
+                    state = self._page_state(ctx.state.consent, language, ctx.fragment)
                 tag = page_etag(_text(value), state)
                 spell = _bytes_header if as_bytes else _str_header
                 out[index] = None if tag is None else spell(_text(name), tag)
