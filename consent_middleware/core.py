@@ -38,7 +38,7 @@ from .mime import SNIFFED_TYPES, HtmlSniffer, extract_mime_type, loose_essences
 from .policy import ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
-from .validators import Revalidation, page_etag, revalidation
+from .validators import STALE_COPY, Revalidation, page_etag, revalidation
 
 __all__ = ["BodyFilter", "ConsentCore", "ResponsePlan"]
 
@@ -195,6 +195,7 @@ class ConsentCore:
         refresh: bool = False,
         if_none_match: str | bytes | None = None,
         raw_path: str | bytes | None = None,
+        navigation: bool = False,
     ) -> RequestContext:
         """The request's context. Never raises: on a bug, the visitor is undecided.
 
@@ -226,17 +227,25 @@ class ConsentCore:
             self.api_subpath(path) if path.startswith(self._ours) else None,
             raw_path,
         )
-        if if_none_match is not None and self.rewrites_html:
-            context.revalidation = self._revalidation(context, if_none_match)
+        if (if_none_match is not None or navigation) and self.rewrites_html:
+            context.revalidation = self._revalidation(context, if_none_match or "", navigation)
         return context
 
-    def _revalidation(self, ctx: RequestContext, if_none_match: str | bytes) -> Revalidation | None:
+    def _revalidation(
+        self, ctx: RequestContext, if_none_match: str | bytes, navigation: bool
+    ) -> Revalidation | None:
         text = (
             if_none_match.decode("latin-1") if isinstance(if_none_match, bytes) else if_none_match
         )
         try:
             language = choose_language(self.config, ctx.accept_language)
-            return revalidation(text, self._page_state(ctx.state.consent, language, ctx.fragment))
+            found = revalidation(text, self._page_state(ctx.state.consent, language, ctx.fragment))
+            if found is None and navigation:
+                # A page the browser shows, revalidated with none of our tags: its copy was
+                # never rewritten (kept from before the middleware was installed: no banner,
+                # no gating), or is no page at all. The app sends it whole.
+                return STALE_COPY
+            return found
         except Exception:
             self._failed("revalidate", "consent-middleware could not read If-None-Match")
             return None
