@@ -132,7 +132,8 @@ class ConsentMiddleware:
         if type(headers) is not list:
             # Any iterable will do (ASGI): one read once would reach the app used up.
             headers = scope["headers"] = [] if headers is None else list(headers)
-        cookie, gpc, dnt, language, fragment, refresh, if_none_match = self._headers.read(headers)
+        signals = self._headers.read(headers)
+        cookie, gpc, dnt, language, fragment, refresh, if_none_match, navigation = signals
         get = scope.get
         root: str = get("root_path") or ""
         path: str = get("path") or "/"
@@ -152,6 +153,7 @@ class ConsentMiddleware:
             refresh,
             if_none_match,
             get("raw_path"),
+            navigation,
         )
 
     def _hand_over(self, scope: Scope, ctx: RequestContext) -> Scope:

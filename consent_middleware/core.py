@@ -38,7 +38,7 @@ from .mime import SNIFFED_TYPES, HtmlSniffer, extract_mime_type, loose_essences
 from .policy import ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
-from .validators import Revalidation, page_etag, revalidation
+from .validators import STALE_COPY, Revalidation, page_etag, revalidation
 
 __all__ = ["BodyFilter", "ConsentCore", "ResponsePlan"]
 
@@ -195,6 +195,7 @@ class ConsentCore:
         refresh: bool = False,
         if_none_match: str | bytes | None = None,
         raw_path: str | bytes | None = None,
+        navigation: bool = False,
     ) -> RequestContext:
         """The request's context. Never raises: on a bug, the visitor is undecided.
 
@@ -226,24 +227,35 @@ class ConsentCore:
             self.api_subpath(path) if path.startswith(self._ours) else None,
             raw_path,
         )
-        if if_none_match is not None and self.rewrites_html:
-            context.revalidation = self._revalidation(context, if_none_match)
+        if (if_none_match is not None or navigation) and self.rewrites_html:
+            context.revalidation = self._revalidation(context, if_none_match or "", navigation)
         return context
 
-    def _revalidation(self, ctx: RequestContext, if_none_match: str | bytes) -> Revalidation | None:
+    def _revalidation(
+        self, ctx: RequestContext, if_none_match: str | bytes, navigation: bool
+    ) -> Revalidation | None:
         text = (
             if_none_match.decode("latin-1") if isinstance(if_none_match, bytes) else if_none_match
         )
         try:
             language = choose_language(self.config, ctx.accept_language)
-            return revalidation(text, self._page_state(ctx.state.consent, language))
+            found = revalidation(text, self._page_state(ctx.state.consent, language, ctx.fragment))
+            if found is None and navigation:
+                # A page the browser shows, revalidated with none of our tags: its copy was
+                # never rewritten (kept from before the middleware was installed: no banner,
+                # no gating), or is no page at all. The app sends it whole.
+                return STALE_COPY
+            return found
         except Exception:
             self._failed("revalidate", "consent-middleware could not read If-None-Match")
             return None
 
-    def _page_state(self, consent: Consent, language: str) -> str:
+    def _page_state(self, consent: Consent, language: str, fragment: bool) -> str:
         """What a rewritten page depends on, in 12 hex digits: the visitor's state, the
-        language, and this site's banner (texts, assets, options), so a deploy changes it."""
+        language, whether it is a fragment (no banner), and this site's banner (texts,
+        assets, options), so a deploy changes it. A fragment's tag is not the whole page's:
+        Chromium revalidates a copy whose Vary does not match with its ETag alone, and a
+        304 would show the bannerless fragment as the page (or the page in a fragment)."""
         if self._fingerprint is None:
             config = self.config
             undecided = self.renderer.snippet(self.policy.codec.undecided, config.default_language)
@@ -259,6 +271,7 @@ class ConsentCore:
             consent.notice_seen_ts,
             tuple(sorted(consent.categories.items())),
             language,
+            fragment,
         )
         digest = hashlib.blake2b(self._fingerprint + repr(key).encode(), digest_size=6)
         return digest.hexdigest()
@@ -629,7 +642,7 @@ class ConsentCore:
             elif kind == _ETAG:
                 if state is None:
                     language = choose_language(self.config, ctx.accept_language)
-                    state = self._page_state(ctx.state.consent, language)
+                    state = self._page_state(ctx.state.consent, language, ctx.fragment)
                 tag = page_etag(_text(value), state)
                 spell = _bytes_header if as_bytes else _str_header
                 out[index] = None if tag is None else spell(_text(name), tag)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-__all__ = ["RequestHeaders", "RequestSignals"]
+__all__ = ["NAVIGATIONS", "RequestHeaders", "RequestSignals"]
 
 (
     _OTHER,
@@ -21,7 +21,8 @@ __all__ = ["RequestHeaders", "RequestSignals"]
     _BOOSTED,
     _IF_NONE_MATCH,
     _IF_MODIFIED_SINCE,
-) = range(12)
+    _DEST,
+) = range(13)
 _KINDS = {
     "cookie": _COOKIE,
     "sec-gpc": _GPC,
@@ -36,7 +37,11 @@ _KINDS = {
     "x-consent-refresh": _REFRESH,
     "if-none-match": _IF_NONE_MATCH,
     "if-modified-since": _IF_MODIFIED_SINCE,
+    "sec-fetch-dest": _DEST,
 }
+#: The destinations of a navigation: what a browser shows as a page.
+NAVIGATIONS = frozenset({"document", "iframe", "frame"})
+_NAVIGATIONS = frozenset(d.encode() for d in NAVIGATIONS)
 _MAX_LEARNED = 256
 
 
@@ -51,6 +56,9 @@ class RequestSignals(NamedTuple):
     refresh: bool
     #: The validators of a browser's cached copy (see `validators.py`).
     if_none_match: bytes | None
+    #: A navigation (`Sec-Fetch-Dest`) that revalidates a copy (If-None-Match or
+    #: If-Modified-Since): with no tag of ours, its copy is no page we rewrote.
+    navigation: bool
 
 
 class RequestHeaders:
@@ -77,7 +85,7 @@ class RequestHeaders:
         cookie = b""
         cookies: list[Any] | None = None
         tags: list[Any] | None = None
-        gpc = dnt = fragment = refresh = htmx = boosted = False
+        gpc = dnt = fragment = refresh = htmx = boosted = navigation = modified = False
         language: bytes | None = None
         if_none_match: bytes | None = None
         kinds = self._kinds
@@ -120,13 +128,18 @@ class RequestHeaders:
                     tags.append(value)
             elif kind == _REFRESH:
                 refresh = True
+            elif kind == _IF_MODIFIED_SINCE:
+                modified = True
+            elif kind == _DEST:
+                navigation = value.strip().lower() in _NAVIGATIONS
         if cookies is not None:
             cookie = b"; ".join(cookies)
         if tags is not None:
             if_none_match = b", ".join(tags)
         # A plain tuple in the fields' order: a NamedTuple's own constructor costs more.
         fragment = fragment or (htmx and not boosted)
-        return (cookie, gpc, dnt, language, fragment, refresh, if_none_match)  # type: ignore[return-value]
+        navigation = navigation and (modified or if_none_match is not None)
+        return (cookie, gpc, dnt, language, fragment, refresh, if_none_match, navigation)  # type: ignore[return-value]
 
     def _kind(self, name: Any) -> int:
         kind = self._kinds.get(name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["Revalidation", "page_etag", "revalidation"]
+__all__ = ["STALE_COPY", "Revalidation", "page_etag", "revalidation"]
 
 _MARK = "-cm"
 #: One entity-tag of a list (RFC 9110 8.8.3): weak or not, its opaque part, then a comma.
@@ -34,6 +34,10 @@ class Revalidation(NamedTuple):
     drop_modified_since: bool
     #: A tag of the current state was sent: a 304 answer gets our tag back.
     matched: bool
+
+
+#: A navigation's validators that name none of our states: all of them go, the page comes whole.
+STALE_COPY = Revalidation(None, True, False)
 
 
 def page_etag(etag: str, state: str) -> str | None:

@@ -17,6 +17,7 @@ from .api import API_HEADERS, ApiResponse
 from .config import ConsentConfig
 from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
+from .headers import NAVIGATIONS
 
 __all__ = ["ConsentWSGIMiddleware"]
 
@@ -145,6 +146,9 @@ class ConsentWSGIMiddleware:
             get("HTTP_IF_NONE_MATCH"),
             # The path as sent: waitress and werkzeug set REQUEST_URI, gunicorn RAW_URI.
             get("REQUEST_URI") or get("RAW_URI"),
+            "HTTP_SEC_FETCH_DEST" in environ
+            and str(environ["HTTP_SEC_FETCH_DEST"]).strip().lower() in NAVIGATIONS
+            and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ),
         )
 
     def _answer(
