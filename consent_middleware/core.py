@@ -163,6 +163,14 @@ class ConsentCore:
                 self._kinds[spelling] = kind
                 self._kinds[spelling.encode("latin-1")] = kind
         self._varies_language = config.language is None and len(config.enabled_languages) > 1
+        # The privacy signals that can take a grant back (`policy.py`): a page rewritten for
+        # one visitor with and without them differs, so a cache keyed on Cookie alone
+        # (nginx's proxy_cache) must not hand one to the other.
+        signals = config.gpc_categories and [
+            *(["Sec-GPC"] if config.honor_gpc else []),
+            *(["DNT"] if config.honor_dnt else []),
+        ]
+        self._vary_cookie = ["Cookie", *(signals or [])]
         self._logged: set[str] = set()
         self._failures: set[str] = set()
         # Content-Type value, as the app spells it -> the page type it names (or None).
@@ -540,7 +548,7 @@ class ConsentCore:
             # Nothing to change for this state, but another state's copy would differ: the
             # validators still name the state, so that no copy is 304'd across a choice.
             removed = bool(validators) and self._retag(ctx, out, validators, as_bytes)
-            fragment = ["Cookie", *_FRAGMENT_VARY] if ctx.fragment else ["Cookie"]
+            fragment = [*self._vary_cookie, *_FRAGMENT_VARY] if ctx.fragment else self._vary_cookie
             removed = _add_vary(out, vary, fragment, spell) or removed
             return _plan_of(([h for h in out if h is not None] if removed else out, None))
         charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
@@ -602,10 +610,14 @@ class ConsentCore:
             )
         if validators:
             removed = self._retag(ctx, out, validators, as_bytes) or removed
-        wanted = ["Cookie", "Accept-Language"] if banner and self._varies_language else ["Cookie"]
+        wanted = (
+            [*self._vary_cookie, "Accept-Language"]
+            if banner and self._varies_language
+            else self._vary_cookie
+        )
         if ctx.fragment:
             # Without the banner: no cache may hand it to a request for the whole page.
-            wanted += _FRAGMENT_VARY
+            wanted = [*wanted, *_FRAGMENT_VARY]
         removed = _add_vary(out, vary, wanted, spell) or removed
         consent = ctx.state.consent
         if banner and consent.consent_id is None:
