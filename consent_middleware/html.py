@@ -176,6 +176,8 @@ _LONGEST_NAME = max(
     )
 )
 _COMMENT_END = re.compile(rb"--!?>")
+#: An end tag of those a body snippet starts with (`core._CLOSE_OPEN`).
+_END_TAG = re.compile(rb"</([a-zA-Z]++)>")
 _SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
 _SCRIPT_ESCAPED_RE = re.compile(rb"-->|</script" + _DELIM + rb"|<script" + _DELIM, re.IGNORECASE)
 _SCRIPT_DOUBLE_RE = re.compile(rb"-->|</script" + _DELIM, re.IGNORECASE)
@@ -711,12 +713,24 @@ class HtmlRewriter:
             if is_end:
                 self._foreign_end(name)
             elif self._in_foreign():
-                if name == b"script" and self._head and not self._head_after_tag:
-                    self._insert(data, i, self._head)  # before any script, as in HTML
+                if (
+                    name == b"script"
+                    and self._head
+                    and not self._head_after_tag
+                    and self._modes[-1][0] == b"svg"
+                ):
+                    # Before any script, as in HTML (an SVG script runs; a MathML one
+                    # does not, and the snippet would not run there either).
+                    self._insert(data, i, self._head)
                     self._head = b""
                 at = self._foreign_start(data, i, name, name_end)
                 if at is not None:
                     return at
+                if name == b"body" and self._head and not self._head_after_tag:
+                    # A <body> that ends foreign content: before it, the snippet would
+                    # still be SVG or MathML (a MathML script never runs); after it, HTML.
+                    self._head_after_tag = True
+                    self._refresh()
         if is_end:
             if name == b"noscript" and self._noscript:
                 return self._close_noscript(name_end)
@@ -728,6 +742,15 @@ class HtmlRewriter:
                 and not self._noscript
             ):
                 self._insert(data, i, self._head + self._body)
+                if self._modes:
+                    # The banner's snippet starts with end tags (`</svg></math>...`) that
+                    # close open foreign content: read them as the page's own, or a CDATA
+                    # section after them (text in SVG, a bogus comment in HTML) would hide
+                    # a script that then runs.
+                    pos = 0
+                    while self._modes and (closer := _END_TAG.match(self._body, pos)):
+                        self._foreign_end(closer.group(1).lower())
+                        pos = closer.end()
                 self._head = self._body = b""
                 self._head_after_tag = False
                 self._refresh()
@@ -842,6 +865,11 @@ class HtmlRewriter:
         if tag_state == _T_END:
             tag = data[i:pos]
             new = tags.rewrite(name, tag, name_end - i)
+            if new != tag and after == _DATA and name == b"iframe":
+                # An SVG or MathML `iframe` loads nothing, but a placeholder `<div>` before it
+                # would end foreign content and make it an HTML iframe, whose raw text takes
+                # the rest of the page (and the banner): it gets the inert attributes alone.
+                new = tag[: name_end - i] + tags.neutralize(name) + tag[name_end - i :]
             if new != tag:
                 self._replace(data, i, pos, new)
             self._state = after
