@@ -27,20 +27,21 @@ def test_page_gets_the_banner_with_an_exact_length(make_site: Callable[..., Site
     assert page.index(b'id="consent-banner"') < page.index(b"</body>")
     assert page.startswith(PAGE.split(b"</body>")[0])
     assert int(response.headers["content-length"]) == len(page)
-    # The banner's language follows Accept-Language: caches must keep them apart.
-    assert response.headers["vary"] == "Cookie, Accept-Language"
+    # The banner's language follows Accept-Language, and Sec-GPC takes marketing back:
+    # caches must keep them apart.
+    assert response.headers["vary"] == "Cookie, Sec-GPC, Accept-Language"
 
 
 def test_one_language_varies_on_cookie_only(make_site: Callable[..., Site]) -> None:
     response = make_site(AppSpec(body=PAGE), languages=("en",)).get("/")
-    assert response.headers["vary"] == "Cookie"
+    assert response.headers["vary"] == "Cookie, Sec-GPC"
 
 
 def test_existing_vary_is_extended(make_site: Callable[..., Site]) -> None:
     site = html_site(make_site, extra_headers=[("Vary", "Accept-Encoding")])
-    assert site.get("/").headers["vary"] == "Accept-Encoding, Cookie, Accept-Language"
-    site = html_site(make_site, extra_headers=[("Vary", "accept-language, COOKIE")])
-    assert site.get("/").headers.get_list("vary") == ["accept-language, COOKIE"]
+    assert site.get("/").headers["vary"] == "Accept-Encoding, Cookie, Sec-GPC, Accept-Language"
+    site = html_site(make_site, extra_headers=[("Vary", "accept-language, COOKIE, sec-gpc")])
+    assert site.get("/").headers.get_list("vary") == ["accept-language, COOKIE, sec-gpc"]
     site = html_site(make_site, extra_headers=[("Vary", "*")])
     assert site.get("/").headers.get_list("vary") == ["*"]
 
