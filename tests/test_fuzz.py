@@ -37,6 +37,7 @@ from consent_middleware.cookies import (
 from consent_middleware.gating import TagGate
 from consent_middleware.html import HtmlRewriter
 
+from .chunks import feed_in_chunks
 from .conftest import AppSpec, make_config, raw_asgi_app, raw_wsgi_app
 from .fixtures.lookalikes import DELETIONS, LOOKALIKES
 from .raw import RawAnswer, asgi_request, wsgi_request
@@ -445,11 +446,7 @@ PAGES = st.lists(st.one_of(PIECES, PIECES, PIECES, st.binary(max_size=8)), max_s
 def rewrite(page: bytes, cuts: list[int], *, gate: bool) -> bytes:
     tags = TagGate(GRANTED) if gate else None
     rewriter = HtmlRewriter(head_snippet=HEAD_SNIPPET, body_snippet=BODY_SNIPPET, tags=tags)
-    points = sorted({min(cut, len(page)) for cut in cuts})
-    chunks = [page[a:b] for a, b in zip([0, *points], [*points, len(page)], strict=True)]
-    out = b"".join(rewriter.feed(chunk) for chunk in chunks) + rewriter.finish()
-    assert not rewriter._failed
-    return out
+    return feed_in_chunks(rewriter, page, cuts)
 
 
 def categories(value: str) -> list[str]:

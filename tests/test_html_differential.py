@@ -17,6 +17,8 @@ import pytest
 from consent_middleware.gating import TagGate
 from consent_middleware.html import HtmlRewriter
 
+from .chunks import feed_in_chunks
+
 CLOSE = b"</svg></math></select></button></label></a></object></details></dialog></form>"
 BODY = CLOSE + b'<div id="consent-banner"><form id="consent-form"></form></div>'
 HEAD = b'<script id="cm-default">/*cm*/</script>'
@@ -36,11 +38,7 @@ class Seen:
 
 def run(page: bytes, cuts: Any = (), tags: Any = None, body: bytes = BODY) -> bytes:
     rewriter = HtmlRewriter(head_snippet=HEAD, body_snippet=body, tags=tags)
-    points = sorted({min(cut, len(page)) for cut in cuts})
-    chunks = [page[a:b] for a, b in zip([0, *points], [*points, len(page)], strict=True)]
-    out = b"".join(rewriter.feed(chunk) for chunk in chunks) + rewriter.finish()
-    assert not rewriter._failed
-    return out
+    return feed_in_chunks(rewriter, page, cuts)
 
 
 def parse(page: bytes) -> Any:
