@@ -86,6 +86,7 @@ def test_an_untyped_body_after_a_byte_order_mark_is_no_page(start: bytes) -> Non
     assert out == start + b"<script>x()</script>"
 
 
+@pytest.mark.server
 def test_a_long_lived_untyped_stream_reaches_the_client_under_uvicorn(tmp_path: Any) -> None:
     from .servers import free_port, running, server_command
 
