@@ -35,6 +35,7 @@ from .gating import TagGate, new_tag_memo
 from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
 from .mime import SNIFFED_TYPES, HtmlSniffer, extract_mime_type, loose_essences
+from .page_memo import PageMemo
 from .policy import ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
@@ -145,6 +146,7 @@ class ConsentCore:
         budget = ByteBudget(config.cache_bytes)
         self.policy = ConsentPolicy(config, budget)
         self._tag_memo = new_tag_memo(budget.share(0.05), max(config.cache_size, 0))
+        self._page_memo = PageMemo(budget.share(0.1), max(config.cache_size, 0))
         self.renderer = BannerRenderer(config)
         recorder = None if config.records is None else ConsentRecorder(config)
         self.api = ConsentAPI(self.policy, self.renderer, recorder)
@@ -179,7 +181,7 @@ class ConsentCore:
         self._consent_mode_heads: dict[tuple[bool, tuple[tuple[str, bool], ...]], bytes] = {}
         self._tag_gates: dict[tuple[frozenset[str], str], TagGate] = {}
         self._gate_ids = itertools.count()
-        self._fingerprint: bytes | None = None
+        self._fingerprint: Any = None  # a blake2b of the site's banner, once built
         # Content-Type value, as the app spells it -> ("le" or "be" for a UTF-16 label, the
         # codec of an ISO-2022-JP one).
         self._charsets: dict[Any, tuple[str | None, str | None, bool]] = {}
@@ -268,7 +270,10 @@ class ConsentCore:
             config = self.config
             undecided = self.renderer.snippet(self.policy.codec.undecided, config.default_language)
             options = (config.gate_scripts, config.google_consent_mode, config.inject_banner)
-            self._fingerprint = (undecided + repr(options)).encode("utf-8", "replace")
+            fingerprint = (undecided + repr(options)).encode("utf-8", "replace")
+            # Hashed once: each tag then hashes only its key (a copy of the state after the
+            # fingerprint gives the digest of the two together).
+            self._fingerprint = hashlib.blake2b(fingerprint, digest_size=6)
         key = (
             consent.decided,
             consent.gpc,
@@ -281,7 +286,8 @@ class ConsentCore:
             language,
             fragment,
         )
-        digest = hashlib.blake2b(self._fingerprint + repr(key).encode(), digest_size=6)
+        digest = self._fingerprint.copy()
+        digest.update(repr(key).encode())
         return digest.hexdigest()
 
     def api_subpath(self, path: str) -> str | None:
@@ -707,7 +713,9 @@ class ConsentCore:
                 snippet += b" "
             else:
                 head += b" "
-        rewriter = HtmlRewriter(head_snippet=head, body_snippet=snippet, tags=tags)
+        rewriter = HtmlRewriter(
+            head_snippet=head, body_snippet=snippet, tags=tags, memo=self._page_memo
+        )
         added = rewriter.added_length if rewriter.length_is_predictable else None
         return rewriter, added, banner
 

@@ -20,6 +20,8 @@ import logging
 import re
 from typing import NamedTuple, Protocol
 
+from .page_memo import MAX_PAGE, PageMemo, Places
+
 __all__ = [
     "MAX_TAG",
     "Attr",
@@ -382,6 +384,9 @@ class HtmlRewriter:
         "_tail",
         "_closing",
         "_templates",
+        "_memo",
+        "_fed",
+        "_places",
     )
 
     def __init__(
@@ -390,8 +395,15 @@ class HtmlRewriter:
         head_snippet: bytes = b"",
         body_snippet: bytes = b"",
         tags: TagFilter | None = None,
+        memo: PageMemo | None = None,
     ) -> None:
         self._tags = tags
+        # Where the snippets went in pages seen before (`page_memo.py`): never with a tag
+        # filter, whose rewriting is not the page's alone.
+        self._memo = memo if tags is None else None
+        self._fed = False
+        # Where this page's snippets went, while learning it for the memo.
+        self._places: list[tuple[int, bool, bool]] | None = None
         self._head = bytes(head_snippet)
         self._body = bytes(body_snippet)
         self.length_is_predictable = tags is None
@@ -439,6 +451,16 @@ class HtmlRewriter:
         if self._finished:
             return bytes(chunk)
         data = self._pending + chunk if self._pending else bytes(chunk)
+        waiting = (bool(self._head), bool(self._body))
+        memo = None
+        if not self._fed:
+            self._fed = True
+            if self._memo is not None and len(data) <= MAX_PAGE:
+                memo = self._memo
+                places = memo.get(*waiting, data)
+                if places is not None:
+                    return self._replay(data, places)
+                self._places = []
         self._pending = b""
         self._out = []
         self._emitted = 0
@@ -452,6 +474,15 @@ class HtmlRewriter:
             self._held = None
             self._out.append(data[self._emitted :])
         out, self._out = self._out, []
+        found, self._places = self._places, None
+        if self._tags is None and not (self._head or self._body or self._failed):
+            # Every snippet has its place and nothing else changes: the rest of the body,
+            # what waited included, passes as it is.
+            out.append(self._pending)
+            self._pending = b""
+            self._finished = True
+            if memo is not None and found is not None:
+                memo.put(*waiting, data, tuple(found))
         return b"".join(out)
 
     def finish(self) -> bytes:
@@ -465,6 +496,23 @@ class HtmlRewriter:
         # In the data state, what waits is an unfinished tag the browser will drop (or a
         # lone "<"), so the snippets can still go before it and run.
         return snippets + rest if self._state == _DATA else rest + snippets
+
+    def _replay(self, data: bytes, places: Places) -> bytes:
+        """The output for a page seen before (`page_memo.py`): its bytes, the snippets at the
+        places the tokenizer found in it."""
+        out = []
+        last = 0
+        for at, head, body in places:
+            out.append(data[last:at])
+            if head:
+                out.append(self._head)
+            if body:
+                out.append(self._body)
+            last = at
+        out.append(data[last:])
+        self._head = self._body = b""
+        self._finished = True
+        return b"".join(out)
 
     # --- the tokenizer --------------------------------------------------------------------------
 
@@ -480,6 +528,18 @@ class HtmlRewriter:
         self._out.append(data[self._emitted : at])
         self._out.append(text)
         self._emitted = at
+
+    def _place(self, data: bytes, at: int, head: bool, body: bool) -> None:
+        """The waiting snippets named go at `at`: the head snippet first."""
+        head = head and bool(self._head)
+        body = body and bool(self._body)
+        if self._places is not None:
+            self._places.append((at, head, body))
+        self._insert(data, at, (self._head if head else b"") + (self._body if body else b""))
+        if head:
+            self._head = b""
+        if body:
+            self._body = b""
 
     def _replace(self, data: bytes, start: int, end: int, text: bytes) -> None:
         self._out.append(data[self._emitted : start])
@@ -628,8 +688,7 @@ class HtmlRewriter:
             self._push = None
         if self._head_after_tag:
             self._head_after_tag = False
-            self._insert(data, at, self._head)
-            self._head = b""
+            self._place(data, at, True, False)
             self._refresh()
         self._state = self._after
         self._raw_end = self._next_raw_end
@@ -721,8 +780,7 @@ class HtmlRewriter:
                 ):
                     # Before any script, as in HTML (an SVG script runs; a MathML one
                     # does not, and the snippet would not run there either).
-                    self._insert(data, i, self._head)
-                    self._head = b""
+                    self._place(data, i, True, False)
                 at = self._foreign_start(data, i, name, name_end)
                 if at is not None:
                     return at
@@ -741,14 +799,15 @@ class HtmlRewriter:
                 and not self._templates
                 and not self._noscript
             ):
-                self._insert(data, i, self._head + self._body)
+                snippet = self._body
+                self._place(data, i, True, True)
                 if self._modes:
                     # The banner's snippet starts with end tags (`</svg></math>...`) that
                     # close open foreign content: read them as the page's own, or a CDATA
                     # section after them (text in SVG, a bogus comment in HTML) would hide
                     # a script that then runs.
                     pos = 0
-                    while self._modes and (closer := _END_TAG.match(self._body, pos)):
+                    while self._modes and (closer := _END_TAG.match(snippet, pos)):
                         self._foreign_end(closer.group(1).lower())
                         pos = closer.end()
                 self._head = self._body = b""
@@ -762,8 +821,7 @@ class HtmlRewriter:
                 self._head_after_tag = True
                 self._refresh()
             elif name in (b"script", b"link", b"body"):
-                self._insert(data, i, self._head)
-                self._head = b""
+                self._place(data, i, True, False)
                 self._refresh()
         if name == b"script":
             if self._tags is not None:

@@ -182,7 +182,7 @@ class ConsentPolicy:
         size = max(config.cache_size, 0)
         # Cookie header (+ signals) -> request decision.
         self._requests: BoundedCache[str | bytes, RequestConsent] = BoundedCache(
-            size, max_bytes=budget.share(0.7), size_of=_request_size
+            size, max_bytes=budget.share(0.6), size_of=_request_size
         )
         # Set-Cookie attributes text -> what it says.
         self._attributes: BoundedCache[str, _Attributes] = BoundedCache(
