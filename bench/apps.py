@@ -6,12 +6,14 @@
 
 Each is the same small site, a Starlette app (ASGI) or a Flask app (WSGI), the way real apps
 are written: `GET /` is an HTML page of about 2 KB that sets two cookies with fresh values on
-every response (a new session id and a new `_ga`), `GET /api/data` a JSON answer that sets
-none. The bare app does exactly the same work; only the middleware differs.
+every response (a new session id and a new `_ga`), `GET /deals` the same page with a form
+whose CSRF token is fresh too (no two responses alike), `GET /api/data` a JSON answer that
+sets none. The bare app does exactly the same work; only the middleware differs.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,8 +30,9 @@ from .traffic import JSON_BODY, fresh_pair, make_config
 YEAR = 365 * 24 * 3600
 PAGE_PATH = "/"
 JSON_PATH = "/api/data"
-#: An ordinary page of about 2 KB.
-PAGE = (
+#: An ordinary page of about 2 KB, as text: rendered (encoded) anew for every response, as a
+#: template's page is, so no stack gets the same bytes object twice.
+PAGE_TEXT = (
     "<!doctype html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
     '<meta name=viewport content="width=device-width, initial-scale=1">\n'
     "<title>Integrica: contacts and deals</title>\n</head>\n<body>\n"
@@ -41,22 +44,40 @@ PAGE = (
         for n in range(1, 15)
     )
     + "</main>\n<footer><p>&copy; Integrica</p></footer>\n</body>\n</html>\n"
-).encode("utf-8")
+)
+PAGE = PAGE_TEXT.encode("utf-8")
+UNIQUE_PATH = "/deals"
+#: The same page with a form that carries a fresh CSRF token: no two responses are alike.
+_UNIQUE_HEAD, _UNIQUE_TAIL = PAGE_TEXT.split("</main>")
+_UNIQUE_HEAD += '<form method=post action=/deals><input type=hidden name=csrf value="'
+_UNIQUE_TAIL = '"><button>Save</button></form>\n</main>' + _UNIQUE_TAIL
 
 
-async def page(request: Request) -> Response:
+def unique_page_text() -> str:
+    return _UNIQUE_HEAD + os.urandom(16).hex() + _UNIQUE_TAIL
+
+
+def _starlette_page(text: str) -> Response:
     session, ga = fresh_pair()
-    response = Response(PAGE, media_type="text/html")
+    response = Response(text, media_type="text/html")
     response.set_cookie("session", session, path="/", httponly=True, samesite="lax")
     response.set_cookie("_ga", ga, max_age=2 * YEAR, path="/", samesite="lax")
     return response
+
+
+async def page(request: Request) -> Response:
+    return _starlette_page(PAGE_TEXT)
+
+
+async def unique_page(request: Request) -> Response:
+    return _starlette_page(unique_page_text())
 
 
 async def data(request: Request) -> Response:
     return Response(JSON_BODY, media_type="application/json")
 
 
-_ROUTES = [Route(PAGE_PATH, page), Route(JSON_PATH, data)]
+_ROUTES = [Route(PAGE_PATH, page), Route(UNIQUE_PATH, unique_page), Route(JSON_PATH, data)]
 asgi_bare = Starlette(routes=_ROUTES)
 asgi_consent = Starlette(
     routes=_ROUTES, middleware=[Middleware(ConsentMiddleware, config=make_config())]
@@ -70,13 +91,20 @@ def flask_site() -> Any:
 
     app = Flask("bench")
 
-    @app.get(PAGE_PATH)
-    def flask_page() -> Any:
+    def page_of(text: str) -> Any:
         session, ga = fresh_pair()
-        response = app.response_class(PAGE, content_type="text/html; charset=utf-8")
+        response = app.response_class(text, content_type="text/html; charset=utf-8")
         response.set_cookie("session", session, path="/", httponly=True, samesite="Lax")
         response.set_cookie("_ga", ga, max_age=2 * YEAR, path="/", samesite="Lax")
         return response
+
+    @app.get(PAGE_PATH)
+    def flask_page() -> Any:
+        return page_of(PAGE_TEXT)
+
+    @app.get(UNIQUE_PATH)
+    def flask_unique_page() -> Any:
+        return page_of(unique_page_text())
 
     @app.get(JSON_PATH)
     def flask_data() -> Any:

@@ -27,7 +27,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .apps import JSON_PATH, PAGE, PAGE_PATH
+from .apps import JSON_PATH, PAGE, PAGE_PATH, UNIQUE_PATH
 from .common import REPO, Target, free_port, machine_facts, serving_process
 from .traffic import Visitor, make_visitor
 
@@ -47,7 +47,8 @@ class Scenario:
     #: Set-Cookie names the middleware lets out, and whether the banner is in the page.
     kept: tuple[str, ...]
     banner: bool
-    minimum: float
+    #: The target (None: shown for context, no target).
+    minimum: float | None
 
 
 SCENARIOS = (
@@ -68,6 +69,16 @@ SCENARIOS = (
         ("session",),
         True,
         MIN_PAGE_RATIO,
+    ),
+    Scenario(
+        "unique-decided",
+        "HTML page that differs on every response (a fresh CSRF token), 2 fresh Set-Cookie,"
+        " decided visitor (for context: no target)",
+        UNIQUE_PATH,
+        True,
+        ("session", "_ga"),
+        True,
+        None,
     ),
     Scenario(
         "json-decided",
@@ -273,7 +284,7 @@ def check(scenario: Scenario, url: str, cookie: str | None, consent: bool) -> No
         problems.append("no banner in the undecided visitor's page")
     if not consent and has_banner:
         problems.append("a banner in the bare app's page")
-    if scenario.path == PAGE_PATH and len(body) < len(PAGE):
+    if scenario.path in (PAGE_PATH, UNIQUE_PATH) and len(body) < len(PAGE):
         problems.append(f"a page of {len(body)} bytes")
     if problems:
         which = "consent" if consent else "bare"
@@ -390,7 +401,7 @@ def targets(results: Sequence[Result]) -> list[Target]:
             r.ratio >= r.scenario.minimum,
         )
         for r in results
-        if r.kind == "asgi"
+        if r.kind == "asgi" and r.scenario.minimum is not None
     ]
 
 
@@ -415,7 +426,13 @@ def render(
         "The apps (`bench/apps.py`): a Starlette app (ASGI) and a Flask app (WSGI), the way"
         f" real apps are written. `GET {PAGE_PATH}` is an HTML page of {len(PAGE)} bytes whose"
         " handler sets `session` and `_ga` with **fresh values** on every response (a new"
-        f" session id and a new `_ga` value); `GET {JSON_PATH}` answers JSON and sets no cookie."
+        f" session id and a new `_ga` value), its text encoded anew for each response as a"
+        " template's would be; the page's bytes are the same every time, as a home page or a"
+        " blog post's are, so the middleware finds the banner's place in its memo of pages"
+        f" seen before (`page_memo.py`). `GET {UNIQUE_PATH}` is the same page with a form whose"
+        " CSRF token is fresh on every response, so no two are alike and every one goes"
+        " through the HTML tokenizer: shown for context, it has no target."
+        f" `GET {JSON_PATH}` answers JSON and sets no cookie."
         " The bare app does exactly the same work. The decided visitor sends, with `-H"
         " 'Cookie: ...'`, a valid consent cookie (analytics granted, marketing refused) and"
         " three other cookies; the undecided visitor sends no cookie, so the middleware injects"

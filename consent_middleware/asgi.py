@@ -94,7 +94,9 @@ class ConsentMiddleware:
             elif body is not None and kind == "http.response.body":
                 chunk = body.feed(message.get("body", b""))
                 if not message.get("more_body", False):
-                    chunk += body.finish()
+                    rest = body.finish()
+                    if rest:
+                        chunk += rest
                 message = dict(message)
                 message["body"] = chunk
             elif kind == "http.response.trailers":

@@ -157,7 +157,8 @@ class BannerRenderer:
             "snippet", consent, language, nonce is not None, root, inline, style_nonce is not None
         )
         slots = self._slots(consent, language, nonce, return_to, root)
-        slots["snonce"] = str(escape(style_nonce)) if style_nonce else ""
+        if style_nonce is not None:  # its template has the slot
+            slots["snonce"] = str(escape(style_nonce)) if style_nonce else ""
         return template.fill(slots)
 
     def render_banner(
@@ -319,10 +320,7 @@ class BannerRenderer:
             "nonce": str(escape(nonce)) if nonce else "",
             "ret": ret,
             "retq": retq,
-            "state": '{"state":'
-            + self._state_json(consent)
-            + ","
-            + self._json_tail(language, root),
+            "state": self._state_script(consent, language, root),
             # A fresh token per page: a retried post of the same choice is recorded once.
             "tok": new_page_token(),
         }
@@ -339,8 +337,10 @@ class BannerRenderer:
             self._json_tails[key] = tail
         return tail
 
-    def _state_json(self, consent: Consent) -> str:
-        """The visitor's state as JSON; cached, as the codec hands out the same few values."""
+    def _state_script(self, consent: Consent, language: str, root: str) -> str:
+        """The text of the page's state script: the visitor's state and what banner.js
+        needs besides. Cached whole, as the codec hands out the same few values (one
+        returning visitor's pages all carry the same)."""
         key = (
             consent.decided,
             consent.gpc,
@@ -348,10 +348,17 @@ class BannerRenderer:
             consent.consent_id,
             consent.decided_ts,
             tuple(consent.categories.items()),
+            language,
+            root,
         )
         state = self._states.get(key)
         if state is None:
-            state = _json_for_script(consent.to_state())
+            state = (
+                '{"state":'
+                + _json_for_script(consent.to_state())
+                + ","
+                + self._json_tail(language, root)
+            )
             if len(self._states) >= _STATE_CACHE_SIZE:
                 self._states.clear()
             self._states[key] = state

@@ -10,12 +10,13 @@ changes the token, and so the id it would derive.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import time
 
 __all__ = ["FRESH_FOR", "is_fresh", "new_page_token"]
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 #: How long after rendering a page its token still makes a retry the same choice.
 FRESH_FOR = 600
 
@@ -24,8 +25,9 @@ def new_page_token(now: float | None = None) -> str:
     """A token for one rendered page."""
     issued = int(time.time() if now is None else now)
     # 12 random bytes are 16 URL-safe base64 characters, no padding: what
-    # `secrets.token_urlsafe(12)` gives, at half its cost (it runs on every page).
-    return f"{issued & 0xFFFFFFFF:08x}" + base64.urlsafe_b64encode(os.urandom(12)).decode()
+    # `secrets.token_urlsafe(12)` gives, at a third of its cost (it runs on every page).
+    random = binascii.b2a_base64(os.urandom(12), newline=False).translate(_URL_SAFE)
+    return f"{issued & 0xFFFFFFFF:08x}" + random.decode()
 
 
 def is_fresh(token: str, now: float | None = None) -> bool:

@@ -181,7 +181,7 @@ class ConsentCore:
         self._consent_mode_heads: dict[tuple[bool, tuple[tuple[str, bool], ...]], bytes] = {}
         self._tag_gates: dict[tuple[frozenset[str], str], TagGate] = {}
         self._gate_ids = itertools.count()
-        self._fingerprint: Any = None  # a blake2b of the site's banner, once built
+        self._fingerprint: hashlib.blake2b | None = None  # the site's banner, hashed once
         # Content-Type value, as the app spells it -> ("le" or "be" for a UTF-16 label, the
         # codec of an ISO-2022-JP one).
         self._charsets: dict[Any, tuple[str | None, str | None, bool]] = {}
@@ -678,13 +678,13 @@ class ConsentCore:
             config.inject_banner
             and not ctx.fragment
             and not banner_off
-            and not any(p.match(ctx.path) for p in config.excluded)
+            and not (config.excluded and any(p.match(ctx.path) for p in config.excluded))
         )
-        nonce = csp_nonce(csp)
+        nonce = None if csp is None else csp_nonce(csp)
         language = choose_language(config, ctx.accept_language)
         snippet = b""
         if banner:
-            inline, style_nonce = inline_style_nonce(csp)
+            inline, style_nonce = (True, None) if csp is None else inline_style_nonce(csp)
             snippet = self.renderer.snippet(
                 consent,
                 language,
@@ -949,13 +949,13 @@ def _add_vary(out: list[Any], at: list[int], wanted: list[str], spell: Any) -> b
     line, since nginx up to 1.22 keys its cache on the last Vary line alone (a page whose
     `Vary: Cookie` was on another line went to every visitor). Says whether any line became
     None (removed)."""
+    if not at:
+        # The app sent none: `wanted` as it is (it names each field once).
+        out.append(spell("vary", ", ".join(wanted)))
+        return False
     values = [v for i in at for v in [_text(out[i][1]).strip()] if v]
     tokens = {t.strip().lower() for v in values for t in v.split(",")}
     missing = [] if "*" in tokens else [w for w in wanted if w.lower() not in tokens]
-    if not at:
-        if missing:
-            out.append(spell("vary", ", ".join(missing)))
-        return False
     if len(at) == 1 and not missing:
         return False
     merged = "*" if "*" in tokens else ", ".join([*values, *missing])
