@@ -460,7 +460,8 @@ class HtmlRewriter:
                 places = memo.get(*waiting, data)
                 if places is not None:
                     return self._replay(data, places)
-                self._places = []
+                if memo.seen_before(*waiting, data):
+                    self._places = []
         self._pending = b""
         self._out = []
         self._emitted = 0

@@ -8,11 +8,16 @@ bytes alone, and on which snippets wait for a place, never on the snippets' text
 is keyed by exactly that, so a hit is the tokenizer's own answer, not an estimate. A page
 that differs in one byte (a CSRF token, a user's name) is a miss and is tokenized.
 
-Only pages without script gating are remembered (a gate's rewriting depends on the
-visitor's grant), and only those whose first body chunk holds every snippet's place.
+A page is remembered only once it is served a second time: the first time, only its hash
+is noted. So a page that no one is sent twice (one with a CSRF token or a visitor's name in
+it) is never kept in memory, and costs no more than the tokenizer. Only pages without script
+gating are remembered (a gate's rewriting depends on the visitor's grant), and only those
+whose first body chunk holds every snippet's place.
 """
 
 from __future__ import annotations
+
+import threading
 
 from .cache import ENTRY_OVERHEAD, BoundedCache
 
@@ -27,9 +32,13 @@ Places = tuple[tuple[int, bool, bool], ...]
 class PageMemo:
     """Page bytes -> `Places`, per set of snippets waiting; bounded by entries and bytes."""
 
-    __slots__ = ("_tables",)
+    __slots__ = ("_tables", "_seen", "_limit", "_lock")
 
     def __init__(self, max_bytes: int, limit: int) -> None:
+        # The hashes of pages seen once (per set of snippets), oldest first.
+        self._seen: dict[tuple[bool, bool, int], None] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
         # One table per (head snippet waiting, body snippet waiting).
         self._tables = {
             (head, body): BoundedCache[bytes, Places](
@@ -43,6 +52,19 @@ class PageMemo:
 
     def get(self, head: bool, body: bool, page: bytes) -> Places | None:
         return self._tables[head, body].get(page)
+
+    def seen_before(self, head: bool, body: bool, page: bytes) -> bool:
+        """Whether `page` was seen before (by its hash): worth learning now. Notes it if not."""
+        if self._limit <= 0:
+            return False
+        key = (head, body, hash(page))
+        if key in self._seen:
+            return True
+        with self._lock:
+            while len(self._seen) >= self._limit:
+                del self._seen[next(iter(self._seen))]
+            self._seen[key] = None
+        return False
 
     def put(self, head: bool, body: bool, page: bytes, places: Places) -> None:
         self._tables[head, body].put(page, places)

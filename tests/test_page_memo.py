@@ -1,6 +1,6 @@
 """A page served again byte for byte skips the tokenizer (`page_memo.py`): its output must
 be exactly what the tokenizer gives, with this response's own snippets, for any page and
-any chunking, and the memo must stay within its bytes."""
+any chunking; a page served once is never kept; and the memo must stay within its bytes."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def through(memo: PageMemo, page: bytes, head: bytes, body: bytes, cuts: Any = (
     return feed_in_chunks(rewriter, page, cuts)
 
 
+def twice(memo: PageMemo, page: bytes, head: bytes, body: bytes, cuts: Any = ()) -> None:
+    """Serve `page` twice: the memo learns it on the second time."""
+    for _ in range(2):
+        through(memo, page, head, body, cuts)
+
+
 @examples(400)
 @given(
     page=PAGES,
@@ -47,10 +53,12 @@ def through(memo: PageMemo, page: bytes, head: bytes, body: bytes, cuts: Any = (
 def test_a_page_seen_before_gets_what_the_tokenizer_gives(
     page: bytes, first: tuple[bytes, bytes], second: int, cuts: list[int]
 ) -> None:
-    """The first response teaches the memo; the next (other snippets of the same kinds,
-    whole or in chunks) gets the tokenizer's own output for its snippets."""
+    """The first response notes the page, the second teaches the memo; the next (other
+    snippets of the same kinds, whole or in chunks) gets the tokenizer's own output for its
+    snippets."""
     memo = PageMemo(1 << 20, 64)
     head, body = first
+    assert through(memo, page, head, body) == plain(page, head, body)
     assert through(memo, page, head, body) == plain(page, head, body)
     head2 = HEADS[second] if head else b""
     body2 = BODIES[second] if body else b""
@@ -62,7 +70,7 @@ def test_the_replay_reads_no_markup(monkeypatch: pytest.MonkeyPatch) -> None:
     """The second time, the tokenizer does not run, and the banner still goes at the real
     `</body>` (not in the script's string, the comment or the attribute)."""
     memo = PageMemo(1 << 20, 64)
-    through(memo, PAGE, b"", BODIES[1])
+    twice(memo, PAGE, b"", BODIES[1])
     runs: list[bytes] = []
     tokenize = HtmlRewriter._run
 
@@ -79,21 +87,35 @@ def test_the_replay_reads_no_markup(monkeypatch: pytest.MonkeyPatch) -> None:
     assert runs == [PAGE + b" ", PAGE + b" "]
 
 
+def test_a_page_served_once_is_not_kept() -> None:
+    """Pages that differ on every response (a CSRF token, a visitor's name) are never held
+    in memory: only a page's second serving teaches the memo."""
+    memo = PageMemo(1 << 22, 4096)
+    for n in range(200):
+        through(memo, PAGE.replace(b"<p>x</p>", b"<p>token %d</p>" % n), b"", BODIES[1])
+    assert all(len(table) == 0 for table in memo._tables.values())
+    through(memo, PAGE, b"", BODIES[1])
+    assert memo.get(False, True, PAGE) is None
+    through(memo, PAGE, b"", BODIES[1])
+    assert memo.get(False, True, PAGE) is not None
+
+
 def test_what_the_memo_does_not_keep() -> None:
     """A page without a `</body>` in its first chunk (its snippet waits for a later one),
     a page longer than MAX_PAGE, and any page under script gating (what a gate writes
     depends on the visitor's grant) are not remembered."""
     memo = PageMemo(1 << 22, 64)
-    through(memo, PAGE, b"", BODIES[1], cuts=[20])
+    twice(memo, PAGE, b"", BODIES[1], cuts=[20])
     assert memo.get(False, True, PAGE) is None
     big = PAGE.replace(b"<p>x</p>", b"<p>" + b"x" * MAX_PAGE + b"</p>")
-    through(memo, big, b"", BODIES[1])
+    twice(memo, big, b"", BODIES[1])
     assert memo.get(False, True, big) is None
-    gated = HtmlRewriter(body_snippet=BODIES[1], tags=TagGate(frozenset()), memo=memo)
-    gated.feed(PAGE)
-    gated.finish()
+    for _ in range(2):
+        gated = HtmlRewriter(body_snippet=BODIES[1], tags=TagGate(frozenset()), memo=memo)
+        gated.feed(PAGE)
+        gated.finish()
     assert memo.get(False, True, PAGE) is None
-    through(memo, PAGE, b"", BODIES[1])
+    twice(memo, PAGE, b"", BODIES[1])
     assert memo.get(False, True, PAGE) is not None
     assert memo.get(True, True, PAGE) is None  # another set of snippets: learned apart
 
@@ -102,7 +124,7 @@ def test_the_memo_stays_within_its_bytes() -> None:
     budget = 600_000
     memo = PageMemo(budget, 100_000)
     for n in range(400):
-        through(memo, PAGE.replace(b"<p>x</p>", b"<p>%d</p>" % n + b"y" * 8000), b"", BODIES[1])
+        twice(memo, PAGE.replace(b"<p>x</p>", b"<p>%d</p>" % n + b"y" * 8000), b"", BODIES[1])
     tables = memo._tables.values()
     held = sum(table.size for table in tables)
     assert 0 < held <= budget
@@ -111,18 +133,21 @@ def test_the_memo_stays_within_its_bytes() -> None:
 
 @pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
 def test_each_visitor_gets_their_own_banner_in_a_repeated_page(adapter: str) -> None:
-    """Through the middleware: the same page to an undecided visitor, to one who accepted
-    and to the undecided one again: each gets the snippet of their own state, at the real
-    `</body>`, however often the page was seen."""
+    """Through the middleware: the same page to an undecided visitor twice, to one who
+    accepted and to the undecided one again: each gets the snippet of their own state, at
+    the real `</body>`, however often the page was seen."""
     site = Site(adapter, AppSpec(body=PAGE), _config())
     accepted = site.consent_cookie({"action": "accept_all"})
-    pages = [site.get().content, site.get(cookie=accepted).content, site.get().content]
-    first, decided, again = pages
+    pages = [site.get().content, site.get().content]
+    pages += [site.get(cookie=accepted).content, site.get().content]
+    first, _, decided, again = pages
     for page in pages:
         assert page.startswith(PAGE[: PAGE.index(b"</body></html>")])
         assert page.endswith(b"</body></html>\n")
     assert b'id="consent-banner"' in first and b'id="consent-banner"' in again
     assert b'"decided":true' in decided and b'"decided":true' not in again
+    # The last two came from the memo.
+    assert site.middleware.core._page_memo.get(False, True, PAGE) is not None
     site.client.close()
 
 
