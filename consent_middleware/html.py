@@ -334,8 +334,12 @@ class HtmlRewriter:
       would never show, and the parser ignores a `</body>` in it) or a `<noscript>` (text
       to a browser with scripting on: a `</body>` or `<script>` there is no place).
 
+    - `memo`: where the snippets went in pages seen before (`page_memo.PageMemo`); a first
+      chunk found there is answered without tokenizing (never with `tags`).
+
     Both snippets are inserted exactly once whatever the body holds, so without `tags` the
     output is exactly `added_length` bytes longer than the input (`length_is_predictable`).
+    Without `tags`, once both have their place the rest of the body passes unread.
     A tag filter may change lengths, so `length_is_predictable` is then False.
 
     Markers are honoured only where the tokenizer would see them: a `</body>` or `<script>`
