@@ -738,6 +738,18 @@ class HtmlRewriter:
                     return i + 9
                 if i + 9 > n and b"[CDATA[".startswith(data[i + 2 :]):
                     return -1
+            elif self._modes and self._tags is not None:
+                # In an integration point a browser reads a CDATA section (up to "]]>") while
+                # the integration point itself is the current node, and a bogus comment (up
+                # to ">") once an HTML element is open in it, which only a tree builder
+                # knows. Gating closes the section at once ("<![CDATA[]]>"): both readings
+                # then agree with this one, and no script can hide in the difference. (The
+                # page's length changes, which gating allows.)
+                if data.startswith(b"[CDATA[", i + 2):
+                    self._insert(data, i + 9, b"]]>")
+                    return i + 9
+                if i + 9 > n and b"[CDATA[".startswith(data[i + 2 :]):
+                    return -1
             if i + 3 >= n and b"--".startswith(data[i + 2 :]):
                 return -1
             self._state = _BOGUS

@@ -114,6 +114,12 @@ TRICKY = [
     b"<!--<script>--><script data-consent-category=marketing>window.__pwned=1</script>",
     b"<script><!--<script></script>--></script><script data-consent-category=marketing>"
     b"window.__pwned=1</script>",
+    # Right in an integration point, `<![CDATA[` is a CDATA section (up to `]]>`), not the
+    # bogus comment (up to `>`) it is once an HTML element is open there.
+    b"<svg><foreignObject><![CDATA[><!--]]><script data-consent-category=marketing>"
+    b"window.__pwned=1</script>-->",
+    b'<svg><foreignObject><![CDATA[ > <a title="]]><script data-consent-category=marketing>'
+    b'window.__pwned=1</script>">',
 ]
 
 
