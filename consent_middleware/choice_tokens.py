@@ -26,8 +26,8 @@ def new_page_token(now: float | None = None) -> str:
     issued = int(time.time() if now is None else now)
     # 12 random bytes are 16 URL-safe base64 characters, no padding: what
     # `secrets.token_urlsafe(12)` gives, at a third of its cost (it runs on every page).
-    random = binascii.b2a_base64(os.urandom(12), newline=False).translate(_URL_SAFE)
-    return f"{issued & 0xFFFFFFFF:08x}" + random.decode()
+    chars = binascii.b2a_base64(os.urandom(12), newline=False).translate(_URL_SAFE)
+    return f"{issued & 0xFFFFFFFF:08x}" + chars.decode()
 
 
 def is_fresh(token: str, now: float | None = None) -> bool:
