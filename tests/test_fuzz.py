@@ -511,6 +511,10 @@ def test_any_chunking_gives_the_output_of_one_chunk(
     page=b"<noscript><script data-x='</noscript><script data-consent-category=marketing>'>",
     cuts=[30],
 )
+@example(
+    page=b"<svg><foreignObject><![CDATA[><!--]]><script data-consent-category=marketing>x()",
+    cuts=[23],
+)
 def test_no_gated_script_or_iframe_survives(page: bytes, cuts: list[int]) -> None:
     lower = page.lower()
     # html5lib predates the rule (HTML, 2021) by which `</p>` and `</br>` end foreign
