@@ -161,6 +161,10 @@ _INTEGRATION = {
 #: The entries of `HtmlRewriter._modes`, one object each (a page nesting thousands of
 #: `<svg>` costs a pointer per level, not a tuple).
 _ROOT_ENTRY = {name: (name, name) for name in (b"svg", b"math")}
+#: `<svg>` in MathML and `<math>` in SVG: an element of the namespace around it (browsers
+#: open no new foreign root there), named like a root, so that its end tag closes it alone.
+#: The one exception: an `<svg>` right inside MathML's `<annotation-xml>` is SVG.
+_CROSS_ENTRY = {(b"math", b"svg"): (b"math", b"svg"), (b"svg", b"math"): (b"svg", b"math")}
 _IP_ENTRY = {name: (b"ip", name) for names in _INTEGRATION.values() for name in names}
 #: The longest tag name the tokenizer acts on anywhere (`foreignobject`): a longer one
 #: can stream before its end is seen, in foreign content too.
@@ -170,6 +174,7 @@ _LONGEST_NAME = max(
         *_BREAKOUT,
         *_IP_ENTRY,
         *_ROOT_ENTRY,
+        b"annotation-xml",
         *_ALWAYS_STOP,
         *_HEAD_STOP,
         *_TEMPLATE,
@@ -388,6 +393,7 @@ class HtmlRewriter:
         "_tail",
         "_closing",
         "_templates",
+        "_after_axml",
         "_memo",
         "_fed",
         "_places",
@@ -444,6 +450,9 @@ class HtmlRewriter:
         # Open HTML <template> elements, innermost last: how many `_modes` entries were open
         # when each started (its end tag closes the foreign content opened inside it).
         self._templates: list[int] = []
+        # The last tag read in MathML was an `<annotation-xml>` start tag: an `<svg>` now
+        # opens SVG (anywhere else in MathML it is a MathML element).
+        self._after_axml = False
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -886,14 +895,18 @@ class HtmlRewriter:
     def _foreign_start(self, data: bytes, i: int, name: bytes, name_end: int) -> int | None:
         """A start tag in foreign content (its "<" at `i`): the position to go on from (as
         `_markup` returns it), or None to read it as HTML (it ended foreign content)."""
+        after_axml, self._after_axml = self._after_axml, False
         if name in _BREAKOUT:
             self._leave_foreign()
             return None
         root = self._modes[-1][0]
         if name in (b"svg", b"math"):
-            self._push = _ROOT_ENTRY[name]
+            crossed = name != root and not (name == b"svg" and after_axml)
+            self._push = _CROSS_ENTRY[root, name] if crossed else _ROOT_ENTRY[name]
         elif name in _INTEGRATION[root]:
             self._push = _IP_ENTRY[name]
+        elif name == b"annotation-xml" and root == b"math":
+            self._after_axml = True
         if name in (b"script", b"iframe") and self._tags is not None:
             # An SVG script runs: gated like any, its content read as markup (an SVG
             # `iframe` loads nothing, and is gated all the same: what cannot leak).
@@ -905,6 +918,7 @@ class HtmlRewriter:
         integration point of that name, and what is inside it; `</p>` and `</br>` in SVG or
         MathML end foreign content, as a breakout start tag does."""
         modes = self._modes
+        self._after_axml = False
         if self._open.get(name):
             # The innermost of that name: what is walked here is closed, so each open
             # element is walked once.

@@ -120,6 +120,9 @@ TRICKY = [
     b"window.__pwned=1</script>-->",
     b'<svg><foreignObject><![CDATA[ > <a title="]]><script data-consent-category=marketing>'
     b'window.__pwned=1</script>">',
+    # `<svg>` inside MathML is a MathML element: its `<title>` is no integration point.
+    b"<math><svg><title><style><mi><script data-consent-category=marketing>window.__pwned=1"
+    b"</script>",
 ]
 
 
