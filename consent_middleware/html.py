@@ -166,7 +166,7 @@ _ROOT_ENTRY = {name: (name, name) for name in (b"svg", b"math")}
 #: The one exception: an `<svg>` right inside MathML's `<annotation-xml>` is SVG.
 _CROSS_ENTRY = {(b"math", b"svg"): (b"math", b"svg"), (b"svg", b"math"): (b"svg", b"math")}
 _IP_ENTRY = {name: (b"ip", name) for names in _INTEGRATION.values() for name in names}
-#: The longest tag name the tokenizer acts on anywhere (`foreignobject`): a longer one
+#: The longest tag name the tokenizer acts on anywhere (`annotation-xml`): a longer one
 #: can stream before its end is seen, in foreign content too.
 _LONGEST_NAME = max(
     len(name)
