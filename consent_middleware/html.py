@@ -464,12 +464,12 @@ class HtmlRewriter:
         if self._finished:
             return bytes(chunk)
         data = self._pending + chunk if self._pending else bytes(chunk)
-        waiting = (bool(self._head), bool(self._body))
         memo = None
         if not self._fed:
             self._fed = True
             if self._memo is not None and len(data) <= MAX_PAGE:
                 memo = self._memo
+                waiting = (bool(self._head), bool(self._body))
                 places = memo.get(*waiting, data)
                 if places is not None:
                     return self._replay(data, places)
@@ -744,22 +744,20 @@ class HtmlRewriter:
                     return i + 6
                 self._state = _COMMENT
                 return i + 4
-            if self._in_foreign():
-                # A CDATA section: text up to "]]>" (in HTML, a bogus comment).
+            foreign = self._in_foreign()
+            if foreign or (self._modes and self._tags is not None):
                 if data.startswith(b"[CDATA[", i + 2):
-                    self._state = _CDATA
-                    return i + 9
-                if i + 9 > n and b"[CDATA[".startswith(data[i + 2 :]):
-                    return -1
-            elif self._modes and self._tags is not None:
-                # In an integration point a browser reads a CDATA section (up to "]]>") while
-                # the integration point itself is the current node, and a bogus comment (up
-                # to ">") once an HTML element is open in it, which only a tree builder
-                # knows. Gating closes the section at once ("<![CDATA[]]>"): both readings
-                # then agree with this one, and no script can hide in the difference. (The
-                # page's length changes, which gating allows.)
-                if data.startswith(b"[CDATA[", i + 2):
-                    self._insert(data, i + 9, b"]]>")
+                    if foreign:
+                        # A CDATA section: text up to "]]>" (in HTML, a bogus comment).
+                        self._state = _CDATA
+                    else:
+                        # In an integration point a browser reads a CDATA section (up to
+                        # "]]>") while the integration point itself is the current node, and
+                        # a bogus comment (up to ">") once an HTML element is open in it,
+                        # which only a tree builder knows. Gating closes the section at once
+                        # ("<![CDATA[]]>"): both readings then agree with this one, and no
+                        # script can hide in the difference (gating allows a new length).
+                        self._insert(data, i + 9, b"]]>")
                     return i + 9
                 if i + 9 > n and b"[CDATA[".startswith(data[i + 2 :]):
                     return -1

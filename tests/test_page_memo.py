@@ -15,7 +15,7 @@ from consent_middleware.html import HtmlRewriter
 from consent_middleware.page_memo import MAX_PAGE, PageMemo
 
 from .chunks import feed_in_chunks
-from .conftest import AppSpec, Site
+from .conftest import AppSpec, Site, make_config
 from .test_fuzz import PAGES, examples
 
 HEADS = [b"", b"<script>h1()</script>", b"<script>h2(2)</script> "]
@@ -136,7 +136,7 @@ def test_each_visitor_gets_their_own_banner_in_a_repeated_page(adapter: str) -> 
     """Through the middleware: the same page to an undecided visitor twice, to one who
     accepted and to the undecided one again: each gets the snippet of their own state, at
     the real `</body>`, however often the page was seen."""
-    site = Site(adapter, AppSpec(body=PAGE), _config())
+    site = Site(adapter, AppSpec(body=PAGE), make_config())
     accepted = site.consent_cookie({"action": "accept_all"})
     pages = [site.get().content, site.get().content]
     pages += [site.get(cookie=accepted).content, site.get().content]
@@ -149,9 +149,3 @@ def test_each_visitor_gets_their_own_banner_in_a_repeated_page(adapter: str) -> 
     # The last two came from the memo.
     assert site.middleware.core._page_memo.get(False, True, PAGE) is not None
     site.client.close()
-
-
-def _config() -> Any:
-    from .conftest import make_config
-
-    return make_config()
