@@ -18,9 +18,21 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
+from .latent_tags import LatentTagGuard
 from .page_memo import MAX_PAGE, PageMemo, Places
+from .start_tags import (
+    MAX_TAG,
+    T_END,
+    T_NAME,
+    TAG_NAME,
+    Attr,
+    attributes,
+    first_by_name,
+    scan_tag,
+    tag_end,
+)
 
 __all__ = [
     "MAX_TAG",
@@ -33,9 +45,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("consent_middleware")
-
-#: The largest start tag held back for the tag filter; a longer one is neutralised.
-MAX_TAG = 65536
 
 
 class TagFilter(Protocol):
@@ -73,7 +82,16 @@ _DELIM = rb"(?=[\t\n\f\r />])"
 _RAW_NAMES = (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
 # `<svg>` and `<math>` open foreign content, where those names are no raw text (see
 # `HtmlRewriter._foreign_start`).
-_ALWAYS_STOP = (b"script", b"plaintext", b"noscript", b"svg", b"math", *_RAW_NAMES)
+#: (`select`: from one on, gating takes a second look, `latent_tags.py`.)
+_ALWAYS_STOP = (
+    b"script",
+    b"plaintext",
+    b"noscript",
+    b"svg",
+    b"math",
+    b"select",
+    *_RAW_NAMES,
+)
 _HEAD_STOP = (b"head", b"link", b"body")
 
 
@@ -143,7 +161,6 @@ _SKIPS_IN_NOSCRIPT = {
     for body in (False, True)
 }
 
-_TAG_NAME = re.compile(rb"[^\t\n\f\r />]*")
 #: Inside foreign content every tag counts: the scan stops at each "<".
 _SKIP_EACH = re.compile(rb"[^<]*")
 #: HTML start tags that end foreign content (WHATWG 13.2.6.5, "any other start tag"
@@ -192,119 +209,7 @@ _RAW_END = {name: re.compile(rb"</" + name + _DELIM, re.IGNORECASE) for name in 
 _NOSCRIPT_END = re.compile(rb"</noscript" + _DELIM, re.IGNORECASE)
 #: Bytes kept back inside a <noscript>: its end tag may be split between chunks.
 _NOSCRIPT_HOLD = len(b"</noscript")
-_HTML_WS = b"\t\n\f\r "
-
-# Tag sub-states, for a tag that streams through (the tokenizer's own states, merged where
-# they behave the same: "after attribute value (quoted)" and "self-closing start tag" act
-# like "before attribute name").
-(
-    _T_NAME,
-    _T_BEFORE_ATTR,
-    _T_ATTR_NAME,
-    _T_AFTER_ATTR,
-    _T_BEFORE_VALUE,
-    _T_DQ,
-    _T_SQ,
-    _T_UQ,
-    _T_END,
-) = range(9)
-_T_RUNS = (
-    _TAG_NAME,
-    re.compile(rb"[\t\n\f\r /]*"),
-    re.compile(rb"[^\t\n\f\r />=]*"),
-    re.compile(rb"[\t\n\f\r ]*"),
-    re.compile(rb"[\t\n\f\r ]*"),
-    re.compile(rb'[^"]*'),
-    re.compile(rb"[^']*"),
-    re.compile(rb"[^\t\n\f\r >]*"),
-)
-_GT, _EQ, _SLASH, _DQ, _SQ = 0x3E, 0x3D, 0x2F, 0x22, 0x27
-# Complete attributes, skipped at C speed from the "before attribute name" state. Each must be
-# followed by a character that settles it, so that the state after them is again "before
-# attribute name" (a valueless name at the end of the data could still get "=value").
-_ATTRS_SKIP = re.compile(
-    rb"(?:[\t\n\f\r /]*[^\t\n\f\r />][^\t\n\f\r />=]*(?=[\t\n\f\r />=])"
-    rb"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"[^"]*"|'[^']*'"""
-    rb"""|[^\t\n\f\r >"'][^\t\n\f\r >]*(?=[\t\n\f\r >])|(?=>))"""
-    rb"|(?=[\t\n\f\r ]*[^\t\n\f\r =])))*"
-)
-
-
-def _scan_tag(data: bytes, pos: int, state: int, end: int | None = None) -> tuple[int, int]:
-    """Advance through a tag from `pos` in `state`, reading `data` up to `end` (default: all of
-    it); (position after ">", _T_END) when it ends there, else (end, the state to resume in)."""
-    n = len(data) if end is None else end
-    runs = _T_RUNS
-    while True:
-        if state == _T_BEFORE_ATTR:
-            skipped = _ATTRS_SKIP.match(data, pos, n)
-            pos = skipped.end() if skipped is not None else pos
-        match = runs[state].match(data, pos, n)
-        pos = match.end() if match is not None else pos
-        if pos >= n:
-            return n, state
-        c = data[pos]
-        pos += 1
-        if c == _GT and state not in (_T_DQ, _T_SQ):
-            return pos, _T_END
-        if state in (_T_NAME, _T_UQ, _T_DQ, _T_SQ):
-            state = _T_BEFORE_ATTR
-        elif state == _T_BEFORE_ATTR:
-            state = _T_ATTR_NAME
-        elif state in (_T_ATTR_NAME, _T_AFTER_ATTR):
-            if c == _EQ:
-                state = _T_BEFORE_VALUE
-            elif c == _SLASH:
-                state = _T_BEFORE_ATTR
-            elif state == _T_ATTR_NAME:
-                state = _T_AFTER_ATTR
-            else:  # a new attribute: read it again from "before attribute name" (faster)
-                state = _T_BEFORE_ATTR
-                pos -= 1
-        else:  # _T_BEFORE_VALUE
-            state = _T_DQ if c == _DQ else _T_SQ if c == _SQ else _T_UQ
-
-
-def tag_end(data: bytes, name_end: int) -> int | None:
-    """Where a tag whose name ends at `name_end` ends (after its ">"), or None when `data`
-    ends first."""
-    end, state = _scan_tag(data, name_end, _T_NAME)
-    return end if state == _T_END else None
-
-
-_ATTR_RE = re.compile(
-    rb"[\t\n\f\r /]*([^\t\n\f\r />][^\t\n\f\r />=]*)"
-    rb"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*("[^"]*"|'[^']*'|[^\t\n\f\r >"'][^\t\n\f\r >]*|))?"""
-)
-
-
-class Attr(NamedTuple):
-    name: bytes  # lowercased
-    start: int  # where the name starts
-    name_end: int
-    end: int  # after the value (and its closing quote)
-    value: bytes  # raw, still HTML-encoded, without quotes; b"" when there is none
-
-
-def attributes(tag: bytes, pos: int) -> list[Attr]:
-    """The attributes of a complete tag, from `pos` (just after the tag name)."""
-    attrs = []
-    while (match := _ATTR_RE.match(tag, pos)) is not None:
-        raw = match.group(2) or b""
-        if raw[:1] in (b'"', b"'"):
-            raw = raw[1:-1]
-        attrs.append(Attr(match.group(1).lower(), match.start(1), match.end(1), match.end(), raw))
-        pos = match.end()
-    return attrs
-
-
-def first_by_name(attrs: list[Attr]) -> dict[bytes, Attr]:
-    """Attributes by name; as in a browser, the first of duplicates wins."""
-    by_name: dict[bytes, Attr] = {}
-    for attr in attrs:
-        by_name.setdefault(attr.name, attr)
-    return by_name
-
+_GT, _SLASH = 0x3E, 0x2F
 
 # Tokenizer states of the rewriter.
 (
@@ -394,6 +299,8 @@ class HtmlRewriter:
         "_closing",
         "_templates",
         "_after_axml",
+        "_latent",
+        "_latent_from",
         "_memo",
         "_fed",
         "_places",
@@ -420,7 +327,7 @@ class HtmlRewriter:
         self.added_length = len(self._head) + len(self._body)
         self._head_after_tag = False
         self._state = _DATA
-        self._tag_state = _T_NAME
+        self._tag_state = T_NAME
         self._after = _DATA
         self._raw_end = _RAW_END[b"style"]
         self._raw_hold = 0
@@ -453,6 +360,10 @@ class HtmlRewriter:
         # The last tag read in MathML was an `<annotation-xml>` start tag: an `<svg>` now
         # opens SVG (anywhere else in MathML it is a MathML element).
         self._after_axml = False
+        # Gating's second look, once SVG or MathML has opened, and where in this chunk's
+        # output it starts.
+        self._latent: LatentTagGuard | None = None
+        self._latent_from = 0
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -497,7 +408,11 @@ class HtmlRewriter:
             self._finished = True
             if memo is not None and found is not None:
                 memo.put(*waiting, data, tuple(found))
-        return b"".join(out)
+        result = b"".join(out)
+        if self._latent is not None:
+            start, self._latent_from = self._latent_from, 0
+            return result[:start] + self._latent.feed(result[start:])
+        return result
 
     def finish(self) -> bytes:
         """Whatever waited, and the snippets that found no place in the body."""
@@ -513,7 +428,10 @@ class HtmlRewriter:
         self._head = self._body = b""
         # In the data state, what waits is an unfinished tag the browser will drop (or a
         # lone "<"), so the snippets can still go before it and run.
-        return snippets + rest if self._state == _DATA else rest + snippets
+        out = snippets + rest if self._state == _DATA else rest + snippets
+        if self._latent is not None:
+            return self._latent.feed(out) + self._latent.finish()
+        return out
 
     def _replay(self, data: bytes, places: Places) -> bytes:
         """The output for a page seen before (`page_memo.py`): its bytes, the snippets at the
@@ -626,8 +544,8 @@ class HtmlRewriter:
         on from, and where to stop the chunk (data[stop:] waits for more), or -1 to go on."""
         state = self._state
         if state == _TAG:
-            i, self._tag_state = _scan_tag(data, i, self._tag_state, n)
-            if self._tag_state != _T_END:
+            i, self._tag_state = scan_tag(data, i, self._tag_state, n)
+            if self._tag_state != T_END:
                 return n, n
             self._tag_ended(data, i)
             return i, -1
@@ -691,7 +609,7 @@ class HtmlRewriter:
     def _end_tag(self, at: int) -> int:
         """The end tag of a raw-text element starts; its name ends at `at`."""
         self._state = _TAG
-        self._tag_state = _T_NAME
+        self._tag_state = T_NAME
         self._after = _DATA
         self._opens_noscript = False
         return at
@@ -703,6 +621,8 @@ class HtmlRewriter:
                 self._modes.append(self._push)
                 self._open[self._push[1]] = self._open.get(self._push[1], 0) + 1
                 self._refresh()
+                if self._tags is not None and self._latent is None:
+                    self._start_latent(self._tags, at)
             self._push = None
         if self._head_after_tag:
             self._head_after_tag = False
@@ -720,7 +640,7 @@ class HtmlRewriter:
 
     def _stream_tag(self, at: int, after: int, raw: bytes = b"") -> int:
         self._state = _TAG
-        self._tag_state = _T_NAME
+        self._tag_state = T_NAME
         self._after = after
         if raw:
             self._next_raw_end = _RAW_END[raw]
@@ -777,7 +697,7 @@ class HtmlRewriter:
                 self._state = _BOGUS
                 return start
             return i + 1  # a "<" that opens nothing (the fast scan takes these itself)
-        match = _TAG_NAME.match(data, start)
+        match = TAG_NAME.match(data, start)
         name_end = match.end() if match is not None else start
         name = data[start:name_end].lower()
         if name_end >= n:
@@ -867,7 +787,17 @@ class HtmlRewriter:
             self._opens_noscript = True
         if name in (b"svg", b"math"):
             self._push = _ROOT_ENTRY[name]  # foreign content, once its start tag ends
+        elif name == b"select" and self._tags is not None and self._latent is None:
+            # Browsers that follow the older select parser ignore some tags in it (a
+            # `<style>`, an `<svg>`) that the tokenizer reads.
+            self._start_latent(self._tags, i)
         return self._stream_tag(name_end, _DATA)
+
+    def _start_latent(self, tags: TagFilter, at: int) -> None:
+        """From `at` in this chunk's data on, gating takes a second look (`latent_tags.py`):
+        browsers' readings and the tokenizer's may part after SVG, MathML or a `<select>`."""
+        self._latent = LatentTagGuard(tags)
+        self._latent_from = sum(map(len, self._out)) + at - self._emitted
 
     def _close_template(self) -> None:
         """A `</template>` closes the innermost template, and any SVG or MathML opened in it
@@ -936,11 +866,11 @@ class HtmlRewriter:
         if i == 0 and self._held is not None:
             pos, tag_state = self._held
         else:
-            pos, tag_state = name_end, _T_NAME
+            pos, tag_state = name_end, T_NAME
         self._held = None
         # Inside a <noscript>, a "</noscript" ends the text before the tag would end.
         closing = self._noscript_end(data, name_end) if self._noscript else None
-        pos, tag_state = _scan_tag(data, pos, tag_state, None if closing is None else closing[0])
+        pos, tag_state = scan_tag(data, pos, tag_state, None if closing is None else closing[0])
         if after == _RAW:
             self._next_raw_end = _RAW_END[b"iframe"]
             self._next_raw_hold = len(b"iframe") + 2
@@ -948,12 +878,12 @@ class HtmlRewriter:
         assert tags is not None
         if name is None:
             name = b"script" if after == _SCRIPT else b"iframe"
-        if closing is not None and tag_state != _T_END:
+        if closing is not None and tag_state != T_END:
             # With scripting off it is still a tag (which goes on past "</noscript"): it
             # must not run either way.
             self._insert(data, name_end, tags.neutralize(name))
             return self._close_noscript(closing[1])
-        if tag_state == _T_END:
+        if tag_state == T_END:
             tag = data[i:pos]
             new = tags.rewrite(name, tag, name_end - i)
             if new != tag and after == _DATA and name == b"iframe":

@@ -16,15 +16,9 @@ from consent_middleware.config import DEFAULT_GOOGLE_CONSENT_MAPPING
 from consent_middleware.consent import Consent
 from consent_middleware.consent_mode import consent_mode_default, consent_mode_update
 from consent_middleware.gating import TagGate
-from consent_middleware.html import (
-    _SKIPS,
-    _T_END,
-    _T_NAME,
-    _TAG_REST,
-    MAX_TAG,
-    _scan_tag,
-)
+from consent_middleware.html import _SKIPS, _TAG_REST
 from consent_middleware.html import HtmlRewriter as _Rewriter
+from consent_middleware.start_tags import MAX_TAG, T_END, T_NAME, scan_tag
 
 from .conftest import AppSpec, Site, make_config
 
@@ -749,8 +743,8 @@ TAG_RE = re.compile(rb"<[a-zA-Z]" + _TAG_REST)
 @example(tag=b"<p =a=\"> x'>")
 def test_tag_end_matches_the_tokenizer(tag: bytes) -> None:
     expected = reference_tag_end(tag, 2)
-    end, state = _scan_tag(tag, 2, _T_NAME)
-    assert (end if state == _T_END else None) == expected
+    end, state = scan_tag(tag, 2, T_NAME)
+    assert (end if state == T_END else None) == expected
     match = TAG_RE.match(tag)
     assert (match.end() if match is not None else None) == expected
     if expected is not None:  # the fast scan takes a whole tag it need not act on
@@ -766,16 +760,16 @@ def test_tag_end_matches_the_tokenizer_exhaustively() -> None:
         for tail in tails:
             tag = b"<p " + tail
             expected = reference_tag_end(tag, 2)
-            end, state = _scan_tag(tag, 2, _T_NAME)
-            assert (end if state == _T_END else None) == expected, tag
+            end, state = scan_tag(tag, 2, T_NAME)
+            assert (end if state == T_END else None) == expected, tag
             match = TAG_RE.match(tag)
             assert (match.end() if match is not None else None) == expected, tag
             if len(tail) <= 5:  # resuming at every cut gives the same end
                 for cut in range(2, len(tag)):
-                    pos, state = _scan_tag(tag[:cut], 2, _T_NAME)
-                    if state != _T_END:
-                        pos, state = _scan_tag(tag, pos, state)
-                    assert (pos if state == _T_END else None) == expected, (tag, cut)
+                    pos, state = scan_tag(tag[:cut], 2, T_NAME)
+                    if state != T_END:
+                        pos, state = scan_tag(tag, pos, state)
+                    assert (pos if state == T_END else None) == expected, (tag, cut)
 
 
 # --- Google Consent Mode -----------------------------------------------------------------------

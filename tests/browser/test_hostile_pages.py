@@ -123,6 +123,28 @@ TRICKY = [
     # `<svg>` inside MathML is a MathML element: its `<title>` is no integration point.
     b"<math><svg><title><style><mi><script data-consent-category=marketing>window.__pwned=1"
     b"</script>",
+    # After SVG or MathML, a browser's reading depends on the tree it built (which HTML
+    # elements are open, a <font>'s attributes, an encoding, an <mglyph>): gating's second
+    # look (`latent_tags.py`) makes every refused tag inert, text or not.
+    *(
+        before + b"<script data-consent-category=marketing>window.__pwned=1</script>" + after
+        for before, after in [
+            (b"<div><math></div><![CDATA[</math>", b""),
+            (b"<div><svg></div><style><!--</style>", b"-->"),
+            (b"<a><svg></a><style><!--</style>", b"-->"),
+            (b"<span><svg><g></span><![CDATA[</svg>", b""),
+            (b"<table><svg></table><style><!--</style>", b"-->"),
+            (b"<svg><font><style>", b"</style></font></svg>"),
+            (b"<svg><font><style><p>", b"</style></font></svg>"),
+            (b"<math><annotation-xml encoding=text/html><style><!--</style>", b"-->"),
+            (b"<math><mtext><mglyph><style><p>", b"</style>"),
+            (b"<svg><foreignObject><div></svg></div></foreignObject><style>", b"</style>"),
+            (b"<svg><foreignObject><p></foreignObject><style><!--</style>", b"-->"),
+            (b"<svg><desc><div></desc><style><!--</style>", b"-->"),
+        ]
+    ),
+    b"<div><svg></div><style><!--</style><iframe data-consent-category=marketing "
+    b'srcdoc="<script>parent.__pwned=1</script>"></iframe>-->',
 ]
 
 
