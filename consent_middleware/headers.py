@@ -1,12 +1,14 @@
 """The few request headers the middleware reads, from raw ASGI header pairs (bytes, in any
-spelling): one pass, no dict of all headers, names learned once per spelling."""
+spelling): one pass, no dict of all headers, names learned once per spelling. What makes a
+request a fragment or a navigation is decided here for both adapters (`is_fragment`,
+`is_navigation`); the WSGI adapter reads the same headers from its environ."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-__all__ = ["NAVIGATIONS", "RequestHeaders", "RequestSignals"]
+__all__ = ["RequestHeaders", "RequestSignals", "is_fragment", "is_navigation"]
 
 (
     _OTHER,
@@ -40,9 +42,37 @@ _KINDS = {
     "sec-fetch-dest": _DEST,
 }
 #: The destinations of a navigation: what a browser shows as a page.
-NAVIGATIONS = frozenset({"document", "iframe", "frame"})
-_NAVIGATIONS = frozenset(d.encode() for d in NAVIGATIONS)
+_NAVIGATIONS = frozenset({"document", "iframe", "frame"})
 _MAX_LEARNED = 256
+
+
+def _token(value: str | bytes) -> str:
+    """A header value compared as a token: trimmed, in lower case (ASGI: latin-1 bytes)."""
+    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return text.strip().lower()
+
+
+def is_fragment(
+    hx_request: bool,
+    hx_boosted: str | bytes | None,
+    frame: bool,
+    requested_with: str | bytes | None,
+) -> bool:
+    """A fragment, not a page (no banner): htmx (`HX-Request`, unless hx-boost fetched a
+    whole page, whose body it swaps in), a Turbo Frame or Unpoly (`frame`: `Turbo-Frame`,
+    `X-Up-Target`), an XMLHttpRequest (`X-Requested-With`)."""
+    return (
+        (hx_request and (hx_boosted is None or _token(hx_boosted) != "true"))
+        or frame
+        or (requested_with is not None and _token(requested_with) == "xmlhttprequest")
+    )
+
+
+def is_navigation(dest: str | bytes | None, revalidates: bool) -> bool:
+    """A navigation (`Sec-Fetch-Dest`: what a browser shows as a page) that revalidates a
+    copy (`revalidates`: If-None-Match or If-Modified-Since): with no tag of ours, its copy
+    is no page we rewrote (`core.begin`)."""
+    return revalidates and dest is not None and _token(dest) in _NAVIGATIONS
 
 
 class RequestSignals(NamedTuple):
@@ -85,9 +115,10 @@ class RequestHeaders:
         cookie = b""
         cookies: list[Any] | None = None
         tags: list[Any] | None = None
-        gpc = dnt = fragment = refresh = htmx = boosted = navigation = modified = False
+        gpc = dnt = frame = refresh = htmx = modified = False
         language: bytes | None = None
         if_none_match: bytes | None = None
+        boosted = requested_with = dest = None
         kinds = self._kinds
         others = self._others
         for name, value in headers:
@@ -112,13 +143,13 @@ class RequestHeaders:
             elif kind == _LANGUAGE:
                 language = value
             elif kind == _FRAGMENT:
-                fragment = True
+                frame = True
             elif kind == _XHR:
-                fragment = fragment or value.strip().lower() == b"xmlhttprequest"
+                requested_with = value
             elif kind == _HTMX:
                 htmx = True
             elif kind == _BOOSTED:
-                boosted = value.strip().lower() == b"true"
+                boosted = value
             elif kind == _IF_NONE_MATCH:
                 if if_none_match is None:
                     if_none_match = value
@@ -131,14 +162,17 @@ class RequestHeaders:
             elif kind == _IF_MODIFIED_SINCE:
                 modified = True
             elif kind == _DEST:
-                navigation = value.strip().lower() in _NAVIGATIONS
+                dest = value
         if cookies is not None:
             cookie = b"; ".join(cookies)
         if tags is not None:
             if_none_match = b", ".join(tags)
+        # Most requests carry none of these: no call then.
+        fragment = (htmx or frame or requested_with is not None) and is_fragment(
+            htmx, boosted, frame, requested_with
+        )
+        navigation = dest is not None and is_navigation(dest, modified or if_none_match is not None)
         # A plain tuple in the fields' order: a NamedTuple's own constructor costs more.
-        fragment = fragment or (htmx and not boosted)
-        navigation = navigation and (modified or if_none_match is not None)
         return (cookie, gpc, dnt, language, fragment, refresh, if_none_match, navigation)  # type: ignore[return-value]
 
     def _kind(self, name: Any) -> int:

@@ -17,7 +17,7 @@ from .api import API_HEADERS, ApiResponse
 from .config import ConsentConfig
 from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
-from .headers import NAVIGATIONS
+from .headers import is_fragment, is_navigation
 
 __all__ = ["ConsentWSGIMiddleware"]
 
@@ -121,16 +121,13 @@ class ConsentWSGIMiddleware:
         path = get("PATH_INFO", "")
         gpc = get("HTTP_SEC_GPC")
         dnt = get("HTTP_DNT")
-        # htmx (unless hx-boost fetched a whole page), a Turbo Frame, Unpoly, XMLHttpRequest.
-        fragment = (
-            ("HTTP_HX_REQUEST" in environ and get("HTTP_HX_BOOSTED", "").lower() != "true")
-            or "HTTP_TURBO_FRAME" in environ
-            or "HTTP_X_UP_TARGET" in environ
-            or (
-                "HTTP_X_REQUESTED_WITH" in environ
-                and str(environ["HTTP_X_REQUESTED_WITH"]).strip().lower() == "xmlhttprequest"
-            )
+        htmx = "HTTP_HX_REQUEST" in environ
+        frame = "HTTP_TURBO_FRAME" in environ or "HTTP_X_UP_TARGET" in environ
+        requested_with = get("HTTP_X_REQUESTED_WITH")
+        fragment = (htmx or frame or requested_with is not None) and is_fragment(
+            htmx, get("HTTP_HX_BOOSTED"), frame, requested_with
         )
+        dest = get("HTTP_SEC_FETCH_DEST")
         return self.core.begin(  # positional: the hot path
             get("HTTP_COOKIE", ""),
             get("wsgi.url_scheme") == "https",
@@ -146,9 +143,10 @@ class ConsentWSGIMiddleware:
             get("HTTP_IF_NONE_MATCH"),
             # The path as sent: waitress and werkzeug set REQUEST_URI, gunicorn RAW_URI.
             get("REQUEST_URI") or get("RAW_URI"),
-            "HTTP_SEC_FETCH_DEST" in environ
-            and str(environ["HTTP_SEC_FETCH_DEST"]).strip().lower() in NAVIGATIONS
-            and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ),
+            dest is not None
+            and is_navigation(
+                dest, "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
+            ),
         )
 
     def _answer(

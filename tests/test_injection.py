@@ -136,6 +136,28 @@ def test_an_htmx_boosted_page_keeps_its_banner(make_site: Callable[..., Site], o
     assert b"consent-banner" not in site.get("/", headers={"hx-request": "true"}).content
 
 
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [
+        ({"hx-request": "true"}, True),
+        ({"hx-request": "true", "hx-boosted": " TRUE "}, False),
+        ({"hx-request": "true", "hx-boosted": "false"}, True),
+        ({"hx-boosted": "true"}, False),
+        ({"turbo-frame": "main"}, True),
+        ({"x-up-target": ".box"}, True),
+        ({"x-requested-with": " XMLHttpRequest"}, True),
+        ({"x-requested-with": "com.example.app"}, False),  # an Android WebView's package
+        ({"sec-fetch-dest": "document"}, False),
+    ],
+)
+def test_fragments_are_told_the_same_way_by_both_adapters(
+    make_site: Callable[..., Site], headers: dict[str, str], fragment: bool
+) -> None:
+    """One rule (`headers.is_fragment`), whatever the adapter: a fragment gets no banner."""
+    response = html_site(make_site).get("/", headers=headers)
+    assert (b'id="consent-banner"' not in response.content) is fragment
+
+
 def test_head_of_a_page_is_left_empty(make_site: Callable[..., Site]) -> None:
     response = html_site(make_site).request("HEAD", "/")
     assert response.content == b""
