@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterable
 
 import pytest
 
@@ -27,7 +28,7 @@ def gate() -> TagGate:
     return TagGate(frozenset({"necessary"}))
 
 
-def gated(page: bytes, cuts: object = ()) -> bytes:
+def gated(page: bytes, cuts: Iterable[int] = ()) -> bytes:
     return feed_in_chunks(HtmlRewriter(tags=gate()), page, cuts)
 
 
