@@ -81,8 +81,8 @@ _DELIM = rb"(?=[\t\n\f\r />])"
 
 _RAW_NAMES = (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
 # `<svg>` and `<math>` open foreign content, where those names are no raw text (see
-# `HtmlRewriter._foreign_start`).
-#: (`select`: from one on, gating takes a second look, `latent_tags.py`.)
+# `HtmlRewriter._foreign_start`); from a `<select>` on, gating takes a second look
+# (`latent_tags.py`).
 _ALWAYS_STOP = (
     b"script",
     b"plaintext",
