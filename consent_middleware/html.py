@@ -31,6 +31,7 @@ from .start_tags import (
     attributes,
     first_by_name,
     scan_tag,
+    self_closing,
     tag_end,
 )
 
@@ -544,10 +545,11 @@ class HtmlRewriter:
         on from, and where to stop the chunk (data[stop:] waits for more), or -1 to go on."""
         state = self._state
         if state == _TAG:
-            i, self._tag_state = scan_tag(data, i, self._tag_state, n)
+            start, start_state = i, self._tag_state
+            i, self._tag_state = scan_tag(data, i, start_state, n)
             if self._tag_state != T_END:
                 return n, n
-            self._tag_ended(data, i)
+            self._tag_ended(data, i, start, start_state)
             return i, -1
         if state == _COMMENT:
             found = _COMMENT_END.search(data, i, n)
@@ -614,10 +616,12 @@ class HtmlRewriter:
         self._opens_noscript = False
         return at
 
-    def _tag_ended(self, data: bytes, at: int) -> None:
+    def _tag_ended(self, data: bytes, at: int, start: int, start_state: int) -> None:
+        """A tag ends at `at` (after its ">"); this chunk's scan of it began at `start` in
+        `start_state`."""
         if self._push is not None:
             before = data[at - 2] if at >= 2 else (self._tail[0] if self._tail else None)
-            if before != _SLASH:  # "<svg/>" opens nothing
+            if not self_closing(data, start, start_state, at, before):  # "<svg/>" opens nothing
                 self._modes.append(self._push)
                 self._open[self._push[1]] = self._open.get(self._push[1], 0) + 1
                 self._refresh()

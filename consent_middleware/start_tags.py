@@ -17,6 +17,7 @@ __all__ = [
     "attributes",
     "first_by_name",
     "scan_tag",
+    "self_closing",
     "tag_end",
 ]
 
@@ -136,3 +137,14 @@ def first_by_name(attrs: list[Attr]) -> dict[bytes, Attr]:
     for attr in attrs:
         by_name.setdefault(attr.name, attr)
     return by_name
+
+
+def self_closing(data: bytes, start: int, state: int, end: int, before: int | None) -> bool:
+    """Whether a tag ending at `end` (after its ">"), whose scan in `data` began at `start` in
+    `state`, closes itself: `before` (the byte before its ">") is a "/" outside an unquoted
+    attribute value. In one, the "/" is part of the value: `<svg a=b/>` and `<svg a=/>` open
+    an SVG element, as `<svg/>` and `<svg a="b"/>` do not."""
+    if before != _SLASH:
+        return False
+    _, last = scan_tag(data, start, state, end - 1)  # the state that reads the ">"
+    return last != _T_UQ

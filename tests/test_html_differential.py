@@ -185,7 +185,7 @@ PIECES = [
     </iframe>|<iframe>|<svg>|</svg>|<svg/>|<math>|</math>|<mi>|</mi>|<mtext>|<foreignObject>|
     </foreignObject>|<desc>|</desc>|<annotation-xml>|</annotation-xml>|<rect/>|<style/>|<title/>|
     <![CDATA[|]]>|<div>|</div>|<br>|<button>|<form>|</form>|<object>|<details>|<dialog>|
-    <label>|<a>|</a>""".replace(b"\n    ", b"").split(b"|"),
+    <label>|<a>|</a>|<svg a=b/>|<math a=/>|<svg a="b"/>|<svg a=b />""".replace(b"\n    ", b"").split(b"|"),
     b"\x00",
     b"\r\n",
     b"<scr\x00ipt>",

@@ -48,6 +48,29 @@ def test_after_svg_a_refused_tag_is_inert_wherever_it_stands(where: bytes) -> No
     assert gated(page) == b"<svg></svg>" + where.replace(b"%s", INERT_SCRIPT)
 
 
+@pytest.mark.parametrize(
+    ("tag", "opens"),
+    [
+        (b"<svg>", True),
+        (b"<svg/>", False),
+        (b"<svg />", False),
+        (b'<svg a="b"/>', False),
+        (b"<svg a=b />", False),
+        (b"<svg a=b/>", True),  # the "/" is the value's: the tag does not close itself
+        (b"<svg a=/>", True),
+        (b"<svg width=24 height=24/>", True),
+        (b"<svg a=b/ >", True),
+    ],
+)
+def test_a_slash_in_an_unquoted_value_does_not_close_the_tag(tag: bytes, opens: bool) -> None:
+    """Whether SVG opened decides whether a `<style>` after it is raw text: in SVG it is
+    not, and a refused script in it runs (Chromium ran `<svg a=b/><style><script …>`)."""
+    page = tag + b"<style>" + REFUSED
+    for cuts in ((), range(len(page))):
+        out = gated(page, cuts)
+        assert (INERT[b"script"] in out or b'type="text/plain"' in out) is opens, (tag, cuts)
+
+
 def test_after_a_select_too() -> None:
     """Browsers that follow the older select parser ignore some tags in a `<select>`."""
     page = b"<select><style></select>" + REFUSED + b"</style>"

@@ -143,6 +143,12 @@ TRICKY = [
             (b"<svg><desc><div></desc><style><!--</style>", b"-->"),
         ]
     ),
+    # A "/" in an unquoted value is the value's: `<svg a=b/>` opens SVG, whose <style> and
+    # <title> are no raw text.
+    b"<svg a=b/><style><script data-consent-category=marketing>window.__pwned=1</script>",
+    b"<svg width=24 height=24/><title><script data-consent-category=marketing>"
+    b"window.__pwned=1</script></title>",
+    b"<math a=/><style><p><script data-consent-category=marketing>window.__pwned=1</script>",
     b"<div><svg></div><style><!--</style><iframe data-consent-category=marketing "
     b'srcdoc="<script>parent.__pwned=1</script>"></iframe>-->',
 ]
