@@ -163,16 +163,26 @@ class MetaSniffer:
     would know its charset from its `<meta>` (`meta_charset.py`; the whole head, at most
     `HOLD` bytes). Through `Recoded(inner)` when a `<meta>` names ISO-2022-JP, else through
     `plain` (a page that starts with a byte order mark too: the mark wins). Only for pages
-    whose length is not kept anyway (gated, recompressed): recoding changes it."""
+    whose length is not kept anyway (gated, recompressed): recoding changes it.
+
+    A head longer than `HOLD` with no charset yet is read as ASCII, and `undecided` is
+    called: a browser reads on, and a `<meta>` further on may still name ISO-2022-JP, whose
+    two-byte text the tokenizer would read as markup (gating then takes a second look)."""
 
     #: The most bytes held back for the scan; a longer head is read as ASCII.
     HOLD = 65536
 
-    __slots__ = ("_inner", "_plain", "_head", "_scanned", "_chosen")
+    __slots__ = ("_inner", "_plain", "_head", "_scanned", "_chosen", "_undecided")
 
-    def __init__(self, inner: BodyFilter, plain: BodyFilter) -> None:
+    def __init__(
+        self,
+        inner: BodyFilter,
+        plain: BodyFilter,
+        undecided: Callable[[], None] | None = None,
+    ) -> None:
         self._inner = inner
         self._plain = plain
+        self._undecided = undecided
         self._head = b""
         self._scanned = 0  # the held length at the last scan: scans double it (linear)
         self._chosen: BodyFilter | None = None
@@ -186,7 +196,7 @@ class MetaSniffer:
             self._head = head
             return b""
         self._scanned = len(head)
-        chosen = self._choose(head, final=len(head) >= self.HOLD)
+        chosen = self._choose(head, final=False, give_up=len(head) >= self.HOLD)
         if chosen is None:
             self._head = head
             return b""
@@ -202,7 +212,7 @@ class MetaSniffer:
             return chosen.feed(head) + chosen.finish()
         return chosen.finish()
 
-    def _choose(self, head: bytes, final: bool) -> BodyFilter | None:
+    def _choose(self, head: bytes, final: bool, give_up: bool = False) -> BodyFilter | None:
         if head[:2] in _BOMS or head.startswith(codecs.BOM_UTF8):
             label = None
         else:
@@ -211,7 +221,11 @@ class MetaSniffer:
             except Exception:  # pragma: no cover - a bug; never lose the bytes held
                 label = None
             if label == MORE:
-                return None
+                if not give_up:
+                    return None
+                label = None
+                if self._undecided is not None:
+                    self._undecided()
         codec = _RECODED.get(label) if label is not None else None
         self._chosen = self._plain if codec is None else Recoded(self._inner, codec)
         return self._chosen

@@ -546,7 +546,8 @@ class ConsentCore:
                 )
         if left_alone:
             return _plan_of((out, None))
-        body, added, banner = self._page(ctx, banner_off, csp, page_type != _XHTML)
+        rewriter, added, banner = self._page(ctx, banner_off, csp, page_type != _XHTML)
+        body: BodyFilter | None = rewriter
         if body is not None and page_type is _SNIFFED:
             added = None  # rewritten only if its first bytes show HTML: its length is unknown
         spell = _bytes_header if as_bytes else _str_header
@@ -573,7 +574,11 @@ class ConsentCore:
             plain = BomSniffer(body, added, self._log_once)
             # No charset in the header: a <meta> may name ISO-2022-JP. Read only where the
             # length is not kept anyway (gating): recoding changes it.
-            body = plain if labelled or added is not None else MetaSniffer(body, plain)
+            if not labelled and added is None:
+                # Still unknown after a long head: gating takes a second look.
+                body = MetaSniffer(body, plain, rewriter.look_twice if rewriter else None)
+            else:
+                body = plain
         if page_type is _SNIFFED:
             # Sniffed as browsers sniff, on the bytes as they came (a byte order mark makes
             # it text): before the charset's scan, which would hold a stream that is no page.
@@ -669,7 +674,7 @@ class ConsentCore:
 
     def _page(
         self, ctx: RequestContext, banner_off: bool, csp: str | None, html: bool
-    ) -> tuple[BodyFilter | None, int | None, bool]:
+    ) -> tuple[HtmlRewriter | None, int | None, bool]:
         """The page's rewriter (banner, gating, consent mode), how many bytes it adds (None
         when unknown), and whether the banner is in it; `html`: not XHTML."""
         config = self.config

@@ -415,6 +415,14 @@ class HtmlRewriter:
             return result[:start] + self._latent.feed(result[start:])
         return result
 
+    def look_twice(self) -> None:
+        """From the next output on, gating takes a second look (`latent_tags.py`): the page's
+        charset is still unknown (`charsets.MetaSniffer`), and one that a `<meta>` further on
+        names may make a browser read its bytes otherwise."""
+        if self._tags is not None and self._latent is None:
+            self._latent = LatentTagGuard(self._tags)
+            self._latent_from = 0
+
     def finish(self) -> bytes:
         """Whatever waited, and the snippets that found no place in the body."""
         if self._finished:

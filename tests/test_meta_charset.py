@@ -157,3 +157,26 @@ def test_a_label_no_codec_can_name_is_skipped() -> None:
     plain = Plain()
     sniffer = MetaSniffer(HtmlRewriter(), plain)
     assert b"\x00" in sniffer.feed(page[:40]) + sniffer.feed(page[40:]) + sniffer.finish()
+
+
+@pytest.mark.parametrize("size", [4096, 65536 + 7])
+def test_a_meta_past_the_hold_cannot_hide_a_refused_script(size: int) -> None:
+    """A head longer than `HOLD` streams on, read as ASCII before its `<meta>` is seen; a
+    browser still reads the page as the ISO-2022-JP it names, whose `ESC $ B <!-- ESC ( B`
+    is text, not a comment. Gating then takes a second look: the script after it is inert
+    however the tokenizer reads the bytes before it (Chromium ran it, chunks of 4096)."""
+    from consent_middleware.core import ConsentCore
+
+    from .conftest import make_config
+
+    page = (
+        b"<!doctype html><html><head><style>/*" + b"a" * 70000 + b"*/</style>"
+        b"<meta charset=iso-2022-jp></head><body>\x1b$B<!--\x1b(B"
+        b"<script data-consent-category=marketing>track()</script></body></html>"
+    )
+    core = ConsentCore(make_config(gate_scripts=True))
+    plan = core.plan_response(core.begin("", False), 200, [(b"content-type", b"text/html")], True)
+    assert plan.body is not None
+    chunks = [page[i : i + size] for i in range(0, len(page), size)]
+    out = b"".join(plan.body.feed(c) for c in chunks) + plan.body.finish()
+    assert b"<script type=text/plain data-consent-category=marketing>" in out
