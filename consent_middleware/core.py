@@ -106,9 +106,14 @@ _SNIFFED = "sniffed"
 #: End tags before the banner in an HTML page (not XHTML, where a stray one is an error),
 #: innermost kinds first. Where a page leaves one of these open at its `</body>`, the
 #: banner would be part of it: its form dropped as a nested form (its buttons then submit
-#: the page's form), or the banner hidden in a `<select>`, a closed `<details>` or
-#: `<dialog>`, or SVG. Where none is open, the parser ignores them.
-_CLOSE_OPEN = b"</svg></math></select></button></label></a></object></details></dialog></form>"
+#: the page's form), or the banner hidden in a `<select>`, a `<datalist>`, a closed
+#: `<details>` or `<dialog>`, SVG, or the fallback content of a `<video>`, `<audio>` or
+#: `<canvas>` (never shown where they are supported). Where none is open, the parser
+#: ignores them.
+_CLOSE_OPEN = (
+    b"</svg></math></select></datalist></video></audio></canvas></button></label></a></object>"
+    b"</details></dialog></form>"
+)
 _TEXT_TYPES = (bytes, str)
 _UNKNOWN: Any = object()
 _FAIL_CLOSED = "consent-middleware failed on a response; sending only required cookies"

@@ -21,7 +21,10 @@ from consent_middleware.latent_tags import INERT
 from .chunks import feed_in_chunks
 from .test_fuzz import live_gated_tags
 
-CLOSE = b"</svg></math></select></button></label></a></object></details></dialog></form>"
+CLOSE = (
+    b"</svg></math></select></datalist></video></audio></canvas></button></label></a></object>"
+    b"</details></dialog></form>"
+)
 BODY = CLOSE + b'<div id="consent-banner"><form id="consent-form"></form></div>'
 HEAD = b'<script id="cm-default">/*cm*/</script>'
 MARK = b' data-seen=""'
@@ -185,7 +188,9 @@ PIECES = [
     </iframe>|<iframe>|<svg>|</svg>|<svg/>|<math>|</math>|<mi>|</mi>|<mtext>|<foreignObject>|
     </foreignObject>|<desc>|</desc>|<annotation-xml>|</annotation-xml>|<rect/>|<style/>|<title/>|
     <![CDATA[|]]>|<div>|</div>|<br>|<button>|<form>|</form>|<object>|<details>|<dialog>|
-    <label>|<a>|</a>|<svg a=b/>|<math a=/>|<svg a="b"/>|<svg a=b />""".replace(b"\n    ", b"").split(b"|"),
+    <label>|<a>|</a>|<svg a=b/>|<math a=/>|<svg a="b"/>|<svg a=b />""".replace(
+        b"\n    ", b""
+    ).split(b"|"),
     b"\x00",
     b"\r\n",
     b"<scr\x00ipt>",
