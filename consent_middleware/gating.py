@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from .cache import ENTRY_OVERHEAD, BoundedCache
-from .html import Attr, attributes, first_by_name
+from .html import Attr, attributes, first_by_name, tag_end
 
 __all__ = ["TagGate", "TagMemo", "new_tag_memo"]
 
@@ -22,6 +22,8 @@ TagMemo = BoundedCache[bytes, bytes]
 _MEMO_MAX_TAG = 4096
 
 _HTML_WS = b"\t\n\f\r "
+#: Where a script or iframe tag may start in a `srcdoc` document.
+_TAG_START = re.compile(rb"<(script|iframe)(?=[\t\n\f\r />])", re.IGNORECASE)
 _CATEGORY_SPLIT = re.compile("[\t\n\f\r ]+")
 
 
@@ -138,7 +140,12 @@ class TagGate:
         first = first_by_name(attrs)
         refused = self._refused(first)
         if refused is None:
-            return tag
+            # An iframe free to load whose `srcdoc` holds a refused script: the document it
+            # makes is this page's too (same origin), and no gate reads it. The iframe
+            # waits for what its document needs.
+            refused = self._refused_inside(a.value for a in attrs if a.name == b"srcdoc")
+            if refused is None:
+                return tag
         sources = [a for a in attrs if a.name in (b"src", b"srcdoc")]
         if not sources:
             return tag
@@ -151,6 +158,29 @@ class TagGate:
             prev = attr.start
         parts.append(tag[prev:])
         return self._placeholder(refused) + b"".join(parts)
+
+    def _refused_inside(self, documents: Iterable[bytes]) -> list[str] | None:
+        """The categories refused by the script and iframe tags in `documents` (`srcdoc`
+        values, still HTML-encoded), or None when none is refused. Read as every reading
+        could (a tag wherever `<script` or `<iframe` stands once decoded, decoding every
+        reference a browser might); a tag cut off names no category, and is refused."""
+        refused: list[str] | None = None
+        for raw in documents:
+            text = html.unescape(raw.decode("utf-8", "replace")).encode("utf-8")
+            for match in _TAG_START.finditer(text):
+                name_end = match.end()
+                end = tag_end(text, name_end)
+                if end is None:
+                    found: list[str] | None = []
+                else:
+                    inner = text[match.start() : end]
+                    attrs = attributes(inner, name_end - match.start())
+                    found = self._refused(first_by_name(attrs))
+                    if found is None and match.group(1).lower() == b"iframe":
+                        found = self._refused_inside(a.value for a in attrs if a.name == b"srcdoc")
+                if found is not None:
+                    refused = list(dict.fromkeys((refused or []) + found))
+        return refused
 
     def _placeholder(self, refused: list[str]) -> bytes:
         names = " ".join(refused)

@@ -287,6 +287,41 @@ def placeholder(names: str, label: str | None = None) -> str:
             '<iframe src="/v"></iframe>',
             id="no-category",
         ),
+        # A srcdoc document is the page's own origin, and no gate reads it: an iframe that
+        # may load waits for the categories its document's tags need.
+        pytest.param(
+            '<iframe srcdoc="<script data-consent-category=marketing>x()</script>"></iframe>',
+            placeholder("marketing")
+            + '<iframe hidden="" data-consent-srcdoc="<script data-consent-category=marketing>'
+            'x()</script>"></iframe>',
+            id="srcdoc-holds-a-refused-script",
+        ),
+        pytest.param(
+            "<iframe srcdoc='&lt;SCRIPT DATA-CONSENT-CATEGORY=\"marketing\"&gt;'></iframe>",
+            placeholder("marketing")
+            + "<iframe hidden=\"\" data-consent-srcdoc='&lt;SCRIPT"
+            " DATA-CONSENT-CATEGORY=\"marketing\"&gt;'></iframe>",
+            id="srcdoc-encoded",
+        ),
+        pytest.param(
+            "<iframe srcdoc=\"<iframe srcdoc='&amp;lt;script data-consent-category=marketing"
+            "&amp;gt;'></iframe>\"></iframe>",
+            placeholder("marketing")
+            + "<iframe hidden=\"\" data-consent-srcdoc=\"<iframe srcdoc='&amp;lt;script"
+            " data-consent-category=marketing&amp;gt;'></iframe>\"></iframe>",
+            id="srcdoc-in-srcdoc",
+        ),
+        pytest.param(
+            '<iframe srcdoc="<script data-consent-category=analytics>x()</script>"></iframe>',
+            '<iframe srcdoc="<script data-consent-category=analytics>x()</script>"></iframe>',
+            id="srcdoc-granted",
+        ),
+        pytest.param(
+            '<iframe srcdoc="<script title=\'x"></iframe>',
+            placeholder("", "") + '<iframe hidden="" data-consent-srcdoc="<script title=\'x">'
+            "</iframe>",
+            id="srcdoc-tag-cut-off",
+        ),
         pytest.param(
             '<iframe title="a > b" src="/v" data-consent-category="marketing">'
             '<script data-consent-category="marketing"></script></iframe>',

@@ -149,6 +149,11 @@ TRICKY = [
     b"<svg width=24 height=24/><title><script data-consent-category=marketing>"
     b"window.__pwned=1</script></title>",
     b"<math a=/><style><p><script data-consent-category=marketing>window.__pwned=1</script>",
+    # A srcdoc document is the page's own origin: its refused script would run there.
+    b'<iframe srcdoc="<script data-consent-category=marketing>parent.__pwned=1</script>">'
+    b"</iframe>",
+    b'<iframe srcdoc="&lt;script data-consent-category=marketing&gt;parent.__pwned=1'
+    b'&lt;/script&gt;"></iframe>',
     b"<div><svg></div><style><!--</style><iframe data-consent-category=marketing "
     b'srcdoc="<script>parent.__pwned=1</script>"></iframe>-->',
 ]
