@@ -298,16 +298,15 @@ def placeholder(names: str, label: str | None = None) -> str:
         ),
         pytest.param(
             "<iframe srcdoc='&lt;SCRIPT DATA-CONSENT-CATEGORY=\"marketing\"&gt;'></iframe>",
-            placeholder("marketing")
-            + "<iframe hidden=\"\" data-consent-srcdoc='&lt;SCRIPT"
-            " DATA-CONSENT-CATEGORY=\"marketing\"&gt;'></iframe>",
+            placeholder("marketing") + '<iframe hidden="" data-consent-srcdoc=\'&lt;SCRIPT'
+            ' DATA-CONSENT-CATEGORY="marketing"&gt;\'></iframe>',
             id="srcdoc-encoded",
         ),
         pytest.param(
             "<iframe srcdoc=\"<iframe srcdoc='&amp;lt;script data-consent-category=marketing"
             "&amp;gt;'></iframe>\"></iframe>",
             placeholder("marketing")
-            + "<iframe hidden=\"\" data-consent-srcdoc=\"<iframe srcdoc='&amp;lt;script"
+            + '<iframe hidden="" data-consent-srcdoc="<iframe srcdoc=\'&amp;lt;script'
             " data-consent-category=marketing&amp;gt;'></iframe>\"></iframe>",
             id="srcdoc-in-srcdoc",
         ),

@@ -150,8 +150,7 @@ TRICKY = [
     b"window.__pwned=1</script></title>",
     b"<math a=/><style><p><script data-consent-category=marketing>window.__pwned=1</script>",
     # A srcdoc document is the page's own origin: its refused script would run there.
-    b'<iframe srcdoc="<script data-consent-category=marketing>parent.__pwned=1</script>">'
-    b"</iframe>",
+    b'<iframe srcdoc="<script data-consent-category=marketing>parent.__pwned=1</script>"></iframe>',
     b'<iframe srcdoc="&lt;script data-consent-category=marketing&gt;parent.__pwned=1'
     b'&lt;/script&gt;"></iframe>',
     b"<div><svg></div><style><!--</style><iframe data-consent-category=marketing "
