@@ -1,5 +1,6 @@
-"""Gating's second look, once a page has opened SVG or MathML: every `<script` and `<iframe`
-of a refused category is made inert wherever it stands, in text and comments too.
+"""Gating's second look, once a page has opened SVG, MathML or a `<select>`, or once its
+charset may still change (`charsets.MetaSniffer`): every `<script` and `<iframe` of a
+refused category is made inert wherever it stands, in text and comments too.
 
 Why: after foreign content, what a browser reads as markup and what it reads as text (a
 CDATA section, a comment, the raw text of a `<style>`) depends on the tree it has built:
@@ -40,7 +41,8 @@ _READ_BUDGET = 8
 
 
 class LatentTagGuard:
-    """Streams the rewriter's output once foreign content has opened (`feed`, then `finish`)."""
+    """Streams the rewriter's output from where the second look starts (`feed`, then
+    `finish`)."""
 
     __slots__ = ("_tags", "_pending", "_resume")
 
