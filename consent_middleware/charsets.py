@@ -13,7 +13,7 @@ import codecs
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .meta_charset import MORE, known_label, meta_charset
+from .meta_charset import MORE, encoding_of, meta_charset
 from .mime import extract_mime_type
 
 if TYPE_CHECKING:
@@ -30,26 +30,15 @@ __all__ = [
     "utf16_order",
 ]
 
-#: WHATWG Encoding labels of UTF-16LE and UTF-16BE.
-_LABELS = {
-    "csunicode": "le",
-    "iso-10646-ucs-2": "le",
-    "ucs-2": "le",
-    "unicode": "le",
-    "unicodefeff": "le",
-    "utf-16": "le",
-    "utf-16le": "le",
-    "unicodefffe": "be",
-    "utf-16be": "be",
-}
+#: The byte order of each WHATWG encoding of UTF-16.
+_UTF16 = {"utf-16le": "le", "utf-16be": "be"}
 _BOMS = {codecs.BOM_UTF16_LE: "le", codecs.BOM_UTF16_BE: "be"}
-_WS = " \t\r\n"
 
 
-#: WHATWG labels of ISO-2022-JP: 7-bit bytes whose escape sequences switch to two-byte
-#: text, in which `<!--` or `<` can be part of a character. (The other ISO-2022 labels
-#: decode to the replacement character in browsers: nothing in such a page runs.)
-_RECODED = {"csiso2022jp": "iso2022_jp", "iso-2022-jp": "iso2022_jp"}
+#: The Python codec of ISO-2022-JP: 7-bit bytes whose escape sequences switch to two-byte
+#: text, in which `<!--` or `<` can be part of a character. (The other ISO-2022 labels name
+#: the replacement encoding in browsers: nothing in such a page runs.)
+_RECODED = {"iso-2022-jp": "iso2022_jp"}
 
 
 def charset_reading(content_type: str) -> tuple[str | None, str | None, bool]:
@@ -58,8 +47,10 @@ def charset_reading(content_type: str) -> tuple[str | None, str | None, bool]:
     charset = extract_mime_type(content_type)[1]
     if charset is None:
         return None, None, False
-    label = charset.strip(_WS)
-    return _LABELS.get(label), _RECODED.get(label), known_label(charset)
+    encoding = encoding_of(charset)
+    if encoding is None:
+        return None, None, False
+    return _UTF16.get(encoding), _RECODED.get(encoding), True
 
 
 def recoded_codec(content_type: str) -> str | None:
@@ -226,7 +217,8 @@ class MetaSniffer:
                 label = None
                 if self._undecided is not None:
                     self._undecided()
-        codec = _RECODED.get(label) if label is not None else None
+        encoding = encoding_of(label) if label is not None else None
+        codec = _RECODED.get(encoding) if encoding is not None else None
         self._chosen = self._plain if codec is None else Recoded(self._inner, codec)
         return self._chosen
 

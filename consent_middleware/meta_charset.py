@@ -12,13 +12,14 @@ skipped); `content="...; charset=..."` counts only beside `http-equiv="Content-T
 
 from __future__ import annotations
 
-import codecs
 import re
 from typing import Final
 
+import webencodings
+
 from .html import attributes, first_by_name, tag_end
 
-__all__ = ["MORE", "NONE", "PRESCAN_BYTES", "known_label", "meta_charset"]
+__all__ = ["MORE", "NONE", "PRESCAN_BYTES", "encoding_of", "known_label", "meta_charset"]
 
 #: Past the head, the scan stops after this many bytes of the page.
 PRESCAN_BYTES = 1024
@@ -115,14 +116,21 @@ def _label(tag: bytes, name_end: int) -> str | None:
 
 
 def known_label(label: str) -> bool:
-    """Whether a browser knows a charset label, closely enough: the labels Python knows
-    (the WHATWG labels of real pages are among them, ISO-2022-JP's both)."""
-    label = label.strip(_WS).lower()
+    """Whether browsers know a charset label: the WHATWG Encoding Standard's table of
+    labels (`webencodings`), not Python's codecs. A label Python knows and browsers do not
+    (`utf-32`, `utf-7`) is skipped by browsers, which then read the next `<meta>`; one only
+    browsers know (`x-user-defined`, `windows-874`) ends their scan."""
+    return encoding_of(label) is not None
+
+
+def encoding_of(label: str) -> str | None:
+    """The name of the WHATWG encoding a label names (`iso-2022-jp`, `utf-16le`), or None
+    when browsers know no such label."""
     try:
-        codecs.lookup(label)
-    except (LookupError, ValueError):  # ValueError: a NUL or a lone surrogate in it
-        return False
-    return True
+        found = webencodings.lookup(label)
+    except (TypeError, ValueError):  # pragma: no cover - a label no page can spell
+        return None
+    return None if found is None else str(found.name)
 
 
 def _html_text(value: bytes) -> str:

@@ -180,3 +180,61 @@ def test_a_meta_past_the_hold_cannot_hide_a_refused_script(size: int) -> None:
     chunks = [page[i : i + size] for i in range(0, len(page), size)]
     out = b"".join(plan.body.feed(c) for c in chunks) + plan.body.finish()
     assert b"<script type=text/plain data-consent-category=marketing>" in out
+
+
+#: Body of a page whose `<meta>` names ISO-2022-JP after `FIRST`: in its two-byte text,
+#: `ESC $ B <!-- ESC ( B` is no comment, and the refused script after it runs.
+JIS_AFTER = (
+    b"<!doctype html><html><head>%s<meta charset=iso-2022-jp></head><body>\x1b$B<!--\x1b(B"
+    b"<script data-consent-category=marketing>track()</script>--></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "first"),
+    [
+        # Labels Python knows and browsers do not: browsers skip them and read on.
+        ("text/html; charset=utf-32", b""),
+        ("text/html; charset=utf-8-sig", b""),
+        ("text/html", b'<meta charset="utf-32">'),
+        ("text/html", b'<meta charset="utf-7">'),
+        ("text/html", b'<meta charset="cp037">'),
+        ("text/html", b'<meta http-equiv="content-type" content="text/html; charset=hex">'),
+    ],
+)
+def test_a_label_only_python_knows_is_skipped_as_browsers_skip_it(
+    make_site: Callable[..., Site], content_type: str, first: bytes
+) -> None:
+    """Read as ASCII, the JIS text's `<!--` hid the script from gating; Chromium ran it."""
+    body = JIS_AFTER.replace(b"%s", first)
+    spec = AppSpec(body=body, content_type=content_type)
+    text = make_site(spec, gate_scripts=True).get("/").content.decode("iso2022_jp", "replace")
+    assert '<script type="text/plain" data-consent-category=marketing>' in text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "first"),
+    [
+        # Labels browsers know and Python does not: they end browsers' search, so the page
+        # is read as ASCII by both, not as the ISO-2022-JP a later <meta> names.
+        ("text/html; charset=x-user-defined", b""),
+        ("text/html; charset=windows-874", b""),
+        ("text/html; charset=x-sjis", b""),
+        ("text/html", b'<meta charset="unicode20utf8">'),
+        ("text/html", b'<meta charset="mac">'),
+    ],
+)
+def test_a_label_only_browsers_know_ends_the_search(
+    make_site: Callable[..., Site], content_type: str, first: bytes
+) -> None:
+    """Decoded as ISO-2022-JP, `ESC $ B </STYLE> ESC ( B` became four characters and kept
+    a `<style>` open over the refused script, which Chromium (reading ASCII) ran."""
+    body = (
+        b"<!doctype html><html><head>" + first + b'<meta charset="iso-2022-jp"></head><body>'
+        b"<style>\x1b$B</STYLE>\x1b(B<script data-consent-category=marketing>track()</script>"
+        b"</style></body></html>"
+    )
+    spec = AppSpec(body=body, content_type=content_type)
+    out = make_site(spec, gate_scripts=True).get("/").content
+    assert b"\x1b$B</STYLE>\x1b(B" in out  # read as ASCII, as Chromium reads it
+    assert b'<script type="text/plain" data-consent-category=marketing>' in out
