@@ -724,7 +724,7 @@ class ConsentCore:
             else:
                 head += b" "
         rewriter = HtmlRewriter(
-            head_snippet=head, body_snippet=snippet, tags=tags, memo=self._page_memo
+            head_snippet=head, body_snippet=snippet, tags=tags, memo=self._page_memo, xml=not html
         )
         added = rewriter.added_length if rewriter.length_is_predictable else None
         return rewriter, added, banner

@@ -206,7 +206,9 @@ _END_TAG = re.compile(rb"</([a-zA-Z]++)>")
 _SCRIPT_DATA_RE = re.compile(rb"<!--|</script" + _DELIM, re.IGNORECASE)
 _SCRIPT_ESCAPED_RE = re.compile(rb"-->|</script" + _DELIM + rb"|<script" + _DELIM, re.IGNORECASE)
 _SCRIPT_DOUBLE_RE = re.compile(rb"-->|</script" + _DELIM, re.IGNORECASE)
-_RAW_END = {name: re.compile(rb"</" + name + _DELIM, re.IGNORECASE) for name in _RAW_NAMES}
+_RAW_END = {
+    name: re.compile(rb"</" + name + _DELIM, re.IGNORECASE) for name in (*_RAW_NAMES, b"script")
+}
 _NOSCRIPT_END = re.compile(rb"</noscript" + _DELIM, re.IGNORECASE)
 #: Bytes kept back inside a <noscript>: its end tag may be split between chunks.
 _NOSCRIPT_HOLD = len(b"</noscript")
@@ -245,6 +247,8 @@ class HtmlRewriter:
       would never show, and the parser ignores a `</body>` in it) or a `<noscript>` (text
       to a browser with scripting on: a `</body>` or `<script>` there is no place).
 
+    - `xml`: the page is XHTML (`application/xhtml+xml`), which browsers read as XML: with
+      `tags`, gating takes its second look over the whole page (`latent_tags.py`).
     - `memo`: where the snippets went in pages seen before (`page_memo.PageMemo`); a first
       chunk found there is answered without tokenizing (never with `tags`).
 
@@ -302,6 +306,7 @@ class HtmlRewriter:
         "_after_axml",
         "_latent",
         "_latent_from",
+        "_xml",
         "_memo",
         "_fed",
         "_places",
@@ -314,6 +319,7 @@ class HtmlRewriter:
         body_snippet: bytes = b"",
         tags: TagFilter | None = None,
         memo: PageMemo | None = None,
+        xml: bool = False,
     ) -> None:
         self._tags = tags
         # Where the snippets went in pages seen before (`page_memo.py`): never with a tag
@@ -365,6 +371,12 @@ class HtmlRewriter:
         # output it starts.
         self._latent: LatentTagGuard | None = None
         self._latent_from = 0
+        self._xml = xml
+        if xml and tags is not None:
+            # An XHTML page is XML to browsers: no raw text, no script escapes, CDATA
+            # sections anywhere, prefixed names (`<h:script>`). The second look covers the
+            # whole page, writing well-formed XML.
+            self._latent = LatentTagGuard(tags, xml=True)
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -784,6 +796,11 @@ class HtmlRewriter:
                 self._place(data, i, True, False)
                 self._refresh()
         if name == b"script":
+            if self._xml:
+                # XML has no script escapes: the content ends at the first "</script".
+                if self._tags is not None:
+                    return self._held_tag(data, i, name_end, _RAW, b"script")
+                return self._stream_tag(name_end, _RAW, b"script")
             if self._tags is not None:
                 return self._held_tag(data, i, name_end, _SCRIPT)
             return self._stream_tag(name_end, _SCRIPT)
@@ -883,13 +900,13 @@ class HtmlRewriter:
         # Inside a <noscript>, a "</noscript" ends the text before the tag would end.
         closing = self._noscript_end(data, name_end) if self._noscript else None
         pos, tag_state = scan_tag(data, pos, tag_state, None if closing is None else closing[0])
-        if after == _RAW:
-            self._next_raw_end = _RAW_END[b"iframe"]
-            self._next_raw_hold = len(b"iframe") + 2
-        tags = self._tags
-        assert tags is not None
         if name is None:
             name = b"script" if after == _SCRIPT else b"iframe"
+        if after == _RAW:
+            self._next_raw_end = _RAW_END[name]
+            self._next_raw_hold = len(name) + 2
+        tags = self._tags
+        assert tags is not None
         if closing is not None and tag_state != T_END:
             # With scripting off it is still a tag (which goes on past "</noscript"): it
             # must not run either way.

@@ -30,10 +30,18 @@ if TYPE_CHECKING:
 __all__ = ["INERT", "LatentTagGuard"]
 
 _START = re.compile(rb"<(script|iframe)(?=[\t\n\f\r />])", re.IGNORECASE)
+#: In XML, with any namespace prefix (`<h:script xmlns:h="http://www.w3.org/1999/xhtml">`
+#: is a script; names are case-sensitive, but matching more costs nothing that can run).
+_XML_START = re.compile(rb"<(?:[^\t\n\f\r />:]+:)?(script|iframe)(?=[\t\n\f\r />])", re.IGNORECASE)
 #: A "<" this close to the end may start a name that the next chunk completes.
 _NAME_HOLD = len(b"<script")
+#: In XML, a prefixed one: a "<" and a name not yet ended, this long at most.
+_PREFIXED_HOLD = 256
+_UNENDED_NAME = re.compile(rb"<[^\t\n\f\r />]*")
 #: What makes a tag of each name inert, by name.
 INERT = {b"script": b" type=text/plain", b"iframe": b" srcdoc hidden"}
+#: The same, well-formed XML: for a tag cut off in an XHTML page.
+INERT_XML = {b"script": b' type="text/plain"', b"iframe": b' srcdoc="" hidden=""'}
 #: Bytes of tags read per byte of input, beyond one `MAX_TAG`: past it (a page of countless
 #: unfinished tags), the rest of the chunk's tags are made inert unread, so that reading
 #: stays linear in the page.
@@ -44,10 +52,14 @@ class LatentTagGuard:
     """Streams the rewriter's output from where the second look starts (`feed`, then
     `finish`)."""
 
-    __slots__ = ("_tags", "_pending", "_resume")
+    __slots__ = ("_tags", "_pending", "_resume", "_start", "_xml")
 
-    def __init__(self, tags: TagFilter) -> None:
+    def __init__(self, tags: TagFilter, *, xml: bool = False) -> None:
         self._tags = tags
+        # XML (an XHTML page): prefixed names count, and what is written must be well-formed
+        # (a duplicate attribute is fatal there): a tag is rewritten whole by the gate.
+        self._xml = xml
+        self._start = _XML_START if xml else _START
         self._pending = b""
         # Where the scan of the tag that `_pending` starts with stopped, and in what state:
         # a tag fed byte by byte is read once, not again with every byte.
@@ -70,7 +82,7 @@ class LatentTagGuard:
         last = pos = 0
         n = len(data)
         budget = _READ_BUDGET * n + MAX_TAG
-        while (match := _START.search(data, pos)) is not None:
+        while (match := self._start.search(data, pos)) is not None:
             at, name_end = match.start(), match.end()
             name = match.group(1).lower()
             end = None
@@ -86,14 +98,26 @@ class LatentTagGuard:
                     self._pending = data[at:]
                     self._resume = (stop - at, state)
                     return b"".join(out)
-            if end is None or self._tags.rewrite(name, data[at:end], name_end - at) != data[at:end]:
-                out += (data[last:name_end], INERT[name])
+            if end is None:
+                out += (data[last:name_end], INERT_XML[name] if self._xml else INERT[name])
                 last = name_end
+            else:
+                tag = data[at:end]
+                new = self._tags.rewrite(name, tag, name_end - at)
+                if new != tag and self._xml:
+                    # Rewritten whole: no "<" can stand in a well-formed tag's attributes.
+                    out += (data[last:at], new)
+                    last = pos = end
+                    continue
+                elif new != tag:
+                    out += (data[last:name_end], INERT[name])
+                    last = name_end
             # On from the name, not the tag's end: inside this tag's attributes, another
             # reading may see a tag of its own.
             pos = name_end
-        tail = -1 if final else data.rfind(b"<", max(pos, n - _NAME_HOLD))
-        if tail >= 0 and _could_start(data[tail:]):
+        hold = _PREFIXED_HOLD if self._xml else _NAME_HOLD
+        tail = -1 if final else data.rfind(b"<", max(pos, n - hold))
+        if tail >= 0 and _could_start(data[tail:], self._xml):
             out.append(data[last:tail])
             self._pending = data[tail:]
         else:
@@ -101,7 +125,10 @@ class LatentTagGuard:
         return b"".join(out)
 
 
-def _could_start(tail: bytes) -> bool:
-    """Whether `tail` (from a "<" to the end of the data) may begin `<script` or `<iframe`."""
+def _could_start(tail: bytes, xml: bool) -> bool:
+    """Whether `tail` (from a "<" to the end of the data) may begin `<script` or `<iframe`
+    (in XML, after a prefix: any name not yet ended may)."""
+    if xml:
+        return _UNENDED_NAME.fullmatch(tail) is not None
     lowered = tail.lower()
     return b"<script".startswith(lowered) or b"<iframe".startswith(lowered)

@@ -175,3 +175,56 @@ def test_gated_scripts_stay_inert_in_chromium(browser: Browser, markup: bytes) -
             assert tab.evaluate("window.__pwned === 1") is runs, html
         finally:
             tab.close()
+
+
+_SS = b'<script data-consent-category="marketing">window.__pwned=1</script>'
+#: XHTML pages, which Chromium reads as XML: no raw text, no script escapes, prefixed names.
+XHTML_TRICKY = [
+    b"<textarea>" + _SS + b"</textarea>",
+    b"<style>" + _SS + b"</style>",
+    b"<title>" + _SS + b"</title>",
+    b'<h:script xmlns:h="http://www.w3.org/1999/xhtml" data-consent-category="marketing">'
+    b"window.__pwned=1</h:script>",
+    b'<s:svg xmlns:s="http://www.w3.org/2000/svg"><s:script data-consent-category="marketing">'
+    b"window.__pwned=1</s:script></s:svg>",
+    b'<h:iframe xmlns:h="http://www.w3.org/1999/xhtml" data-consent-category="marketing"'
+    b' srcdoc="&lt;script&gt;parent.__pwned=1&lt;/script&gt;"/>',
+    b'<script>/*<![CDATA[*/ var a="<!--<script>"; /*]]>*/</script>' + _SS,
+]
+
+
+@pytest.mark.parametrize("markup", XHTML_TRICKY, ids=lambda m: m.decode()[:40])
+def test_gated_scripts_stay_inert_in_an_xhtml_page(browser: Browser, markup: bytes) -> None:
+    """Through the core, as `application/xhtml+xml`: the refused script does not run, the
+    page stays well-formed XML (no parser error), and the banner is in it; without the
+    middleware the same page runs the script."""
+    from consent_middleware.core import ConsentCore
+
+    from ..conftest import make_config
+
+    page = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        b"<head><title>t</title></head><body>" + markup + b"</body></html>"
+    )
+    core = ConsentCore(make_config(gate_scripts=True))
+    headers = [(b"content-type", b"application/xhtml+xml")]
+    plan = core.plan_response(core.begin("", False), 200, headers, True)
+    assert plan.body is not None
+    gated = plan.body.feed(page[:50]) + plan.body.feed(page[50:]) + plan.body.finish()
+    for body, runs in ((page, True), (gated, False)):
+        tab = browser.new_page()
+        try:
+            tab.route(
+                "http://xhtml.test/",
+                lambda route, _request=None, body=body: route.fulfill(
+                    status=200, body=body, headers={"content-type": "application/xhtml+xml"}
+                ),
+            )
+            tab.goto("http://xhtml.test/")
+            tab.wait_for_timeout(100)
+            assert tab.evaluate("window.__pwned === 1") is runs, body
+            assert tab.evaluate("document.querySelector('parsererror') === null"), body
+            if not runs:
+                assert tab.evaluate("document.getElementById('consent-banner') !== null")
+        finally:
+            tab.close()
