@@ -69,7 +69,7 @@ class ConsentMiddleware:
         if subpath is not None:
             await self._answer(scope, receive, send, ctx, subpath)
             return
-        scope = self._hand_over(scope, ctx)
+        server_scope, scope = scope, self._hand_over(scope, ctx)
         extensions = scope.get("extensions")
         if extensions and core.rewrites_html and not _FILE_SENDS.isdisjoint(extensions):
             # A page sent from a file would bypass the page filter that its corrected
@@ -111,7 +111,17 @@ class ConsentMiddleware:
             # Starlette would answer with the app's error page outside this middleware.
             page = None if started else starlette_error_page(scope, exc)
             if page is not None:
-                await page(receive, send_wrapper)
+                try:
+                    await page(receive, send_wrapper)
+                except Exception:
+                    # The handler failed too: Starlette's ServerErrorMiddleware, outside,
+                    # would call it again and send its page unjudged. A plain 500 leaves.
+                    if not started:
+                        await _send_plain_500(send_wrapper)
+            # ServerErrorMiddleware calls the app's handler once more all the same (and
+            # sends nothing once a response started): with the Cookie header the app saw.
+            if scope.get("headers") is not server_scope.get("headers"):
+                server_scope["headers"] = scope["headers"]
             raise
         finally:
             ACTIVE.reset(active)
@@ -249,6 +259,12 @@ async def _in_thread(call: Callable[[], ApiResponse]) -> ApiResponse:
     except ImportError:  # pragma: no cover - a bare ASGI app without Starlette
         return await asyncio.get_running_loop().run_in_executor(None, call)
     return await anyio.to_thread.run_sync(call)
+
+
+async def _send_plain_500(send: Send) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": b"Internal Server Error"})
 
 
 async def _send_response(send: Send, response: ApiResponse) -> None:

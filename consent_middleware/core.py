@@ -337,11 +337,18 @@ class ConsentCore:
         `status_lines` yet (the adapter looks there first): remembered per line, as a site
         sends a handful. A line break or other control character in it goes (werkzeug and
         wsgiref would write a `Set-Cookie` after it as a header of its own): the code keeps
-        its standard phrase."""
-        try:
-            code = int(status[:3])
-        except (TypeError, ValueError):
-            return 200, status
+        its standard phrase. A line that does not start with three ASCII digits is no status
+        (PEP 3333; waitress and gunicorn answer 500): werkzeug reads `20_0` as 200 and
+        wsgiref writes `²00` as it is, with whatever a line break in it brings, so the
+        server gets `500 Internal Server Error`."""
+        head = status[:3] if isinstance(status, str) else ""
+        if len(head) != 3 or not (head.isascii() and head.isdigit()):
+            self._log_once(
+                f"replaced a status line that names no status ({_shown(status)}) with"
+                " 500 Internal Server Error"
+            )
+            return 500, "500 Internal Server Error"
+        code = int(head)
         line = status
         if type(status) is not str or not status.isprintable():
             try:

@@ -208,3 +208,32 @@ def test_under_uvicorn_the_wire_carries_no_refused_cookie(server: Any) -> None:
     assert [c.strip().split("=", 1)[0] for c in cookies] == ["session"]
     assert b'id="consent-banner"' in body
     assert "RuntimeError: boom" in server.output()  # the server logged the error
+
+
+def test_an_error_page_that_fails_under_the_filter_is_not_sent_unjudged() -> None:
+    """A handler that reads a refused cookie fails where the middleware runs it (the cookie
+    is hidden); Starlette's ServerErrorMiddleware then ran it again outside, on the server's
+    scope, and sent its page and its cookies unjudged: Chromium stored `_ga` and `_fbp`."""
+    seen: list[str | None] = []
+
+    async def reads_ga(request: Request, exc: Exception) -> HTMLResponse:
+        seen.append(request.cookies.get("_ga"))
+        visitor = request.cookies["_ga"]  # KeyError where the middleware filters
+        response = HTMLResponse(f"<p>ref {visitor}</p>", status_code=500)
+        response.set_cookie("_fbp", "fb.1.err", max_age=7776000)
+        response.set_cookie("_ga", visitor, max_age=63072000)
+        return response
+
+    app = Starlette(
+        routes=[Route("/crash", lambda request: crash())],
+        exception_handlers={Exception: reads_ga},
+    )
+    app.add_middleware(ConsentMiddleware, config=CONFIG)
+    with client(app) as c:
+        answer = c.get("/crash", headers={"cookie": "_ga=GA1.2.123"})
+    assert answer.status_code == 500
+    assert not {"_ga", "_fbp"} & {
+        v.split("=", 1)[0] for v in answer.headers.get_list("set-cookie") if "Max-Age=0" not in v
+    }
+    assert "GA1.2.123" not in answer.text
+    assert seen == [None, None]  # called twice, never with the refused cookie

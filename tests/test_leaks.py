@@ -115,6 +115,14 @@ def test_wsgi_judges_every_spelling_of_set_cookie(name: str) -> None:
         ("404 Gone\nSet-Cookie: _fbp=1", "404 Not Found"),
         ("299 Odd\r\nX: y", "299 Unknown"),
         ("200 Fine", "200 Fine"),  # the app's own phrase stays
+        # No status at all: werkzeug reads "20_0" as 200 and wsgiref writes "²00" as it is,
+        # with the header after the line break (Chromium stored the cookie).
+        (
+            "20_0 OK\r\nSet-Cookie: _ga=GA1.LEAK; Max-Age=63072000; Path=/",
+            "500 Internal Server Error",
+        ),
+        ("\u00b200 OK\r\nSet-Cookie: _fbp=fb.1.LEAK; Path=/", "500 Internal Server Error"),
+        ("OK", "500 Internal Server Error"),
     ],
 )
 def test_wsgi_a_status_line_cannot_carry_headers(
