@@ -117,7 +117,9 @@ def judged_names(header: str) -> tuple[str, ...]:
       which some servers read as a name);
     - the name trimmed of every whitespace character (\v, \f, NBSP), also once decoded as
       UTF-8 (Django's WSGI request trims an EM SPACE then), and cut at the first control
-      character (where a parser that stops at NUL or CR would end it).
+      character (where a parser that stops at NUL or CR would end it);
+    - the names of the header trimmed of leading whitespace, as a server that strips the
+      whole value sends it (`\v=_fbp` is then the nameless `_fbp`).
 
     See also `folded_names`.
     """
@@ -140,6 +142,11 @@ def judged_names(header: str) -> tuple[str, ...]:
         ):
             if variant not in names:
                 names.append(variant)
+    stripped = header.lstrip()
+    if stripped != header:
+        # A server that strips the whole value (Hypercorn: `bytes.strip()`) makes
+        # `\v=_fbp` the nameless cookie `_fbp`.
+        names.extend(n for n in judged_names(stripped) if n not in names)
     return tuple(names)
 
 

@@ -413,9 +413,10 @@ class ConsentPolicy:
         """Judge a Set-Cookie shape seen for the first time under this consent, learn the
         place it sets its cookie at, and remember the verdict."""
         raw_name = text[:eq] if eq > 0 else ""
-        # A name that is nothing but SP and HTAB is no name: the cookie is judged by its
-        # value too (see `judged_names`), so neither its kind nor its verdict is remembered.
-        named = bool(raw_name.strip(" \t"))
+        # A name that is nothing but whitespace is no name (to browsers, or once a server
+        # strips the value): the cookie is judged by its value too (see `judged_names`), so
+        # neither its kind nor its verdict is remembered.
+        named = bool(raw_name.strip())
         # A comma, or whitespace in the value, may fold in a cookie of another name
         # (`folded_names`, `spaced_names`): the kind is then the whole header's.
         by_name = (

@@ -728,3 +728,20 @@ def test_a_prefixed_cookie_in_any_case_is_expired_with_secure(name: str) -> None
         assert "secure" in attributes, value
         if name.lower().startswith("__host-"):
             assert "path=/" in attributes and not any(a.startswith("domain") for a in attributes)
+
+
+@pytest.mark.parametrize("lead", ["\x0b", "\x0c", " \x0b"])
+def test_a_name_of_whitespace_is_no_name_once_a_server_strips_the_value(lead: str) -> None:
+    """Hypercorn strips the whole value (`bytes.strip()`): `\\v=_fbp` goes out as `=_fbp`,
+    the nameless cookie `_fbp` (Chromium stored it). Where unknown names are allowed, the
+    whitespace name must not let it pass."""
+    value = lead + "=_fbp; Max-Age=63072000; Path=/"
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Set-Cookie", value), ("Set-Cookie", lead + "=x; Path=/")])
+        return [b"ok"]
+
+    config = make_config(unknown_cookies="allow")
+    for _ in range(2):  # the second time from what was learned
+        _, headers, _ = wsgi_call(ConsentWSGIMiddleware(app, config=config))
+        assert headers == [("Set-Cookie", lead + "=x; Path=/")]
