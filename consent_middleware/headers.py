@@ -68,11 +68,11 @@ def is_fragment(
     )
 
 
-def is_navigation(dest: str | bytes | None, revalidates: bool) -> bool:
-    """A navigation (`Sec-Fetch-Dest`: what a browser shows as a page) that revalidates a
-    copy (`revalidates`: If-None-Match or If-Modified-Since): with no tag of ours, its copy
-    is no page we rewrote (`core.begin`)."""
-    return revalidates and dest is not None and _token(dest) in _NAVIGATIONS
+def is_navigation(dest: str | bytes) -> bool:
+    """Whether a `Sec-Fetch-Dest` names a navigation: what a browser shows as a page. One
+    that revalidates a copy (If-None-Match or If-Modified-Since) with no tag of ours has a
+    copy that is no page we rewrote (`core.begin`'s `navigation`)."""
+    return _token(dest) in _NAVIGATIONS
 
 
 class RequestSignals(NamedTuple):
@@ -171,7 +171,8 @@ class RequestHeaders:
         fragment = (htmx or frame or requested_with is not None) and is_fragment(
             htmx, boosted, frame, requested_with
         )
-        navigation = dest is not None and is_navigation(dest, modified or if_none_match is not None)
+        revalidates = modified or if_none_match is not None
+        navigation = revalidates and dest is not None and is_navigation(dest)
         # A plain tuple in the fields' order: a NamedTuple's own constructor costs more.
         return (cookie, gpc, dnt, language, fragment, refresh, if_none_match, navigation)  # type: ignore[return-value]
 

@@ -143,10 +143,9 @@ class ConsentWSGIMiddleware:
             get("HTTP_IF_NONE_MATCH"),
             # The path as sent: waitress and werkzeug set REQUEST_URI, gunicorn RAW_URI.
             get("REQUEST_URI") or get("RAW_URI"),
-            dest is not None
-            and is_navigation(
-                dest, "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
-            ),
+            ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ)
+            and dest is not None
+            and is_navigation(dest),
         )
 
     def _answer(
