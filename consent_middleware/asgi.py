@@ -38,6 +38,10 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: In the scope a consent middleware hands its app, and only there: one further in (on a
 #: sub-app) steps aside.
 _HANDED_DOWN = "consent_middleware.handed_down"
+#: What leaves when the app's error handler fails where this middleware runs it.
+_PLAIN_500 = ApiResponse(
+    500, [("content-type", "text/plain; charset=utf-8")], b"Internal Server Error"
+)
 
 
 class ConsentMiddleware:
@@ -117,7 +121,7 @@ class ConsentMiddleware:
                     # The handler failed too: Starlette's ServerErrorMiddleware, outside,
                     # would call it again and send its page unjudged. A plain 500 leaves.
                     if not started:
-                        await _send_plain_500(send_wrapper)
+                        await _send_response(send_wrapper, _PLAIN_500)
             # ServerErrorMiddleware calls the app's handler once more all the same (and
             # sends nothing once a response started): with the Cookie header the app saw.
             if scope.get("headers") is not server_scope.get("headers"):
@@ -259,12 +263,6 @@ async def _in_thread(call: Callable[[], ApiResponse]) -> ApiResponse:
     except ImportError:  # pragma: no cover - a bare ASGI app without Starlette
         return await asyncio.get_running_loop().run_in_executor(None, call)
     return await anyio.to_thread.run_sync(call)
-
-
-async def _send_plain_500(send: Send) -> None:
-    headers = [(b"content-type", b"text/plain; charset=utf-8")]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": b"Internal Server Error"})
 
 
 async def _send_response(send: Send, response: ApiResponse) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from .cache import ENTRY_OVERHEAD, BoundedCache
 from .html import Attr, attributes, first_by_name, tag_end
+from .start_tags import GATED_TAG_START
 
 __all__ = ["TagGate", "TagMemo", "new_tag_memo"]
 
@@ -22,8 +23,6 @@ TagMemo = BoundedCache[bytes, bytes]
 _MEMO_MAX_TAG = 4096
 
 _HTML_WS = b"\t\n\f\r "
-#: Where a script or iframe tag may start in a `srcdoc` document.
-_TAG_START = re.compile(rb"<(script|iframe)(?=[\t\n\f\r />])", re.IGNORECASE)
 _CATEGORY_SPLIT = re.compile("[\t\n\f\r ]+")
 
 
@@ -167,7 +166,7 @@ class TagGate:
         refused: list[str] | None = None
         for raw in documents:
             text = html.unescape(raw.decode("utf-8", "replace")).encode("utf-8")
-            for match in _TAG_START.finditer(text):
+            for match in GATED_TAG_START.finditer(text):
                 name_end = match.end()
                 end = tag_end(text, name_end)
                 if end is None:

@@ -367,7 +367,7 @@ class HtmlRewriter:
         # The last tag read in MathML was an `<annotation-xml>` start tag: an `<svg>` now
         # opens SVG (anywhere else in MathML it is a MathML element).
         self._after_axml = False
-        # Gating's second look, once SVG or MathML has opened, and where in this chunk's
+        # Gating's second look (`latent_tags.py`), once it starts, and where in this chunk's
         # output it starts.
         self._latent: LatentTagGuard | None = None
         self._latent_from = 0

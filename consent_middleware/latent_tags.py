@@ -22,14 +22,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .start_tags import MAX_TAG, T_END, T_NAME, scan_tag
+from .start_tags import GATED_TAG_START, MAX_TAG, T_END, T_NAME, scan_tag
 
 if TYPE_CHECKING:
     from .html import TagFilter
 
 __all__ = ["INERT", "LatentTagGuard"]
 
-_START = re.compile(rb"<(script|iframe)(?=[\t\n\f\r />])", re.IGNORECASE)
 #: In XML, with any namespace prefix (`<h:script xmlns:h="http://www.w3.org/1999/xhtml">`
 #: is a script; names are case-sensitive, but matching more costs nothing that can run).
 _XML_START = re.compile(rb"<(?:[^\t\n\f\r />:]+:)?(script|iframe)(?=[\t\n\f\r />])", re.IGNORECASE)
@@ -40,8 +39,6 @@ _PREFIXED_HOLD = 256
 _UNENDED_NAME = re.compile(rb"<[^\t\n\f\r />]*")
 #: What makes a tag of each name inert, by name.
 INERT = {b"script": b" type=text/plain", b"iframe": b" srcdoc hidden"}
-#: The same, well-formed XML: for a tag cut off in an XHTML page.
-INERT_XML = {b"script": b' type="text/plain"', b"iframe": b' srcdoc="" hidden=""'}
 #: Bytes of tags read per byte of input, beyond one `MAX_TAG`: past it (a page of countless
 #: unfinished tags), the rest of the chunk's tags are made inert unread, so that reading
 #: stays linear in the page.
@@ -59,7 +56,7 @@ class LatentTagGuard:
         # XML (an XHTML page): prefixed names count, and what is written must be well-formed
         # (a duplicate attribute is fatal there): a tag is rewritten whole by the gate.
         self._xml = xml
-        self._start = _XML_START if xml else _START
+        self._start = _XML_START if xml else GATED_TAG_START
         self._pending = b""
         # Where the scan of the tag that `_pending` starts with stopped, and in what state:
         # a tag fed byte by byte is read once, not again with every byte.
@@ -99,7 +96,9 @@ class LatentTagGuard:
                     self._resume = (stop - at, state)
                     return b"".join(out)
             if end is None:
-                out += (data[last:name_end], INERT_XML[name] if self._xml else INERT[name])
+                # In XML, the gate's own neutraliser: well-formed there.
+                inert = self._tags.neutralize(name) if self._xml else INERT[name]
+                out += (data[last:name_end], inert)
                 last = name_end
             else:
                 tag = data[at:end]

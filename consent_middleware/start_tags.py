@@ -9,6 +9,7 @@ import re
 from typing import NamedTuple
 
 __all__ = [
+    "GATED_TAG_START",
     "MAX_TAG",
     "T_END",
     "T_NAME",
@@ -23,6 +24,9 @@ __all__ = [
 
 #: The largest start tag held back for the tag filter; a longer one is neutralised.
 MAX_TAG = 65536
+
+#: Where a start tag of the names gating acts on (`<script`, `<iframe`) may begin.
+GATED_TAG_START = re.compile(rb"<(script|iframe)(?=[\t\n\f\r />])", re.IGNORECASE)
 
 #: A tag name, up to what ends it.
 TAG_NAME = re.compile(rb"[^\t\n\f\r />]*")
