@@ -65,10 +65,10 @@ def run(visitor: Visitor | None = None, repeats: int = 5, sample_ms: float = 100
         return core.begin(cookie, False, False, False, "GET", "", "/", b"", None, False, False)
 
     ctx = core.begin(cookie, False)
-    plan = core.plan_response(ctx, 200, _page_headers(), True)
-    if plan.body is None:
+    sent, page_filter = core.plan_response(ctx, 200, _page_headers(), True)
+    if page_filter is None:
         raise RuntimeError("bench bug: the page gets no body filter")
-    out = plan.body.feed(PAGE) + plan.body.finish()
+    out = page_filter.feed(PAGE) + page_filter.finish()
     snippet_bytes = len(out) - len(PAGE)
     # PAGE ends with "</body>\n</html>\n", and the snippet went right before its "</body>".
     body_snippet = out[PAGE.rindex(b"</body>") : -len(b"</body>\n</html>\n")]
@@ -101,9 +101,9 @@ def run(visitor: Visitor | None = None, repeats: int = 5, sample_ms: float = 100
         return PAGE[:at] + body_snippet + PAGE[at:]
 
     def whole() -> object:
-        page_plan = core.plan_response(begin(), 200, headers[next(turn) % 64], True)
-        assert page_plan.body is not None
-        return page_plan.body.feed(PAGE_TEXT.encode()) + page_plan.body.finish()
+        _, page_filter = core.plan_response(begin(), 200, headers[next(turn) % 64], True)
+        assert page_filter is not None
+        return page_filter.feed(PAGE_TEXT.encode()) + page_filter.finish()
 
     steps = [
         ("`begin`: read the request (Cookie header, cached consent)", begin),

@@ -90,11 +90,11 @@ class ConsentMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 started = True
-                headers = message.get("headers") or ()
-                plan = core.plan_response(ctx, message.get("status", 200), headers, True)
-                body = plan.body
-                message = dict(message)  # a copy: the app's own message stays as it was
-                message["headers"] = plan.headers
+                headers, body = core.plan_response(
+                    ctx, message.get("status", 200), message.get("headers") or (), True
+                )
+                # A copy: the app's own message stays as it was.
+                message = {**message, "headers": headers}
             elif body is not None and kind == "http.response.body":
                 chunk = body.feed(message.get("body", b""))
                 if not message.get("more_body", False):
@@ -183,7 +183,10 @@ class ConsentMiddleware:
         # only the copy says that a consent middleware handed it down: a middleware outside
         # that calls the app again with the server's scope (a retry, an error page or a
         # fallback the app serves) goes through this one again, and is judged again.
-        app_scope = {**scope, CONTEXT_KEY: ctx, CONSENT_KEY: consent, _HANDED_DOWN: True}
+        app_scope = dict(scope)
+        app_scope[CONTEXT_KEY] = ctx
+        app_scope[CONSENT_KEY] = consent
+        app_scope[_HANDED_DOWN] = True
         if filtered is not None or revalidation is not None:
             app_scope["headers"] = self._headers_for_app(scope, filtered, revalidation)
         # The server's scope gets the consent too, for what runs outside: Starlette's

@@ -6,13 +6,12 @@ decided, once, for ASGI and WSGI alike.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from .api import GPC_JSON, STORE_PATHS, ApiRequest, ApiResponse, ConsentAPI
 from .banner import BannerRenderer
@@ -36,7 +35,7 @@ from .html import HtmlRewriter
 from .i18n import choose_language, texts_for
 from .mime import SNIFFED_TYPES, HtmlSniffer, extract_mime_type, loose_essences
 from .page_memo import PageMemo
-from .policy import ConsentPolicy, RequestConsent
+from .policy import FOLDS_BYTES, FOLDS_TEXT, ConsentPolicy, RequestConsent
 from .records import ConsentRecorder
 from .redirects import safe_prefix
 from .validators import STALE_COPY, Revalidation, page_etag, revalidation
@@ -127,18 +126,11 @@ class BodyFilter(Protocol):
     def finish(self) -> bytes: ...
 
 
-class ResponsePlan(NamedTuple):
-    """What the adapter sends instead of the app's response start: a new header list (never
-    the app's own) and the filter the body streams through (None: untouched)."""
-
-    headers: list[Any]
-    body: BodyFilter | None
-
-
-#: `ResponsePlan((headers, body))` without the Python-level constructor: on every response.
-_plan_of: Callable[[tuple[list[Any], BodyFilter | None]], ResponsePlan] = functools.partial(
-    tuple.__new__, ResponsePlan
-)
+#: What the adapter sends instead of the app's response start: a new header list (never
+#: the app's own) and the filter the body streams through (None: untouched). A plain pair,
+#: `headers, body = core.plan_response(...)`: built on every response, and a tuple subclass
+#: costs five times as much to make.
+ResponsePlan = tuple[list[Any], "BodyFilter | None"]
 
 
 class ConsentCore:
@@ -395,14 +387,14 @@ class ConsentCore:
             return self._plan(ctx, status, app_headers, as_bytes)
         except Exception:
             self._failed("plan", _FAIL_CLOSED)
-            return _plan_of((self._fail_closed_headers(app_headers), None))
+            return (self._fail_closed_headers(app_headers), None)
 
     def plan_websocket(
         self, ctx: RequestContext, headers: Iterable[Any], *, as_bytes: bool
     ) -> list[Any]:
         """The headers of a websocket handshake answer (`websocket.accept`): Set-Cookie
         judged like any response's, refused carried cookies expired."""
-        return self.plan_response(ctx, 101, headers, as_bytes=as_bytes).headers
+        return self.plan_response(ctx, 101, headers, as_bytes=as_bytes)[0]
 
     def plan_trailers(self, ctx: RequestContext, headers: Iterable[Any]) -> list[Any]:
         """The trailer fields to send after a response's body (ASGI `http.response.trailers`).
@@ -428,6 +420,8 @@ class ConsentCore:
         state = ctx.state
         kinds = self._kinds
         keeps = self.policy.keeps
+        verdicts = state.verdicts
+        folds, folds_text = FOLDS_BYTES.search, FOLDS_TEXT.search
         page_types = self._page_types
         out: list[Any] = []
         page_type: str | None = None
@@ -446,7 +440,26 @@ class ConsentCore:
             if kind is None:
                 kind = self._learn(name)
             if kind == _SET_COOKIE:
-                if keeps(value, state, ctx, app_headers):
+                # A header with attributes: `keeps`'s own memo, looked up here by the same
+                # shape (the header without its value), a call less per cookie. A miss, an
+                # Expires verdict (it depends on the time), or any other header: `keeps`.
+                verdict: Any = None
+                if type(value) is bytes:
+                    if 10 not in value and 13 not in value:  # LF, CR
+                        end = value.find(b";")
+                        if end > 0:
+                            eq = value.find(b"=", 0, end)
+                            if eq > 0 and not folds(value, eq, end):
+                                verdict = verdicts.get(value[:eq] + value[end:])
+                elif type(value) is str and "\n" not in value and "\r" not in value:
+                    end = value.find(";")
+                    if end > 0:
+                        eq = value.find("=", 0, end)
+                        if eq > 0 and not folds_text(value, eq, end):
+                            verdict = verdicts.get(value[:eq] + value[end:])
+                if verdict is False:
+                    continue
+                if verdict is True or keeps(value, state, ctx, app_headers):
                     out.append(header)
                     if deleted is not None:
                         deleted.extend(
@@ -512,7 +525,7 @@ class ConsentCore:
                 # The app found the page unchanged for this very state: its tag gets ours.
                 self._retag(ctx, out, range(len(out)), as_bytes)
                 out = [h for h in out if h is not None]
-            return _plan_of((out, None))
+            return (out, None)
         encoding = csp = None
         lengths: list[int] = []
         validators: list[int] = []  # ETag and Last-Modified
@@ -557,7 +570,7 @@ class ConsentCore:
                     " docs/deploying.md)"
                 )
         if left_alone:
-            return _plan_of((out, None))
+            return (out, None)
         rewriter, added, banner = self._page(ctx, banner_off, csp, page_type != _XHTML)
         body: BodyFilter | None = rewriter
         if body is not None and page_type is _SNIFFED:
@@ -569,7 +582,7 @@ class ConsentCore:
             removed = bool(validators) and self._retag(ctx, out, validators, as_bytes)
             fragment = [*self._vary_cookie, *_FRAGMENT_VARY] if ctx.fragment else self._vary_cookie
             removed = _add_vary(out, vary, fragment, spell) or removed
-            return _plan_of(([h for h in out if h is not None] if removed else out, None))
+            return ([h for h in out if h is not None] if removed else out, None)
         charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
         if charset is None:
             text = _text(content_type)
@@ -604,7 +617,7 @@ class ConsentCore:
                     " compression middleware outside ConsentMiddleware (see docs/deploying.md)"
                     + (f", or install {library} so that it can read the page" if library else "")
                 )
-                return _plan_of((out, None))
+                return (out, None)
             added = None
         removed = False  # headers set to None in `out`
         if lengths:
@@ -628,9 +641,7 @@ class ConsentCore:
         if page_type is _SNIFFED:
             # Perhaps no page at all: its length goes (it may grow), nothing else changes.
             out = [h for h in out if h is not None] if removed else out
-            return _plan_of(
-                (out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, None, self._failed))
-            )
+            return (out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, None, self._failed))
         if validators:
             removed = self._retag(ctx, out, validators, as_bytes) or removed
         wanted = (
@@ -654,7 +665,7 @@ class ConsentCore:
             out = [h for h in out if h is not None]
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
         guarded = _Guarded(body, added, self._failed)
-        return _plan_of((out, _NO_BODY if ctx.method == "HEAD" else guarded))
+        return (out, _NO_BODY if ctx.method == "HEAD" else guarded)
 
     def _retag(
         self, ctx: RequestContext, out: list[Any], indices: Iterable[int], as_bytes: bool

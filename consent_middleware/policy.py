@@ -379,7 +379,7 @@ class ConsentPolicy:
             # A comma or whitespace in the value may fold in a cookie of its own
             # (`folded_names`, `spaced_names`), which the shape does not show: such a
             # header is judged every time.
-            if eq > 0 and not _FOLDS_BYTES.search(value, eq, stop):
+            if eq > 0 and not FOLDS_BYTES.search(value, eq, stop):
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         else:
             if "\n" in value or "\r" in value:
@@ -387,7 +387,7 @@ class ConsentPolicy:
             end = value.find(";")
             stop = end if end >= 0 else len(value)
             eq = value.find("=", 0, stop)
-            if eq > 0 and not _FOLDS.search(value, eq, stop):
+            if eq > 0 and not FOLDS_TEXT.search(value, eq, stop):
                 shape = value[:eq] + value[end:] if end >= 0 else value[:eq]
         verdict = None if shape is None else request.verdicts.get(shape)
         if verdict is None:
@@ -422,7 +422,7 @@ class ConsentPolicy:
         by_name = (
             named
             and "," not in text
-            and not _FOLDS.search(text, eq, end if end >= 0 else len(text))
+            and not FOLDS_TEXT.search(text, eq, end if end >= 0 else len(text))
         )
         names = request.names
         epoch = self._verdict_epoch
@@ -837,5 +837,5 @@ def _request_size(key: str | bytes, value: RequestConsent) -> int:
 
 _NO_ATTRIBUTES = _Attributes(math.inf, None, None)
 #: A comma or whitespace: in a Set-Cookie's value, it may fold in a cookie of another name.
-_FOLDS = re.compile(r"[,\s]")
-_FOLDS_BYTES = re.compile(rb"[,\s]")
+FOLDS_TEXT = re.compile(r"[,\s]")
+FOLDS_BYTES = re.compile(rb"[,\s]")

@@ -95,11 +95,10 @@ class ConsentWSGIMiddleware:
             started = True
             known = statuses.get(status) if type(status) is str else None
             code, status = known if known is not None else core.status_line(status)
-            plan = core.plan_response(ctx, code, headers, False)
-            made = plan.body
+            sent, made = core.plan_response(ctx, code, headers, False)
             if made is not None or chosen:  # a second call (exc_info) may drop the filter
                 chosen[:] = () if made is None else (made,)
-            write: Callable[[bytes], object] = start_response(status, plan.headers, exc_info)
+            write: Callable[[bytes], object] = start_response(status, sent, exc_info)
             if made is None:
                 return write
             return lambda data: write(made.feed(data))

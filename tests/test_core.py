@@ -26,8 +26,9 @@ def consent_cookie(core: ConsentCore, granted: list[str]) -> str:
 
 
 def body_of(plan: Any, chunks: list[bytes]) -> bytes:
-    assert plan.body is not None
-    out: bytes = b"".join(plan.body.feed(c) for c in chunks) + plan.body.finish()
+    _, page_filter = plan
+    assert page_filter is not None
+    out: bytes = b"".join(page_filter.feed(c) for c in chunks) + page_filter.finish()
     return out
 
 
@@ -64,36 +65,36 @@ def test_plan_keeps_what_is_granted_and_adds_expiries(core: ConsentCore) -> None
         (b"set-cookie", b"session=3"),
         (b"content-length", b"2"),
     ]
-    plan = core.plan_response(ctx, 200, headers, as_bytes=True)
-    assert plan.body is None
-    assert plan.headers[:2] == [headers[0], headers[1]]
-    assert headers[2] not in plan.headers
-    assert plan.headers[2:4] == [headers[3], headers[4]]
-    assert plan.headers[4][0] == b"set-cookie" and plan.headers[4][1].startswith(b"_fbp=;")
-    assert plan.headers is not headers and len(headers) == 5
+    sent, page_filter = core.plan_response(ctx, 200, headers, as_bytes=True)
+    assert page_filter is None
+    assert sent[:2] == [headers[0], headers[1]]
+    assert headers[2] not in sent
+    assert sent[2:4] == [headers[3], headers[4]]
+    assert sent[4][0] == b"set-cookie" and sent[4][1].startswith(b"_fbp=;")
+    assert sent is not headers and len(headers) == 5
 
 
 def test_plan_spells_added_headers_like_the_adapter(core: ConsentCore) -> None:
     ctx = core.begin("_fbp=old", False)
     page = [("Content-Type", "text/html"), ("Content-Length", str(len(PAGE)))]
-    plan = core.plan_response(ctx, 200, page, as_bytes=False)
-    names = [name for name, _ in plan.headers]
+    sent, page_filter = core.plan_response(ctx, 200, page, as_bytes=False)
+    names = [name for name, _ in sent]
     # An undecided visitor's page: the banner's choice token makes it private.
     assert names == ["Content-Type", "Content-Length", "Set-Cookie", "Vary", "Cache-Control"]
-    assert all(isinstance(v, str) for _, v in plan.headers)
-    out = body_of(plan, [PAGE[:10], PAGE[10:]])
-    assert int(dict(plan.headers)["Content-Length"]) == len(out)
+    assert all(isinstance(v, str) for _, v in sent)
+    out = body_of((sent, page_filter), [PAGE[:10], PAGE[10:]])
+    assert int(dict(sent)["Content-Length"]) == len(out)
     assert out.count(b'id="consent-banner"') == 1
 
 
 def test_plan_for_an_unknown_length(core: ConsentCore) -> None:
     gating = ConsentCore(make_config(gate_scripts=True))
     ctx = gating.begin("", False)
-    plan = gating.plan_response(
+    sent, page_filter = gating.plan_response(
         ctx, 200, [(b"content-type", b"text/html"), (b"content-length", b"34")], as_bytes=True
     )
     # Streamed instead; private, as an undecided visitor's page with the banner.
-    assert [n for n, _ in plan.headers] == [b"content-type", b"vary", b"cache-control"]
+    assert [n for n, _ in sent] == [b"content-type", b"vary", b"cache-control"]
 
 
 def test_plan_fails_closed(core: ConsentCore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,9 +110,9 @@ def test_plan_fails_closed(core: ConsentCore, monkeypatch: pytest.MonkeyPatch) -
         (b"set-cookie", b"session=1"),
         (b"content-length", b"34"),
     ]
-    plan = core.plan_response(ctx, 200, headers, as_bytes=True)
-    assert plan.headers == [headers[0], headers[2], headers[3]]  # only the required cookie
-    assert plan.body is None  # the page as the app wrote it, with its own length
+    sent, page_filter = core.plan_response(ctx, 200, headers, as_bytes=True)
+    assert sent == [headers[0], headers[2], headers[3]]  # only the required cookie
+    assert page_filter is None  # the page as the app wrote it, with its own length
 
 
 @pytest.mark.parametrize("status", [101, 204, 206, 301, 304])
@@ -120,15 +121,17 @@ def test_no_page_work_for_these_statuses(core: ConsentCore, status: int) -> None
     headers = [(b"content-type", b"text/html")]
     if status == 301:
         headers.append((b"location", b"/next"))  # a redirect: without one, a page is shown
-    plan = core.plan_response(ctx, status, headers, as_bytes=True)
-    assert plan.body is None and plan.headers == headers
+    sent, page_filter = core.plan_response(ctx, status, headers, as_bytes=True)
+    assert page_filter is None and sent == headers
 
 
 def test_a_3xx_without_location_is_a_page(core: ConsentCore) -> None:
     """Chromium shows the page of a 300 (or any 3xx) that names no Location."""
     ctx = core.begin("", False)
-    plan = core.plan_response(ctx, 300, [(b"content-type", b"text/html")], as_bytes=True)
-    assert b'id="consent-banner"' in body_of(plan, [PAGE])
+    sent, page_filter = core.plan_response(
+        ctx, 300, [(b"content-type", b"text/html")], as_bytes=True
+    )
+    assert b'id="consent-banner"' in body_of((sent, page_filter), [PAGE])
 
 
 def test_keeps_is_the_one_judgement(core: ConsentCore) -> None:
@@ -181,3 +184,26 @@ def test_one_core_serves_each_state_its_own_page() -> None:
         for nonce in ("n0nce1", "n0nce2"):
             with_csp = page(analytics, "en", f"script-src 'nonce-{nonce}'")
             assert f'<script nonce="{nonce}">window.dataLayer'.encode() in with_csp
+
+
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_a_remembered_shape_holds_only_for_values_that_fold_in_nothing(
+    core: ConsentCore, as_bytes: bool
+) -> None:
+    """The plan looks a Set-Cookie up by its shape (the header without its value): a value
+    that could fold in a cookie of its own (a comma, whitespace) or that breaks the line is
+    judged again, whatever the shape says."""
+    ctx = core.begin(consent_cookie(core, ["settings"]), False)
+
+    def sent(value: str) -> list[str]:
+        header = (b"set-cookie", value.encode()) if as_bytes else ("Set-Cookie", value)
+        out, _ = core.plan_response(ctx, 200, [header], as_bytes=as_bytes)
+        return [v.decode() if isinstance(v, bytes) else v for _, v in out]
+
+    for fresh in ("en", "uk", "de"):  # remembered from the first on
+        assert sent(f"lang={fresh}; Path=/") == [f"lang={fresh}; Path=/"]
+    assert sent("lang=en,_fbp=1; Path=/") == []  # `_fbp` is marketing: refused
+    assert sent("lang=en _fbp=1; Path=/") == []
+    assert sent("lang=en\t_fbp=1; Path=/") == []
+    assert sent("lang=en\r\nSet-Cookie: _fbp=1; Path=/") == []
+    assert sent("lang=fr; Path=/") == ["lang=fr; Path=/"]

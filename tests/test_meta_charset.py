@@ -175,10 +175,12 @@ def test_a_meta_past_the_hold_cannot_hide_a_refused_script(size: int) -> None:
         b"<script data-consent-category=marketing>track()</script></body></html>"
     )
     core = ConsentCore(make_config(gate_scripts=True))
-    plan = core.plan_response(core.begin("", False), 200, [(b"content-type", b"text/html")], True)
-    assert plan.body is not None
+    sent, page_filter = core.plan_response(
+        core.begin("", False), 200, [(b"content-type", b"text/html")], True
+    )
+    assert page_filter is not None
     chunks = [page[i : i + size] for i in range(0, len(page), size)]
-    out = b"".join(plan.body.feed(c) for c in chunks) + plan.body.finish()
+    out = b"".join(page_filter.feed(c) for c in chunks) + page_filter.finish()
     assert b"<script type=text/plain data-consent-category=marketing>" in out
 
 

@@ -208,9 +208,9 @@ def test_gated_scripts_stay_inert_in_an_xhtml_page(browser: Browser, markup: byt
     )
     core = ConsentCore(make_config(gate_scripts=True))
     headers = [(b"content-type", b"application/xhtml+xml")]
-    plan = core.plan_response(core.begin("", False), 200, headers, True)
-    assert plan.body is not None
-    gated = plan.body.feed(page[:50]) + plan.body.feed(page[50:]) + plan.body.finish()
+    sent, page_filter = core.plan_response(core.begin("", False), 200, headers, True)
+    assert page_filter is not None
+    gated = page_filter.feed(page[:50]) + page_filter.feed(page[50:]) + page_filter.finish()
     for body, runs in ((page, True), (gated, False)):
         tab = browser.new_page()
         try:
