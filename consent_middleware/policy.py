@@ -99,6 +99,7 @@ class RequestConsent:
         "names",
         "verdicts",
         "valid_until",
+        "_other_scheme",
     )
 
     def __init__(
@@ -134,20 +135,29 @@ class RequestConsent:
         #: Until when (epoch seconds) this reading holds: a decided consent expires.
         ts = consent.decided_ts
         self.valid_until = math.inf if ts is None else ts + max_age
+        self._other_scheme: RequestConsent | None = None
 
     def for_scheme(self, https: bool, max_age: int) -> RequestConsent:
-        """The same reading for a request over the other scheme (Secure on deletions)."""
-        return RequestConsent(
-            self.consent,
-            self.cookie_header,
-            self.stale_consent_cookie,
-            https,
-            self.refused,
-            self.filtered_cookie_header,
-            self.names,
-            max_age,
-            self.verdicts,
-        )
+        """The same reading for a request over the other scheme (Secure on deletions): made
+        once, then kept beside this one (a site reached over http and https, or a proxy
+        that says which, would otherwise build it on every request of the other)."""
+        if https == self.https:
+            return self
+        other = self._other_scheme
+        if other is None:
+            other = RequestConsent(
+                self.consent,
+                self.cookie_header,
+                self.stale_consent_cookie,
+                https,
+                self.refused,
+                self.filtered_cookie_header,
+                self.names,
+                max_age,
+                self.verdicts,
+            )
+            self._other_scheme = other  # no link back: no cycle for the collector
+        return other
 
 
 @dataclass(frozen=True, slots=True)

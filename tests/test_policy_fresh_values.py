@@ -60,3 +60,21 @@ def test_a_forgotten_place_is_learned_again() -> None:
     assert not any("Path=/p0;" in d for d in policy.deletions_for("_ga", https=True))
     assert policy.keeps(fresh("_ga", "Path=/p0"), granted)
     assert any("Path=/p0;" in d for d in policy.deletions_for("_ga", https=True))
+
+
+def test_one_cookie_header_over_both_schemes_keeps_each_schemes_reading() -> None:
+    # One reading is cached per Cookie header; a request over the other scheme gets its own
+    # (Secure on deletions only over https), made once and kept, whatever the order.
+    policy = ConsentPolicy(make_config())
+    codec = policy.codec
+    header = "_fbp=1; consent=" + codec.encode(codec.decide(["analytics"]))
+    over_https = policy.read_request(header, True)
+    over_http = policy.read_request(header, False)
+    assert (over_https.https, over_http.https) == (True, False)
+    assert policy.read_request(header, False) is over_http
+    assert policy.read_request(header, True) is over_https
+    assert over_http.consent is over_https.consent
+    assert over_http.refused == over_https.refused == ("_fbp",)
+    secure = [policy.expirations(s, (), 0, "/") for s in (over_https, over_http)]
+    assert all("Secure" in v for v in secure[0])
+    assert not any("Secure" in v for v in secure[1])
