@@ -114,6 +114,8 @@ _CLOSE_OPEN = (
     b"</details></dialog></form>"
 )
 _TEXT_TYPES = (bytes, str)
+#: Whether a Set-Cookie value folds in a cookie of its own (`policy.keeps`'s guard).
+_folds_bytes, _folds_text = FOLDS_BYTES.search, FOLDS_TEXT.search
 _UNKNOWN: Any = object()
 _FAIL_CLOSED = "consent-middleware failed on a response; sending only required cookies"
 
@@ -419,9 +421,6 @@ class ConsentCore:
     ) -> ResponsePlan:
         state = ctx.state
         kinds = self._kinds
-        keeps = self.policy.keeps
-        verdicts = state.verdicts
-        folds, folds_text = FOLDS_BYTES.search, FOLDS_TEXT.search
         page_types = self._page_types
         out: list[Any] = []
         page_type: str | None = None
@@ -449,17 +448,17 @@ class ConsentCore:
                         end = value.find(b";")
                         if end > 0:
                             eq = value.find(b"=", 0, end)
-                            if eq > 0 and not folds(value, eq, end):
-                                verdict = verdicts.get(value[:eq] + value[end:])
+                            if eq > 0 and not _folds_bytes(value, eq, end):
+                                verdict = state.verdicts.get(value[:eq] + value[end:])
                 elif type(value) is str and "\n" not in value and "\r" not in value:
                     end = value.find(";")
                     if end > 0:
                         eq = value.find("=", 0, end)
-                        if eq > 0 and not folds_text(value, eq, end):
-                            verdict = verdicts.get(value[:eq] + value[end:])
+                        if eq > 0 and not _folds_text(value, eq, end):
+                            verdict = state.verdicts.get(value[:eq] + value[end:])
                 if verdict is False:
                     continue
-                if verdict is True or keeps(value, state, ctx, app_headers):
+                if verdict is True or self.policy.keeps(value, state, ctx, app_headers):
                     out.append(header)
                     if deleted is not None:
                         deleted.extend(
