@@ -310,6 +310,7 @@ class HtmlRewriter:
         "_memo",
         "_fed",
         "_places",
+        "_started",
     )
 
     def __init__(
@@ -332,6 +333,25 @@ class HtmlRewriter:
         self._body = bytes(body_snippet)
         self.length_is_predictable = tags is None
         self.added_length = len(self._head) + len(self._body)
+        self._pending = b""
+        self._finished = False
+        self._failed = False
+        # Gating's second look (`latent_tags.py`), once it starts, and where in this chunk's
+        # output it starts.
+        self._latent: LatentTagGuard | None = None
+        self._latent_from = 0
+        self._xml = xml
+        if xml and tags is not None:
+            # An XHTML page is XML to browsers: no raw text, no script escapes, CDATA
+            # sections anywhere, prefixed names (`<h:script>`). The second look covers the
+            # whole page, writing well-formed XML.
+            self._latent = LatentTagGuard(tags, xml=True)
+        # The tokenizer's state is set up only when a page is read (`_start`): a page that
+        # the memo of pages knows never needs it.
+        self._started = False
+
+    def _start(self) -> None:
+        self._started = True
         self._head_after_tag = False
         self._state = _DATA
         self._tag_state = T_NAME
@@ -340,12 +360,9 @@ class HtmlRewriter:
         self._raw_hold = 0
         self._next_raw_end = self._raw_end
         self._next_raw_hold = 0
-        self._pending = b""
         self._held: tuple[int, int] | None = None
         self._out: list[bytes] = []
         self._emitted = 0
-        self._finished = False
-        self._failed = False
         self._skip = _SKIPS[False, False]
         self._noscript = False
         self._opens_noscript = False
@@ -367,16 +384,6 @@ class HtmlRewriter:
         # The last tag read in MathML was an `<annotation-xml>` start tag: an `<svg>` now
         # opens SVG (anywhere else in MathML it is a MathML element).
         self._after_axml = False
-        # Gating's second look (`latent_tags.py`), once it starts, and where in this chunk's
-        # output it starts.
-        self._latent: LatentTagGuard | None = None
-        self._latent_from = 0
-        self._xml = xml
-        if xml and tags is not None:
-            # An XHTML page is XML to browsers: no raw text, no script escapes, CDATA
-            # sections anywhere, prefixed names (`<h:script>`). The second look covers the
-            # whole page, writing well-formed XML.
-            self._latent = LatentTagGuard(tags, xml=True)
         self._refresh()
 
     # --- public -------------------------------------------------------------------------------
@@ -399,6 +406,8 @@ class HtmlRewriter:
                     return self._replay(data, places)
                 if memo.seen_before(*waiting, data):
                     self._places = []
+        if not self._started:
+            self._start()
         self._pending = b""
         self._out = []
         self._emitted = 0
@@ -439,6 +448,8 @@ class HtmlRewriter:
         """Whatever waited, and the snippets that found no place in the body."""
         if self._finished:
             return b""
+        if not self._started:
+            self._start()
         self._finished = True
         rest, self._pending, self._held = self._pending, b"", None
         snippets = self._head + self._body
