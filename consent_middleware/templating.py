@@ -21,7 +21,10 @@ __all__ = ["consent_banner"]
 
 
 def consent_banner(request: Any, *, nonce: str | None = None) -> Markup:
-    """The banner, its stylesheet, state and script, for the visitor of `request`."""
+    """The banner, its stylesheet, state and script, for the visitor of `request`.
+
+    With `nonce` (the page's CSP nonce) the stylesheet is a `<link>` carrying it, not
+    inline CSS, which a policy with a style rule would refuse."""
     ctx = context_of(request)
     core = ctx.core
     if core.config.inject_banner:
@@ -30,7 +33,17 @@ def consent_banner(request: Any, *, nonce: str | None = None) -> Markup:
             "(with injection on, the middleware places the banner itself)"
         )
     language = choose_language(core.config, ctx.accept_language)
+    # A nonce means the page has a Content-Security-Policy, which the template cannot read
+    # (its headers are not made yet). An inline <style> without the policy's style nonce is
+    # refused under a style rule (`default-src 'self'`, `style-src 'nonce-…'`) and the
+    # banner shows unstyled: link the stylesheet instead, with the nonce, which every
+    # policy that allows the site's own files or that nonce lets in.
     html = core.renderer.snippet(
-        ctx.consent, language, nonce=nonce, return_to=ctx.return_to, root=ctx.root
+        ctx.consent,
+        language,
+        nonce=nonce,
+        return_to=ctx.return_to,
+        root=ctx.root,
+        inline_style=nonce is None,
     )
     return Markup(html)
