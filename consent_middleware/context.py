@@ -35,7 +35,7 @@ ACTIVE: ContextVar[RequestContext | None] = ContextVar("consent_middleware.activ
 
 class RequestContext:
     """The request's consent and the few request facts that the core and the helpers need.
-    Built once per request by an adapter; read-only afterwards."""
+    Built once per request by an adapter; read-only afterwards, but for `banner_placed`."""
 
     __slots__ = (
         "core",
@@ -50,6 +50,7 @@ class RequestContext:
         "subpath",
         "revalidation",
         "raw_path",
+        "banner_placed",
     )
 
     def __init__(
@@ -90,6 +91,9 @@ class RequestContext:
         # The path as the server got it, still percent-encoded (ASGI `raw_path`, WSGI
         # `REQUEST_URI` or `RAW_URI`), when the server says: see `url_path`.
         self.raw_path = raw_path
+        #: The app's template placed the banner (`templating.consent_banner`): the response
+        #: depends on the visitor, as a page the middleware rewrote does.
+        self.banner_placed = False
 
     @property
     def consent(self) -> Consent:

@@ -386,7 +386,10 @@ class ConsentCore:
         # A list or tuple is only read (never modified); any other iterable is read once.
         app_headers = headers if isinstance(headers, (list, tuple)) else list(headers)
         try:
-            return self._plan(ctx, status, app_headers, as_bytes)
+            plan = self._plan(ctx, status, app_headers, as_bytes)
+            if ctx.banner_placed:
+                return (self._with_placed_banner(ctx, plan[0], as_bytes), plan[1])
+            return plan
         except Exception:
             self._failed("plan", _FAIL_CLOSED)
             return (self._fail_closed_headers(app_headers), None)
@@ -665,6 +668,36 @@ class ConsentCore:
         # HEAD: the headers of the GET, and no body at all (some WSGI servers would send one).
         guarded = _Guarded(body, added, self._failed)
         return (out, _NO_BODY if ctx.method == "HEAD" else guarded)
+
+    def _with_placed_banner(self, ctx: RequestContext, out: list[Any], as_bytes: bool) -> list[Any]:
+        """The headers of a page whose template placed the banner (`inject_banner=False`),
+        made to fit it as a page with the injected banner is: it varies on the Cookie header
+        and the signals (and the language, when the banner follows it), and, for a visitor
+        without a consent id (its forms carry a token of this one page), no shared cache may
+        keep it. `out` is the plan's own list."""
+        kinds = self._kinds
+        vary: list[int] = []
+        caching: list[int] = []
+        targeted: list[int] = []
+        for index, (name, _) in enumerate(out):
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self._learn(name)
+            if kind == _VARY:
+                vary.append(index)
+            elif kind == _CACHE_CONTROL:
+                caching.append(index)
+            elif kind == _TARGETED_CACHE:
+                targeted.append(index)
+        spell = _bytes_header if as_bytes else _str_header
+        wanted = [*self._vary_cookie, "Accept-Language"] if self._varies_language else None
+        removed = _add_vary(out, vary, wanted or self._vary_cookie, spell)
+        if ctx.state.consent.consent_id is None:
+            removed = _keep_private(out, caching, spell) or removed
+            for index in targeted:
+                out[index] = None
+                removed = True
+        return [h for h in out if h is not None] if removed else out
 
     def _retag(
         self, ctx: RequestContext, out: list[Any], indices: Iterable[int], as_bytes: bool

@@ -46,4 +46,5 @@ def consent_banner(request: Any, *, nonce: str | None = None) -> Markup:
         root=ctx.root,
         inline_style=nonce is None,
     )
+    ctx.banner_placed = True  # the response gets the headers of a page with the banner
     return Markup(html)
