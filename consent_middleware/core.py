@@ -381,18 +381,25 @@ class ConsentCore:
     ) -> ResponsePlan:
         """The headers to send and the body filter, for the app's response start. `as_bytes`
         says how to spell added headers (ASGI: bytes, WSGI: str); the app's own headers
-        leave as the same objects. Fails closed: on a bug, optional cookies are removed and
-        the page is served as the app wrote it."""
+        leave as the same objects (one of another type than bytes or str: as the plain
+        bytes or text it was judged as, `_plain`). Fails closed: on a bug, optional
+        cookies are removed and the page is served as the app wrote it."""
         # A list or tuple is only read (never modified); any other iterable is read once.
         app_headers = headers if isinstance(headers, (list, tuple)) else list(headers)
         try:
-            plan = self._plan(ctx, status, app_headers, as_bytes)
+            try:
+                plan = self._plan(ctx, status, app_headers, as_bytes)
+            except TypeError:
+                # A header name the plan could not read (a bytearray): every header as the
+                # plain bytes or text a server writes for it, and planned once more.
+                app_headers = [_plain(n, v, as_bytes) for n, v in app_headers]
+                plan = self._plan(ctx, status, app_headers, as_bytes)
             if ctx.banner_placed:
                 return (self._with_placed_banner(ctx, plan[0], as_bytes), plan[1])
             return plan
         except Exception:
             self._failed("plan", _FAIL_CLOSED)
-            return (self._fail_closed_headers(app_headers), None)
+            return (self._fail_closed_headers(app_headers, as_bytes), None)
 
     def plan_websocket(
         self, ctx: RequestContext, headers: Iterable[Any], *, as_bytes: bool
@@ -408,7 +415,8 @@ class ConsentCore:
         added (the response start carried the deletions). Fails closed."""
         app_headers = headers if isinstance(headers, (list, tuple)) else list(headers)
         try:
-            return [(n, v) for n, v in app_headers if self._trailer_leaves(ctx, n, v)]
+            plain = [_plain(n, v) for n, v in app_headers]
+            return [(n, v) for n, v in plain if self._trailer_leaves(ctx, n, v)]
         except Exception:
             self._failed("plan", _FAIL_CLOSED)
             return self._fail_closed_headers(app_headers)
@@ -435,9 +443,18 @@ class ConsentCore:
         deleted: list[tuple[str, str | None, str | None]] | None = [] if state.refused else None
         for header in app_headers:
             name, value = header
-            if type(header) is not tuple:
-                # A list: the server gets entries of its own, which the app cannot change.
-                header = (name, value)
+            vtype = type(value)
+            if vtype is str or (vtype is bytes and as_bytes):
+                if type(header) is not tuple:
+                    # A list: the server gets entries of its own, which the app cannot change.
+                    header = (name, value)
+            else:
+                # A subclass (markupsafe's Markup), a bytearray, any other object, or bytes
+                # under WSGI: judged, and handed over, as the plain bytes or text a server
+                # writes for it. (A name that is no plain text raises here, if unhashable,
+                # and `plan_response` plans again with every header made plain.)
+                header = name, value = _plain(name, value, as_bytes)
+                vtype = type(value)
             kind = kinds.get(name)
             if kind is None:
                 kind = self._learn(name)
@@ -446,14 +463,14 @@ class ConsentCore:
                 # shape (the header without its value), a call less per cookie. A miss, an
                 # Expires verdict (it depends on the time), or any other header: `keeps`.
                 verdict: Any = None
-                if type(value) is bytes:
+                if vtype is bytes:
                     if 10 not in value and 13 not in value:  # LF, CR
                         end = value.find(b";")
                         if end > 0:
                             eq = value.find(b"=", 0, end)
                             if eq > 0 and not _folds_bytes(value, eq, end):
                                 verdict = state.verdicts.get(value[:eq] + value[end:])
-                elif type(value) is str and "\n" not in value and "\r" not in value:
+                elif "\n" not in value and "\r" not in value:  # text
                     end = value.find(";")
                     if end > 0:
                         eq = value.find("=", 0, end)
@@ -469,13 +486,11 @@ class ConsentCore:
                         )
                 continue
             # Any other header: never one that a lax server would split into two.
-            if type(value) is bytes:
+            if vtype is bytes:
                 if 10 in value or 13 in value:  # LF, CR (an int needle: a byte search)
                     self._log_once(f"dropped header {_shown(name)}: a line break in its value")
                     continue
-            elif (
-                type(value) is str and not value.isprintable() and ("\n" in value or "\r" in value)
-            ):
+            elif not value.isprintable() and ("\n" in value or "\r" in value):  # text
                 self._log_once(f"dropped header {_shown(name)}: a line break in its value")
                 continue
             if not kind or kind == _DATE:
@@ -878,11 +893,12 @@ class ConsentCore:
             return False
         return all(c == ALWAYS or c in self.config.required_categories for c in categories)
 
-    def _fail_closed_headers(self, app_headers: Sequence[Any]) -> list[Any]:
+    def _fail_closed_headers(self, app_headers: Sequence[Any], as_bytes: bool = True) -> list[Any]:
         out = []
         for header in app_headers:
             try:
                 name, value = header
+                header = name, value = _plain(name, value, as_bytes)
                 kind = self._learn(name)
                 text = _text(value)
             except Exception:
@@ -986,6 +1002,26 @@ def _breaks_lines(value: object) -> bool:
     if type(value) is bytes:
         return 10 in value or 13 in value  # LF, CR
     return isinstance(value, str) and ("\n" in value or "\r" in value)
+
+
+def _plain(name: Any, value: Any, as_bytes: bool = True) -> tuple[Any, Any]:
+    """A header as the server writes it, of plain `bytes` or `str`. A value of another type
+    (a `str` subclass such as markupsafe's `Markup`, a `bytearray`, an int, any object) is
+    its bytes or its `str()`: what werkzeug's server and wsgiref (under `python -O`) write
+    with `"%s"`, so that the line break a `__str__` holds is seen and the header dropped.
+    Under WSGI (not `as_bytes`), where a value is text (PEP 3333), bytes too are their
+    `str()`: werkzeug writes `Set-Cookie: b'session=1'`, a cookie named `b'session`.
+    A name that is neither bytes nor text stays as it is (and is dropped)."""
+    if not as_bytes and type(value) is not str:
+        value = str(value)
+    elif type(value) not in _TEXT_TYPES:
+        value = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
+    if type(name) not in _TEXT_TYPES:
+        if isinstance(name, (bytes, bytearray, memoryview)):
+            name = bytes(name)
+        elif isinstance(name, str):
+            name = str(name)
+    return (name, value)
 
 
 def _text(value: Any) -> str:
