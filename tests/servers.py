@@ -4,6 +4,7 @@ with nothing between the server and the test that could tidy headers up."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import random
 import socket
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 30.0
@@ -40,7 +42,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 def server_command(server: str, target: str, port: int, *extra: str) -> list[str]:
     """The command line that runs `target` ("module:attr") under `server` on `port`."""
     py = sys.executable
-    module, attr = target.split(":")
     bind = f"127.0.0.1:{port}"
     commands = {
         "uvicorn": [py, "-m", "uvicorn", target, "--port", str(port), "--log-level", "warning"],
@@ -74,18 +75,41 @@ def server_command(server: str, target: str, port: int, *extra: str) -> list[str
         "wsgiref": [
             py,
             "-c",
-            f"from {module} import serve_wsgiref; serve_wsgiref({attr!r}, {port})",
+            f"from tests.servers import serve_wsgiref; serve_wsgiref({target!r}, {port})",
         ],
         "werkzeug": [
             py,
             "-c",
-            f"from {module} import serve_werkzeug; serve_werkzeug({attr!r}, {port})",
+            f"from tests.servers import serve_werkzeug; serve_werkzeug({target!r}, {port})",
         ],
     }
     command = commands[server]
     if server in ("waitress", "gunicorn"):  # options before the app, or they are refused
         return [*command[:-1], *extra, command[-1]]
     return [*command, *extra]
+
+
+def _app_of(target: str) -> Any:
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def serve_wsgiref(target: str, port: int) -> None:  # pragma: no cover - run in a subprocess
+    """`python -c` entry for wsgiref, which has no command line of its own."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    make_server("127.0.0.1", port, _app_of(target), handler_class=Quiet).serve_forever()
+
+
+def serve_werkzeug(target: str, port: int) -> None:  # pragma: no cover - run in a subprocess
+    """`python -c` entry for werkzeug's development server."""
+    from werkzeug.serving import run_simple
+
+    run_simple("127.0.0.1", port, _app_of(target))
 
 
 @dataclass
