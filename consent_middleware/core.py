@@ -666,8 +666,10 @@ class ConsentCore:
             if banner and self._varies_language
             else self._vary_cookie
         )
-        if ctx.fragment:
-            # Without the banner: no cache may hand it to a request for the whole page.
+        if ctx.fragment or banner or self.config.google_consent_mode:
+            # A fragment gets no banner and no Consent Mode default, a page does: they differ
+            # by the fragment headers, and both say so, or a cache would hand the page (its
+            # banner twice on screen once swapped in) to a fragment request, or the reverse.
             wanted = [*wanted, *_FRAGMENT_VARY]
         removed = _add_vary(out, vary, wanted, spell) or removed
         consent = ctx.state.consent

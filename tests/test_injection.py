@@ -20,6 +20,10 @@ def html_site(make_site: Callable[..., Site], **spec: object) -> Site:
     return make_site(AppSpec(body=PAGE, **spec))  # type: ignore[arg-type]
 
 
+#: A page with the banner and a fragment without it (htmx, Turbo, Unpoly) differ by these.
+FRAGMENT_HEADERS = ", HX-Request, HX-Boosted, Turbo-Frame, X-Up-Target, X-Requested-With"
+
+
 def test_page_gets_the_banner_with_an_exact_length(make_site: Callable[..., Site]) -> None:
     response = html_site(make_site).get("/")
     page = response.content
@@ -28,20 +32,25 @@ def test_page_gets_the_banner_with_an_exact_length(make_site: Callable[..., Site
     assert page.startswith(PAGE.split(b"</body>")[0])
     assert int(response.headers["content-length"]) == len(page)
     # The banner's language follows Accept-Language, and Sec-GPC takes marketing back:
-    # caches must keep them apart.
-    assert response.headers["vary"] == "Cookie, Sec-GPC, Accept-Language"
+    # caches must keep them apart; and a fragment (no banner) from the page.
+    assert response.headers["vary"] == "Cookie, Sec-GPC, Accept-Language" + FRAGMENT_HEADERS
 
 
 def test_one_language_varies_on_cookie_only(make_site: Callable[..., Site]) -> None:
     response = make_site(AppSpec(body=PAGE), languages=("en",)).get("/")
-    assert response.headers["vary"] == "Cookie, Sec-GPC"
+    assert response.headers["vary"] == "Cookie, Sec-GPC" + FRAGMENT_HEADERS
 
 
 def test_existing_vary_is_extended(make_site: Callable[..., Site]) -> None:
     site = html_site(make_site, extra_headers=[("Vary", "Accept-Encoding")])
-    assert site.get("/").headers["vary"] == "Accept-Encoding, Cookie, Sec-GPC, Accept-Language"
-    site = html_site(make_site, extra_headers=[("Vary", "accept-language, COOKIE, sec-gpc")])
-    assert site.get("/").headers.get_list("vary") == ["accept-language, COOKIE, sec-gpc"]
+    assert site.get("/").headers["vary"] == (
+        "Accept-Encoding, Cookie, Sec-GPC, Accept-Language" + FRAGMENT_HEADERS
+    )
+    named = "accept-language, COOKIE, sec-gpc, hx-request, HX-Boosted, turbo-frame, x-up-target"
+    site = html_site(make_site, extra_headers=[("Vary", named + ", X-Requested-With")])
+    assert site.get("/").headers.get_list("vary") == [named + ", X-Requested-With"]
+    site = html_site(make_site, extra_headers=[("Vary", named)])
+    assert site.get("/").headers.get_list("vary") == [named + ", X-Requested-With"]
     site = html_site(make_site, extra_headers=[("Vary", "*")])
     assert site.get("/").headers.get_list("vary") == ["*"]
 

@@ -317,6 +317,27 @@ def test_a_fragment_request_cannot_put_a_bannerless_page_in_a_shared_cache(
     ]
 
 
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("HX-Request", "true"),
+        ("Turbo-Frame", "main"),
+        ("X-Up-Target", "main"),
+        ("X-Requested-With", "XMLHttpRequest"),
+    ],
+)
+def test_a_page_with_the_banner_is_not_handed_to_a_fragment_request(
+    header: str, value: str
+) -> None:
+    """The reverse: a cached whole page, banner included, answering an htmx request would
+    be swapped into a page that has its banner already (two on screen, two sets of forms).
+    The page names the fragment headers in its Vary too."""
+    page = run_asgi(public_site, http_scope("/"))
+    body = b"".join(m.get("body", b"") for m in page if m["type"] == "http.response.body")
+    assert b'id="consent-banner"' in body
+    assert not _shared_cache_serves_it_without(page[0]["headers"], header), page[0]["headers"]
+
+
 def _page_with(header: str, value: str) -> ConsentMiddleware:
     def page(request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE, headers={header: value})
