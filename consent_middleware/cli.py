@@ -1,6 +1,7 @@
 """The `consent-middleware` command (click): one group, one small module per command family.
 
     consent-middleware check-config examples.fastapi_app.app:app
+    consent-middleware check-config 'myapp:create_app()'
     consent-middleware audit http://127.0.0.1:8000/ --config examples.fastapi_app.app:app
     consent-middleware suggest-config http://127.0.0.1:8000/
     consent-middleware --version
@@ -19,7 +20,7 @@ import click
 from . import __version__
 from .audit.cli import audit_command, suggest_config_command
 from .checks import check_config, config_hints, describe
-from .discovery import find_config, load_object
+from .discovery import find_config, load_object, not_found
 from .probe import probe_findings, probe_set_cookies
 from .records.cli import records as records_group
 
@@ -51,20 +52,27 @@ def cli() -> None:
     help="Probe the app as mounted under PREFIX (uvicorn's --root-path, WSGI's SCRIPT_NAME):"
     " the paths given are below it, and the places advised include it.",
 )
-def check_config_command(target: str, paths: tuple[str, ...], root_path: str) -> None:
+@click.option(
+    "--factory",
+    is_flag=True,
+    help="ATTR is an app factory: call it with no arguments and check the app it returns"
+    " (uvicorn's --factory; 'MODULE:create_app()' does the same, with literal arguments"
+    " if it needs them).",
+)
+def check_config_command(
+    target: str, paths: tuple[str, ...], root_path: str, factory: bool
+) -> None:
     """Load MODULE:ATTR and report what would surprise you in production.
 
     ATTR may be the ConsentConfig, an object with a .config, or the FastAPI, Starlette or
-    Flask app (or WSGI callable) that carries the middleware. Exit 1 on findings.
+    Flask app (or WSGI callable) that carries the middleware, or a call of the factory that
+    builds one (create_app()). Exit 1 on findings.
     """
     try:
-        app = load_object(target)
+        app = load_object(target, factory=factory)
         config = find_config(app)
         if config is None:
-            raise TypeError(
-                f"{target!r} is a {type(app).__name__}, not a ConsentConfig, and no"
-                " ConsentMiddleware or ConsentWSGIMiddleware was found in it"
-            )
+            raise TypeError(not_found(target, app))
     except (ImportError, AttributeError, ValueError, TypeError, LookupError) as exc:
         raise click.UsageError(str(exc)) from exc
     if root_path and not root_path.startswith("/"):

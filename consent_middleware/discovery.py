@@ -2,29 +2,42 @@
 carries the middleware (FastAPI, Starlette, Flask, or any ASGI/WSGI callable chain).
 
 The command line uses it (`check-config`, `audit --config`), so a user can point it at
-what they already run: `consent-middleware check-config myapp.main:app`.
+what they already run: `consent-middleware check-config myapp.main:app`, or an app factory
+as Flask and uvicorn take one: `myapp:create_app()`, `myapp:create_app('production')`.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
+import re
 import sys
 import traceback
 from typing import Any
 
 from .config import ConsentConfig
 
-__all__ = ["find_config", "load_config", "load_object"]
+__all__ = ["find_config", "load_config", "load_object", "not_found"]
+
+#: `create_app(...)`: an attribute path written as a call (Flask's way of naming a factory).
+_CALL = re.compile(r"^\s*([\w.]+)\s*\((.*)\)\s*$", re.DOTALL)
 
 #: How deep to follow `.app` / `.wsgi_app` links of wrapped apps before giving up.
 _MAX_DEPTH = 32
 
 
-def load_object(target: str) -> Any:
-    """Import `module:attr` (attr may be dotted) like `uvicorn` does."""
+def load_object(target: str, *, factory: bool = False) -> Any:
+    """Import `module:attr` (attr may be dotted) like `uvicorn` does. An app factory is
+    called: with `factory` (uvicorn's `--factory`) with no arguments, or when attr is
+    written as a call (`create_app()`, `create_app('dev', debug=False)`: Flask's form, with
+    literal arguments only, never code)."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"{target!r} is not of the form module:attr")
+    attr, call = _split_call(target, attr)
+    if factory and call is None:
+        call = ((), {})
     if "" not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: the current folder is importable
     try:
@@ -36,7 +49,42 @@ def load_object(target: str) -> Any:
     obj: Any = module
     for part in attr.split("."):
         obj = getattr(obj, part)
-    return obj
+    if call is None:
+        return obj
+    if not callable(obj):
+        raise TypeError(f"{target!r}: {attr} is a {type(obj).__name__}, not an app factory")
+    args, kwargs = call
+    try:
+        return obj(*args, **kwargs)
+    except Exception as exc:  # the factory's own failure: a usage error that says where
+        raise ImportError(f"cannot load {target!r}: {attr}() raised {_raised_at(exc)}") from exc
+
+
+def _split_call(
+    target: str, attr: str
+) -> tuple[str, tuple[tuple[Any, ...], dict[str, Any]] | None]:
+    """`create_app('dev', debug=False)` -> ("create_app", (("dev",), {"debug": False})); an
+    attribute that is no call -> (attr, None). Arguments must be literals."""
+    match = _CALL.match(attr)
+    if match is None:
+        if "(" in attr or ")" in attr:
+            raise ValueError(f"{target!r}: {attr!r} is neither an attribute nor a call")
+        return attr, None
+    name, inside = match.groups()
+    try:
+        call = ast.parse(f"f({inside})", mode="eval").body
+        if not isinstance(call, ast.Call):  # `create_app(1), other(2)`: no one call
+            raise ValueError("not one call")
+        args = tuple(ast.literal_eval(arg) for arg in call.args)
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg}
+        if len(kwargs) != len(call.keywords):
+            raise ValueError("**kwargs")
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(
+            f"{target!r}: the arguments of {name}(...) must be literals (strings, numbers,"
+            " True, False, None, lists, dicts), given by position or by name"
+        ) from exc
+    return name, (args, kwargs)
 
 
 def _raised_at(exc: BaseException) -> str:
@@ -53,16 +101,25 @@ def _raised_at(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def load_config(target: str) -> ConsentConfig:
+def load_config(target: str, *, factory: bool = False) -> ConsentConfig:
     """The ConsentConfig that `module:attr` is or carries; raises with what was found."""
-    obj = load_object(target)
+    obj = load_object(target, factory=factory)
     config = find_config(obj)
     if config is None:
-        raise TypeError(
-            f"{target!r} is a {type(obj).__name__}, not a ConsentConfig, and no"
-            " ConsentMiddleware or ConsentWSGIMiddleware was found in it"
-        )
+        raise TypeError(not_found(target, obj))
     return config
+
+
+def not_found(target: str, obj: Any) -> str:
+    """What to say when `obj` carries no config; a plain function may be an app factory."""
+    message = (
+        f"{target!r} is a {type(obj).__name__}, not a ConsentConfig, and no"
+        " ConsentMiddleware or ConsentWSGIMiddleware was found in it"
+    )
+    if inspect.isfunction(obj):
+        name = target.partition(":")[2]
+        message += f" (an app factory? write {name}() to call it)"
+    return message
 
 
 def find_config(obj: Any) -> ConsentConfig | None:

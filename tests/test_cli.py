@@ -92,6 +92,66 @@ def test_probe_finds_cookies_the_config_misses(capsys: pytest.CaptureFixture[str
     assert "CookieRule('analytics', path='/', domain='example.com')" in out
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tests.fixtures.configs:create_fastapi_app", "--factory"],
+        ["tests.fixtures.configs:create_fastapi_app()"],
+        ["tests.fixtures.configs:create_flask_app()"],
+        ["tests.fixtures.configs:create_flask_app('k8Hq2VxZ0rT5mN7pL1sW4yB6cF9gJ3dB')"],
+        ["tests.fixtures.configs:create_flask_app", "--factory"],
+    ],
+)
+def test_an_app_factory_is_called(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`create_app()` (Flask's form) or `--factory` (uvicorn's): the app it returns is
+    checked, probes included."""
+    assert main(["check-config", *args]) == 0
+    assert "policy_version: 1" in capsys.readouterr().out
+    if "create_fastapi_app" in args[0]:
+        assert main(["check-config", *args, "--probe", "/shop/"]) == 1
+        assert "sets cookie 'mystery'" in capsys.readouterr().out
+
+
+def test_an_app_factory_takes_literal_arguments_by_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check-config", "tests.fixtures.configs:create_flask_app(weak=True)"]) == 1
+    assert "secret_key is 3 characters" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("tests.fixtures.configs:create_flask_app(__import__('os'))", "must be literals"),
+        ("tests.fixtures.configs:create_flask_app(**{})", "must be literals"),
+        ("tests.fixtures.configs:create_flask_app(1), good(2)", "must be literals"),
+        ("tests.fixtures.configs:create_flask_app(", "neither an attribute nor a call"),
+        ("tests.fixtures.configs:good()", "not an app factory"),
+        ("tests.fixtures.configs:create_flask_app", "write create_flask_app() to call it"),
+        ("tests.fixtures.configs:failing_factory()", "RuntimeError: no DATABASE_URL"),
+        ("tests.fixtures.configs:create_flask_app(1, 2)", "TypeError"),
+    ],
+)
+def test_a_factory_that_cannot_be_called_is_a_usage_error(
+    target: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad arguments are never evaluated as code; a factory that raises says what and where
+    (exit 2, not a traceback)."""
+    assert main(["check-config", target]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+
+
+def test_audit_takes_a_factory_call_as_its_config(capsys: pytest.CaptureFixture[str]) -> None:
+    """`audit --config 'module:create_app()'` loads the config the factory's app carries:
+    the usage error is then about the URL, not the config."""
+    assert main(["audit", "ftp://x/", "--config", "tests.fixtures.configs:create_flask_app()"]) == 2
+    err = capsys.readouterr().err
+    assert "--config" not in err, err
+    assert main(["audit", "ftp://x/", "--config", "tests.fixtures.configs:failing_factory()"]) == 2
+    assert "no DATABASE_URL" in capsys.readouterr().err
+
+
 def test_probe_needs_the_app(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "tests.fixtures.configs:good", "--probe", "/"]) == 2
     assert "--probe needs the app" in capsys.readouterr().err
