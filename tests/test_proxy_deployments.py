@@ -290,15 +290,16 @@ def _shared_cache_serves_it_without(headers: list[tuple[bytes, bytes]], header: 
     return not ({"*", header.lower()} & varied)
 
 
-@pytest.mark.parametrize(
-    ("header", "value"),
-    [
-        ("HX-Request", "true"),
-        ("Turbo-Frame", "main"),
-        ("X-Up-Target", "main"),
-        ("X-Requested-With", "XMLHttpRequest"),
-    ],
-)
+#: One request header of each kind that makes a request a fragment (no banner).
+FRAGMENT_REQUESTS = [
+    ("HX-Request", "true"),
+    ("Turbo-Frame", "main"),
+    ("X-Up-Target", "main"),
+    ("X-Requested-With", "XMLHttpRequest"),
+]
+
+
+@pytest.mark.parametrize(("header", "value"), FRAGMENT_REQUESTS)
 def test_a_fragment_request_cannot_put_a_bannerless_page_in_a_shared_cache(
     header: str, value: str
 ) -> None:
@@ -317,15 +318,7 @@ def test_a_fragment_request_cannot_put_a_bannerless_page_in_a_shared_cache(
     ]
 
 
-@pytest.mark.parametrize(
-    ("header", "value"),
-    [
-        ("HX-Request", "true"),
-        ("Turbo-Frame", "main"),
-        ("X-Up-Target", "main"),
-        ("X-Requested-With", "XMLHttpRequest"),
-    ],
-)
+@pytest.mark.parametrize(("header", "value"), FRAGMENT_REQUESTS)
 def test_a_page_with_the_banner_is_not_handed_to_a_fragment_request(
     header: str, value: str
 ) -> None:
