@@ -119,7 +119,50 @@ def not_found(target: str, obj: Any) -> str:
     if inspect.isfunction(obj):
         name = target.partition(":")[2]
         message += f" (an app factory? write {name}() to call it)"
+    mounted = _mounted_carriers(obj)
+    if mounted:
+        prefix, inner = mounted[0]
+        module = target.partition(":")[0]
+        found = _global_name(module, inner)
+        where = f"{module}:{found}" if found else "MODULE:ATTR of that app"
+        message += (
+            f"; the app it mounts at {prefix} carries one: check that app as it is mounted,"
+            f" consent-middleware check-config {where} --root-path {prefix} --probe /"
+        )
     return message
+
+
+def _mounted_carriers(obj: Any) -> list[tuple[str, Any]]:
+    """(prefix, app) of each sub-app that a Starlette/FastAPI app mounts (`app.mount`,
+    `Mount(...)`) and that carries the middleware itself, in route order."""
+    found: list[tuple[str, Any]] = []
+    routes = getattr(obj, "routes", None)
+    if not isinstance(routes, (list, tuple)):
+        return found
+    for route in routes:
+        prefix, inner = getattr(route, "path", None), getattr(route, "app", None)
+        if not isinstance(prefix, str) or inner is None:
+            continue
+        # asgiref's WsgiToAsgi keeps the WSGI app it bridges as `.wsgi_application`.
+        bridged = getattr(inner, "wsgi_application", None)
+        if find_config(inner) is not None or (bridged and find_config(bridged) is not None):
+            found.append((prefix or "/", inner))
+    return found
+
+
+def _global_name(module_name: str, app: Any) -> str | None:
+    """The module-level name of `app`, or of the app it wraps (a WSGI bridge's `.app`)."""
+    module = sys.modules.get(module_name)
+    wanted = [app]
+    for name in ("app", "wsgi_application", "application"):
+        inner = getattr(app, name, None)
+        if inner is not None:
+            wanted.append(inner)
+    for candidate in wanted:
+        for name, value in vars(module or object()).items():
+            if value is candidate and not name.startswith("_"):
+                return name
+    return None
 
 
 def find_config(obj: Any) -> ConsentConfig | None:

@@ -19,6 +19,7 @@ import pytest
 from flask import Flask, Response
 
 from consent_middleware import ConsentWSGIMiddleware
+from consent_middleware.cli import main
 
 from .fixtures.outer_csp_apps import POLICY, config
 from .servers import Running, free_port, raw_get, running, server_command
@@ -87,3 +88,41 @@ def test_the_docs_say_a_policy_added_outside_leaves_the_banner_unstyled(name: st
     assert "add_header" in text and '@app.middleware("http")' in text
     assert re.search(r"banner (of an undecided visitor )?shows unstyled", text)
     assert re.search(r"have the app send the same", text)
+
+
+@pytest.mark.parametrize(
+    ("target", "suggested"),
+    [
+        ("app", "mounted_carriers:blog --root-path /blog --probe /"),
+        ("site", "mounted_carriers:legacy --root-path /legacy --probe /"),
+    ],
+)
+def test_check_config_on_an_app_that_mounts_the_carrier_names_it(
+    target: str, suggested: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check-config main:app` on the app a newcomer serves, which mounts the app that
+    carries the middleware (docs/deploying.md's `app.mount("/blog", sub_app)`, or a Flask app
+    behind a WSGI bridge): still a usage error, but one that names the mounted app and the
+    command that checks it as mounted; that command then works."""
+    assert main(["check-config", f"tests.fixtures.mounted_carriers:{target}"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"check-config tests.fixtures.{suggested}" in err, err
+    assert main(["check-config", *f"tests.fixtures.{suggested}".split()]) == 1
+    out = capsys.readouterr().out
+    assert "could not be probed" not in out and "answers" not in out
+    assert "_ga* -> analytics" in out
+
+
+def test_a_mounted_app_without_a_name_is_named_by_its_prefix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check-config", "tests.fixtures.mounted_carriers:inline"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "mounts at /news carries one" in err, err
+    assert "check-config MODULE:ATTR of that app --root-path /news --probe /" in err
+
+
+def test_configuration_md_says_what_to_check_for_a_mounted_app() -> None:
+    text = _squeezed("configuration.md")
+    assert "mounts the app that carries the middleware" in text
+    assert "check-config main:blog --root-path /blog --probe /" in text
