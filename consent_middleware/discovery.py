@@ -153,13 +153,15 @@ def _mounted_carriers(obj: Any) -> list[tuple[str, Any]]:
 def _global_name(module_name: str, app: Any) -> str | None:
     """The module-level name of `app`, or of the app it wraps (a WSGI bridge's `.app`)."""
     module = sys.modules.get(module_name)
+    if module is None:
+        return None
     wanted = [app]
     for name in ("app", "wsgi_application", "application"):
         inner = getattr(app, name, None)
         if inner is not None:
             wanted.append(inner)
     for candidate in wanted:
-        for name, value in vars(module or object()).items():
+        for name, value in vars(module).items():
             if value is candidate and not name.startswith("_"):
                 return name
     return None
