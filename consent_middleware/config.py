@@ -350,7 +350,9 @@ class ConsentConfig:
         if not languages or any(
             not isinstance(lang, str) or not _LANGUAGE_RE.fullmatch(lang) for lang in languages
         ):
-            raise ValueError(f"languages {given!r} must be language codes like 'en' or 'de'")
+            raise ValueError(
+                f"languages {given!r} must be language codes like 'en' or 'de' (in lower case)"
+            )
         if len(set(languages)) != len(languages):
             raise ValueError(f"languages {given!r} names a language twice")
         category_keys = {
@@ -391,10 +393,14 @@ class ConsentConfig:
         set_(self, "enabled_languages", languages)
         if not isinstance(self.default_language, str) or self.default_language not in languages:
             raise ValueError(
-                f"default_language {self.default_language!r} is not one of languages {languages!r}"
+                f"default_language {self.default_language!r} is not one of languages"
+                f" {languages!r}{_case_hint(self.default_language, languages)}"
             )
         if self.language is not None and self.language not in languages:
-            raise ValueError(f"language {self.language!r} is not one of languages {languages!r}")
+            raise ValueError(
+                f"language {self.language!r} is not one of languages"
+                f" {languages!r}{_case_hint(self.language, languages)}"
+            )
 
     def rule_for(self, name: str) -> CookieRule | None:
         """The rule a cookie name matches, or None when no rule names it."""
@@ -576,3 +582,12 @@ def _google_mapping(
                 raise ValueError(f"google_consent_mapping type {gtype!r} is not a consent type")
         result[category] = tuple(types)
     return result
+
+
+def _case_hint(value: object, languages: tuple[str, ...]) -> str:
+    """` (did you mean 'de'?)` for `"DE"` or `"de-DE"`: codes are written in lower case, and
+    Accept-Language's region is matched by the code alone."""
+    if not isinstance(value, str):
+        return ""
+    code = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    return f" (did you mean {code!r}?)" if code in languages and code != value else ""

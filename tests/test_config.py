@@ -115,6 +115,31 @@ def test_same_site_in_any_case() -> None:
     assert ConsentConfig(secret_key="s", same_site="STRICT").same_site == "strict"  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        ({"language": "DE"}, "language 'DE' is not one of languages"),
+        ({"language": "de-DE"}, "language 'de-DE' is not one of languages"),
+        ({"default_language": "De"}, "default_language 'De' is not one of languages"),
+        ({"default_language": "fr_FR"}, "default_language 'fr_FR' is not one of languages"),
+    ],
+)
+def test_a_language_in_another_spelling_gets_a_suggestion(
+    options: dict[str, Any], hint: str
+) -> None:
+    """Codes are lower case and without a region: the error says which one was meant."""
+    with pytest.raises(ValueError) as info:
+        ConsentConfig(secret_key="s", **options)
+    code = str(next(iter(options.values()))).replace("_", "-").split("-")[0].lower()
+    assert hint in str(info.value) and f"(did you mean {code!r}?)" in str(info.value)
+
+
+def test_a_language_that_is_not_enabled_gets_no_suggestion() -> None:
+    with pytest.raises(ValueError) as info:
+        ConsentConfig(secret_key="s", language="xx")
+    assert "did you mean" not in str(info.value)
+
+
 def test_typo_in_texts_gets_a_suggestion() -> None:
     with pytest.raises(ValueError, match="did you mean 'title'"):
         ConsentConfig(secret_key="s", texts={"en": {"titel": "Cookies?"}})
