@@ -407,7 +407,8 @@ def browsers_store(header: str, https: bool) -> bool:
     plain-http page, `SameSite=None` without `Secure`, a `__Secure-`/`__Host-` name (in any
     case) without `Secure` (`__Host-` also with a `Domain` or a `Path` other than `/`), and a
     `Domain` of nothing but dots (`Domain=.`). A `Partitioned` one is another cookie than the
-    unpartitioned one of that name: it deletes only its own.
+    unpartitioned one of that name: it deletes only its own. A `Domain` or `Path` given
+    twice counts as not stored: browsers may place it differently.
     """
     end = header.find(";")
     pair = (header if end < 0 else header[:end]).strip(_WSP)
@@ -425,11 +426,21 @@ def browsers_store(header: str, https: bool) -> bool:
         return False
     if prefix == "__Host-" and (cookie.path != "/" or cookie.domain is not None):
         return False
-    if cookie.domain is None and end >= 0:
+    if end >= 0:
+        placed: set[str] = set()
         for av in header[end + 1 :].split(";"):
             key, _, given = av.partition("=")
+            key = key.strip(_WSP).lower()
+            if key != "domain" and key != "path":
+                continue
+            if key in placed:
+                # Given twice: Chromium and Firefox take the last, but RFC 6265bis lets a
+                # browser ignore an empty value and keep the one before (`Domain=other.test;
+                # Domain=`: a cookie it rejects whole). Where it lands is not sure.
+                return False
+            placed.add(key)
             domain = given.strip(_WSP)
-            if key.strip(_WSP).lower() == "domain" and domain and not domain.strip("."):
+            if key == "domain" and cookie.domain is None and domain and not domain.strip("."):
                 return False
     return True
 

@@ -177,6 +177,30 @@ def test_a_deletion_browsers_may_read_under_another_name_does_not_replace_ours(
     assert ("/", None, False) in places(deletions(response))
 
 
+@pytest.mark.parametrize(
+    "app_deletion",
+    [
+        # Chromium and Firefox take the last Domain (empty: host-only, a deletion of `_fbp`
+        # here); a browser that ignores an empty value, as RFC 6265bis allows, reads
+        # `Domain=other.test` and rejects the header: `_fbp` stays.
+        "_fbp=; Max-Age=0; Path=/; Domain=other.test; Domain=",
+        "_fbp=; Max-Age=0; Path=/shop; Path=",  # the same for Path
+        "_fbp=; Max-Age=0; Path=/; path=/",  # given twice, whatever the values
+    ],
+)
+def test_a_deletion_whose_place_browsers_may_read_differently_does_not_replace_ours(
+    make_site: Callable[..., Site], app_deletion: str
+) -> None:
+    """The app's own deletion is passed on, and the middleware's goes too: a refused
+    cookie is expired at its place in every browser."""
+    site = make_site(AppSpec(set_cookies=[app_deletion]))
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get("/", cookie=f"{rejected}; _fbp=1")
+    sent = deletions(response)
+    assert app_deletion in sent
+    assert ("/", None, False) in places([v for v in sent if v != app_deletion]), sent
+
+
 def test_the_apps_own_clean_deletion_is_not_doubled(make_site: Callable[..., Site]) -> None:
     site = make_site(AppSpec(set_cookies=["_fbp=; Max-Age=0; Path=/"]))
     rejected = site.consent_cookie({"action": "reject_all"})
