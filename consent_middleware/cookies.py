@@ -254,7 +254,7 @@ def deletion_time(attributes: str) -> float:
     around attribute names, so `Max-Age=0; <VT>Max-Age=31536000` is a one-year cookie there
     (RFC 6265bis 5.7 and Firefox ignore such a header whole: it deletes nothing there).
     A double quote in the attributes too: a client that reads a quoted value across `;`
-    (RFC 2109's quoted-string, as Qt's and Java's cookie parsers do) takes
+    (RFC 2109's quoted-string, as Python's `http.cookies` does: aiohttp's client jar) takes
     `_fbp="1; Max-Age=0; x="` for a session cookie with no attributes at all.
     """
     if '"' in attributes or _CTL_RE.search(attributes):

@@ -56,6 +56,16 @@ def test_real_deletions_pass(make_site: Callable[..., Site], value: str, page: s
     assert len(sent) == 1 + (not covers_root) + (page != "/" and not in_directory)
 
 
+def test_a_quoted_value_across_semicolons_is_a_session_cookie_to_a_real_client() -> None:
+    """Why `quoted-across-semicolons` is a lookalike: Python's cookie parser (aiohttp's
+    client jar uses it) reads the quoted value across `;`, attributes and all."""
+    from http.cookies import SimpleCookie
+
+    jar: SimpleCookie = SimpleCookie()
+    jar.load('_fbp="x; Max-Age=0; y="')
+    assert jar["_fbp"].value == "x; Max-Age=0; y=" and jar["_fbp"]["max-age"] == ""
+
+
 def test_a_stripped_lookalike_still_expires_the_carried_cookie(
     make_site: Callable[..., Site],
 ) -> None:
