@@ -73,7 +73,8 @@ def _split_call(
     name, inside = match.groups()
     try:
         call = ast.parse(f"f({inside})", mode="eval").body
-        if not isinstance(call, ast.Call):  # `create_app(1), other(2)`: no one call
+        # `create_app(1), other(2)` or `create_app(1)(2)`: no one call of the name.
+        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
             raise ValueError("not one call")
         args = tuple(ast.literal_eval(arg) for arg in call.args)
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg}

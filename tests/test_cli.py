@@ -125,6 +125,7 @@ def test_an_app_factory_takes_literal_arguments_by_name(
         ("tests.fixtures.configs:create_flask_app(__import__('os'))", "must be literals"),
         ("tests.fixtures.configs:create_flask_app(**{})", "must be literals"),
         ("tests.fixtures.configs:create_flask_app(1), good(2)", "must be literals"),
+        ("tests.fixtures.configs:create_flask_app('k')('k')", "must be literals"),
         ("tests.fixtures.configs:create_flask_app(", "neither an attribute nor a call"),
         ("tests.fixtures.configs:good()", "not an app factory"),
         ("tests.fixtures.configs:create_flask_app", "write create_flask_app() to call it"),
