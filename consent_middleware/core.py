@@ -171,7 +171,18 @@ class ConsentCore:
             *(["Sec-GPC"] if config.honor_gpc else []),
             *(["DNT"] if config.honor_dnt else []),
         ]
-        self._vary_cookie = ["Cookie", *(signals or [])]
+        vary_cookie = ["Cookie", *(signals or [])]
+        # What a page varies on, by (the banner follows Accept-Language, fragment or page
+        # told apart): built once, not per response.
+        self._vary: dict[tuple[bool, bool], list[str]] = {
+            (language, fragments): [
+                *vary_cookie,
+                *(["Accept-Language"] if language else []),
+                *(_FRAGMENT_VARY if fragments else []),
+            ]
+            for language in (False, True)
+            for fragments in (False, True)
+        }
         self._logged: set[str] = set()
         self._failures: set[str] = set()
         # Content-Type value, as the app spells it -> the page type it names (or None).
@@ -597,8 +608,7 @@ class ConsentCore:
             # Nothing to change for this state, but another state's copy would differ: the
             # validators still name the state, so that no copy is 304'd across a choice.
             removed = bool(validators) and self._retag(ctx, out, validators, as_bytes)
-            fragment = [*self._vary_cookie, *_FRAGMENT_VARY] if ctx.fragment else self._vary_cookie
-            removed = _add_vary(out, vary, fragment, spell) or removed
+            removed = _add_vary(out, vary, self._vary[(False, ctx.fragment)], spell) or removed
             return ([h for h in out if h is not None] if removed else out, None)
         charset = self._charsets.get(content_type) if type(content_type) in _TEXT_TYPES else None
         if charset is None:
@@ -661,16 +671,11 @@ class ConsentCore:
             return (out, _NO_BODY if ctx.method == "HEAD" else _Guarded(body, None, self._failed))
         if validators:
             removed = self._retag(ctx, out, validators, as_bytes) or removed
-        wanted = (
-            [*self._vary_cookie, "Accept-Language"]
-            if banner and self._varies_language
-            else self._vary_cookie
-        )
-        if ctx.fragment or banner or self.config.google_consent_mode:
-            # A fragment gets no banner and no Consent Mode default, a page does: they differ
-            # by the fragment headers, and both say so, or a cache would hand the page (its
-            # banner twice on screen once swapped in) to a fragment request, or the reverse.
-            wanted = [*wanted, *_FRAGMENT_VARY]
+        # A fragment gets no banner and no Consent Mode default, a page does: they differ by
+        # the fragment headers, and both say so, or a cache would hand the page (its banner
+        # twice on screen once swapped in) to a fragment request, or the reverse.
+        fragments = ctx.fragment or banner or self.config.google_consent_mode
+        wanted = self._vary[(banner and self._varies_language, fragments)]
         removed = _add_vary(out, vary, wanted, spell) or removed
         consent = ctx.state.consent
         if banner and consent.consent_id is None:
@@ -707,8 +712,7 @@ class ConsentCore:
             elif kind == _TARGETED_CACHE:
                 targeted.append(index)
         spell = _bytes_header if as_bytes else _str_header
-        wanted = [*self._vary_cookie, "Accept-Language"] if self._varies_language else None
-        removed = _add_vary(out, vary, wanted or self._vary_cookie, spell)
+        removed = _add_vary(out, vary, self._vary[(self._varies_language, False)], spell)
         if ctx.state.consent.consent_id is None:
             removed = _keep_private(out, caching, spell) or removed
             for index in targeted:
