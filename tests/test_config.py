@@ -116,22 +116,21 @@ def test_same_site_in_any_case() -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "hint"),
+    ("options", "hint", "meant"),
     [
-        ({"language": "DE"}, "language 'DE' is not one of languages"),
-        ({"language": "de-DE"}, "language 'de-DE' is not one of languages"),
-        ({"default_language": "De"}, "default_language 'De' is not one of languages"),
-        ({"default_language": "fr_FR"}, "default_language 'fr_FR' is not one of languages"),
+        ({"language": "DE"}, "language 'DE' is not one of languages", "de"),
+        ({"language": "de-DE"}, "language 'de-DE' is not one of languages", "de"),
+        ({"default_language": "De"}, "default_language 'De' is not one of languages", "de"),
+        ({"default_language": "fr_FR"}, "default_language 'fr_FR' is not one of languages", "fr"),
     ],
 )
 def test_a_language_in_another_spelling_gets_a_suggestion(
-    options: dict[str, Any], hint: str
+    options: dict[str, Any], hint: str, meant: str
 ) -> None:
     """Codes are lower case and without a region: the error says which one was meant."""
     with pytest.raises(ValueError) as info:
         ConsentConfig(secret_key="s", **options)
-    code = str(next(iter(options.values()))).replace("_", "-").split("-")[0].lower()
-    assert hint in str(info.value) and f"(did you mean {code!r}?)" in str(info.value)
+    assert hint in str(info.value) and f"(did you mean {meant!r}?)" in str(info.value)
 
 
 def test_a_language_that_is_not_enabled_gets_no_suggestion() -> None:
