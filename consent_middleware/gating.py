@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from .cache import ENTRY_OVERHEAD, BoundedCache
 from .html import Attr, attributes, first_by_name, tag_end
+from .inert import INERT_XML
 from .start_tags import GATED_TAG_START
 
 __all__ = ["TagGate", "TagMemo", "new_tag_memo"]
@@ -52,7 +53,9 @@ class TagGate:
     original type, if any, moves to `data-consent-type`. Tags already of type text/plain are
     left alone (banner.js activates them). An `<iframe data-consent-category="X" src=...>`
     of a refused category gets `src` (and `srcdoc`) renamed to `data-consent-src`
-    (`data-consent-srcdoc`), the `hidden` attribute, and a placeholder `<div>` before it.
+    (`data-consent-srcdoc`), the `hidden` attribute, and a placeholder `<div>` before it;
+    its event handler attributes (`onload`...) are renamed too (`data-consent-onload`), and
+    stay so when banner.js loads the frame: they run from the next page on.
     The placeholder names the refused categories (`data-consent-placeholder`/`-allow`, space
     separated) and their labels (joined with ", ") in place of "{category}" in the texts.
     An empty category value names nothing that could be granted: the tag is gated.
@@ -104,10 +107,9 @@ class TagGate:
         return self._gate_iframe(tag, name_end)
 
     def neutralize(self, name: bytes) -> bytes:
-        # An inert type for a script; for an iframe, srcdoc wins over any src after it.
-        if name == b"script":
-            return b' type="text/plain"'
-        return b' srcdoc="" hidden=""'
+        # An inert type for a script; for an iframe, srcdoc wins over any src after it, and
+        # empty event handlers over its own (`inert.py`). Well-formed XML too.
+        return INERT_XML[b"script" if name == b"script" else b"iframe"]
 
     def _refused(self, attrs: dict[bytes, Attr]) -> list[str] | None:
         """The categories of a gated tag that are not granted (maybe []: an empty category
@@ -146,17 +148,21 @@ class TagGate:
             if refused is None:
                 return tag
         sources = [a for a in attrs if a.name in (b"src", b"srcdoc")]
-        if not sources:
+        # An iframe fires `load` for the empty document it shows without a source: its own
+        # event handlers (the vendor's code) wait too, renamed (`data-consent-onload`).
+        handlers = [a for a in attrs if a.name.startswith(b"on")]
+        if not sources and not handlers:
             return tag
         parts = [tag[:name_end]]
-        if b"hidden" not in first:
+        if sources and b"hidden" not in first:
             parts.append(b' hidden=""')
         prev = name_end
-        for attr in sources:  # every one: a second src would load once the first is renamed
+        # Every one: a second src would load once the first is renamed.
+        for attr in sorted(sources + handlers, key=lambda a: a.start):
             parts += (tag[prev : attr.start], b"data-consent-")
             prev = attr.start
         parts.append(tag[prev:])
-        return self._placeholder(refused) + b"".join(parts)
+        return (self._placeholder(refused) if sources else b"") + b"".join(parts)
 
     def _refused_inside(self, documents: Iterable[bytes]) -> list[str] | None:
         """The categories refused by the script and iframe tags in `documents` (`srcdoc`

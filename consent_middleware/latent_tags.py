@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from .inert import INERT
 from .start_tags import GATED_TAG_START, MAX_TAG, T_END, T_NAME, scan_tag
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ _NAME_HOLD = len(b"<script")
 #: In XML, a prefixed one: a "<" and a name not yet ended, this long at most.
 _PREFIXED_HOLD = 256
 _UNENDED_NAME = re.compile(rb"<[^\t\n\f\r />]*")
-#: What makes a tag of each name inert, by name.
-INERT = {b"script": b" type=text/plain", b"iframe": b" srcdoc hidden"}
 #: Bytes of tags read per byte of input, beyond one `MAX_TAG`: past it (a page of countless
 #: unfinished tags), the rest of the chunk's tags are made inert unread, so that reading
 #: stays linear in the page.

@@ -329,6 +329,26 @@ def placeholder(names: str, label: str | None = None) -> str:
             '<script data-consent-category="marketing"></script></iframe>',
             id="content-is-raw-text",
         ),
+        # An iframe fires `load` for the empty document it shows without a source: the
+        # vendor's inline handlers wait with the frame.
+        pytest.param(
+            "<iframe data-consent-category=marketing src=/v onload=\"track('v')\" ONERROR=x()"
+            " title=t onmouseover=y()></iframe>",
+            placeholder("marketing") + '<iframe hidden="" data-consent-category=marketing'
+            " data-consent-src=/v data-consent-onload=\"track('v')\" data-consent-ONERROR=x()"
+            " title=t data-consent-onmouseover=y()></iframe>",
+            id="refused-handlers",
+        ),
+        pytest.param(
+            '<iframe onload="track()" data-consent-category="marketing"></iframe>',
+            '<iframe data-consent-onload="track()" data-consent-category="marketing"></iframe>',
+            id="refused-handler-without-source",
+        ),
+        pytest.param(
+            '<iframe onload="resize(this)" src="/v" data-consent-category="analytics"></iframe>',
+            '<iframe onload="resize(this)" src="/v" data-consent-category="analytics"></iframe>',
+            id="granted-handlers",
+        ),
     ],
 )
 def test_iframes(html: str, expected: str) -> None:
@@ -590,11 +610,15 @@ def test_an_oversized_tag_is_neutralised_and_parsing_goes_on(granted: frozenset[
 
 
 def test_an_oversized_iframe_cannot_load() -> None:
-    big = b"<iframe title='" + b"x" * (MAX_TAG + 5000) + b"' src='/tracker'>"
+    big = b"<iframe title='" + b"x" * (MAX_TAG + 5000) + b"' src='/tracker' onload='track()'>"
     chunks = [big[k : k + 4096] for k in range(0, len(big), 4096)]
     out = rewrite(big + b"</iframe>", [*chunks, b"</iframe>"])
-    # srcdoc wins over any src that follows it, and the first of duplicates counts.
-    assert out.startswith(b'<iframe srcdoc="" hidden="" title=')
+    # srcdoc wins over any src that follows it, and the first of duplicates counts: an
+    # empty onload (and every other handler) too, before the tag's own.
+    head = out[: out.index(b" title=")]
+    assert head.startswith(b'<iframe srcdoc="" hidden="" ')
+    assert b' onload=""' in head and b' onerror=""' in head and b' onfocus=""' in head
+    assert out.endswith(big[len(b"<iframe") :][-40:] + b"</iframe>")
 
 
 def test_feed_after_finish_passes_through() -> None:

@@ -94,12 +94,16 @@ def test_allowed_and_already_gated_tags_are_left_alone() -> None:
     assert b'<script type="text/plain" data-consent-category=marketing' in out
 
 
-def test_a_refused_iframe_gets_an_empty_srcdoc_and_hidden() -> None:
-    page = b"<math></math><!--<iframe data-consent-category=marketing src=/ad></iframe>-->"
-    assert gated(page) == (
-        b"<math></math><!--<iframe srcdoc hidden data-consent-category=marketing src=/ad>"
-        b"</iframe>-->"
+def test_a_refused_iframe_gets_an_empty_srcdoc_hidden_and_empty_handlers() -> None:
+    page = (
+        b"<math></math><!--<iframe data-consent-category=marketing src=/ad onload=t()></iframe>-->"
     )
+    out = gated(page)
+    assert out.startswith(b"<math></math><!--<iframe srcdoc hidden onabort ")
+    # Before the tag's own: the first of duplicate attributes wins.
+    own = b" data-consent-category=marketing src=/ad onload=t()>"
+    assert out.index(b" onload ") < out.index(own)
+    assert out.endswith(own + b"</iframe>-->")
 
 
 def test_a_tag_inside_another_tags_attributes_is_judged_too() -> None:
