@@ -108,10 +108,12 @@ _SNIFFED = "sniffed"
 #: the page's form), or the banner hidden in a `<select>`, a `<datalist>`, a closed
 #: `<details>` or `<dialog>`, SVG, or the fallback content of a `<video>`, `<audio>` or
 #: `<canvas>` (never shown where they are supported). Where none is open, the parser
-#: ignores them.
+#: ignores them. A `<template>` first: the banner never goes inside one, but a page that
+#: ends in one, unclosed, gets the banner at its end, in the template's inert content
+#: (the end tag closes what is open in it, in any insertion mode).
 _CLOSE_OPEN = (
-    b"</svg></math></select></datalist></video></audio></canvas></button></label></a></object>"
-    b"</details></dialog></form>"
+    b"</template></svg></math></select></datalist></video></audio></canvas></button></label>"
+    b"</a></object></details></dialog></form>"
 )
 _TEXT_TYPES = (bytes, str)
 #: Whether a Set-Cookie value folds in a cookie of its own (`policy.keeps`'s guard).

@@ -22,8 +22,8 @@ from .chunks import feed_in_chunks
 from .test_fuzz import live_gated_tags
 
 CLOSE = (
-    b"</svg></math></select></datalist></video></audio></canvas></button></label></a></object>"
-    b"</details></dialog></form>"
+    b"</template></svg></math></select></datalist></video></audio></canvas></button></label>"
+    b"</a></object></details></dialog></form>"
 )
 BODY = CLOSE + b'<div id="consent-banner"><form id="consent-form"></form></div>'
 HEAD = b'<script id="cm-default">/*cm*/</script>'
@@ -120,6 +120,27 @@ def test_a_cdata_section_right_in_foreign_object_hides_nothing() -> None:
     # As a browser reads the output (html5lib: the WHATWG parser): no refused script is live.
     scripts = [e for e in elements(parse(out), "data-consent-category") if e.tag == "script"]
     assert all(e.attrib.get("type") == "text/plain" for e in scripts), out
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<p>x<template><p>y",
+        b"<body><template><svg><g>",
+        b"<template>",
+        # html5lib ignores `</template>` in a cell or a select, as browsers do not (the
+        # WHATWG parser: "in cell" and "in select" pass it to "in head"): in Chromium,
+        # tests/browser/test_raw_pages.py.
+    ],
+)
+def test_a_page_that_ends_inside_a_template_gets_its_banner_outside(page: bytes) -> None:
+    """The banner never goes inside a template, whose content is inert: at the end of a
+    page that leaves one open, the snippet's leading `</template>` closes it first (in any
+    insertion mode), and Consent Mode's default goes after it, where it runs."""
+    tree = parse(run(page, tags=gate()))
+    assert banner_ok(tree)
+    (default,) = elements(tree, "id", "cm-default")
+    assert not in_template(tree, default)
 
 
 def test_consent_mode_default_is_no_mathml_script_at_the_end() -> None:

@@ -1,7 +1,12 @@
-"""An iframe held until consent runs none of its inline event handlers in real Chromium:
-an iframe without a source still loads its empty document and fires `load`, so a vendor's
-`onload` on a refused frame would run its code (and set its cookies) before consent. Once
-the visitor allows the category, the frame loads; its handlers run from the next page on."""
+"""Pages of odd shapes in real Chromium, through uvicorn and waitress
+(`tests/fixtures/raw_page_apps.py`).
+
+- An iframe held until consent runs none of its inline event handlers: an iframe without a
+  source still loads its empty document and fires `load`, so a vendor's `onload` on a
+  refused frame would run its code (and set its cookies) before consent. Once the visitor
+  allows the category, the frame loads; its handlers run from the next page on.
+- A page that ends inside an unclosed `<template>` shows its banner (at the end, where it
+  would have been template content, inert and never shown)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from ..fixtures.held_iframe_apps import PAGES
+from ..fixtures.raw_page_apps import ENDINGS, PAGES
 from ..servers import Running, free_port, running, server_command
 from .helpers import banner, choose, cookie_names
 
@@ -25,9 +30,9 @@ def site(
     server = str(request.param)
     app = "asgi" if server == "uvicorn" else "wsgi"
     port = free_port()
-    log: Path = tmp_path_factory.mktemp("held-iframes") / f"{server}.log"
+    log: Path = tmp_path_factory.mktemp("raw-pages") / f"{server}.log"
     with running(
-        server_command(server, f"tests.fixtures.held_iframe_apps:{app}", port), port, log
+        server_command(server, f"tests.fixtures.raw_page_apps:{app}", port), port, log
     ) as running_site:
         yield running_site
 
@@ -70,3 +75,15 @@ def test_accept_all_leaves_a_frame_without_source_alone(site: Running, page: Pag
     choose(page, "accept_all")
     page.reload()
     page.wait_for_function("(window.__ran || []).includes('bare')")
+
+
+@pytest.mark.parametrize("path", sorted(ENDINGS))
+def test_a_page_ending_inside_a_template_shows_its_banner(
+    site: Running, page: Page, path: str
+) -> None:
+    page.goto(site.url + path)
+    # In the document, not in a template's content (where getElementById cannot see it).
+    expect(banner(page)).to_be_visible()
+    assert page.evaluate("document.getElementById('consent-banner').closest('template')") is None
+    choose(page, "reject_all")
+    assert page.evaluate("window.consentMiddleware.get().decided") is True
