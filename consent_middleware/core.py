@@ -108,12 +108,14 @@ _SNIFFED = "sniffed"
 #: the page's form), or the banner hidden in a `<select>`, a `<datalist>`, a closed
 #: `<details>` or `<dialog>`, SVG, or the fallback content of a `<video>`, `<audio>` or
 #: `<canvas>` (never shown where they are supported). Where none is open, the parser
-#: ignores them. A `<template>` first: the banner never goes inside one, but a page that
-#: ends in one, unclosed, gets the banner at its end, in the template's inert content
-#: (the end tag closes what is open in it, in any insertion mode).
+#: ignores them. A `<noscript>` and a `<template>` first: the banner never goes inside
+#: one, but a page that ends in one, unclosed, gets the banner at its end, in the
+#: noscript's text (to a browser with JavaScript) or the template's inert content. The
+#: noscript first (its text can hold no template); the template's end tag closes what is
+#: open in it, in any insertion mode.
 _CLOSE_OPEN = (
-    b"</template></svg></math></select></datalist></video></audio></canvas></button></label>"
-    b"</a></object></details></dialog></form>"
+    b"</noscript></template></svg></math></select></datalist></video></audio></canvas>"
+    b"</button></label></a></object></details></dialog></form>"
 )
 _TEXT_TYPES = (bytes, str)
 #: Whether a Set-Cookie value folds in a cookie of its own (`policy.keeps`'s guard).

@@ -453,10 +453,14 @@ class HtmlRewriter:
         self._finished = True
         rest, self._pending, self._held = self._pending, b"", None
         snippets = self._head + self._body
-        if (self._modes or self._templates) and self._head and _END_TAG.match(self._body):
-            # Still in SVG or MathML, or in a template: the body snippet's leading end tags
-            # close it first, or the head snippet would be a foreign script (a MathML one
-            # never runs), or inert.
+        if (
+            (self._modes or self._templates or self._noscript)
+            and self._head
+            and _END_TAG.match(self._body)
+        ):
+            # Still in SVG or MathML, a template or a noscript: the body snippet's leading
+            # end tags close it first, or the head snippet would be a foreign script (a
+            # MathML one never runs), inert, or text.
             snippets = self._body + self._head
         self._head = self._body = b""
         # In the data state, what waits is an unfinished tag the browser will drop (or a

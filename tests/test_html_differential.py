@@ -22,8 +22,8 @@ from .chunks import feed_in_chunks
 from .test_fuzz import live_gated_tags
 
 CLOSE = (
-    b"</template></svg></math></select></datalist></video></audio></canvas></button></label>"
-    b"</a></object></details></dialog></form>"
+    b"</noscript></template></svg></math></select></datalist></video></audio></canvas>"
+    b"</button></label></a></object></details></dialog></form>"
 )
 BODY = CLOSE + b'<div id="consent-banner"><form id="consent-form"></form></div>'
 HEAD = b'<script id="cm-default">/*cm*/</script>'
@@ -63,6 +63,15 @@ def in_template(tree: Any, target: Any) -> bool:
     while target in parents:
         target = parents[target]
         if target.tag == "template":
+            return True
+    return False
+
+
+def in_noscript(tree: Any, target: Any) -> bool:
+    parents = {child: parent for parent in tree.iter() for child in parent}
+    while target in parents:
+        target = parents[target]
+        if target.tag == "noscript":
             return True
     return False
 
@@ -128,17 +137,23 @@ def test_a_cdata_section_right_in_foreign_object_hides_nothing() -> None:
         b"<p>x<template><p>y",
         b"<body><template><svg><g>",
         b"<template>",
+        b"<p>x<noscript><p>y",
+        b"<template><noscript>x",
+        b"<head><noscript>",
         # html5lib ignores `</template>` in a cell or a select, as browsers do not (the
         # WHATWG parser: "in cell" and "in select" pass it to "in head"): in Chromium,
         # tests/browser/test_raw_pages.py.
     ],
 )
-def test_a_page_that_ends_inside_a_template_gets_its_banner_outside(page: bytes) -> None:
-    """The banner never goes inside a template, whose content is inert: at the end of a
-    page that leaves one open, the snippet's leading `</template>` closes it first (in any
-    insertion mode), and Consent Mode's default goes after it, where it runs."""
+def test_a_page_that_ends_inside_a_template_or_noscript_gets_its_banner_outside(
+    page: bytes,
+) -> None:
+    """The banner never goes inside a template (inert) or a noscript (text, with JavaScript
+    on): at the end of a page that leaves one open, the snippet's leading `</noscript>`
+    and `</template>` close it first, and Consent Mode's default goes after them."""
     tree = parse(run(page, tags=gate()))
     assert banner_ok(tree)
+    assert not [e for e in elements(tree, "id", "consent-banner") if in_noscript(tree, e)]
     (default,) = elements(tree, "id", "cm-default")
     assert not in_template(tree, default)
 
