@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import ConsentConfig
 
-__all__ = ["find_config", "load_config", "load_object", "not_found"]
+__all__ = ["WRAPPED_ATTRS", "find_config", "load_config", "load_object", "not_found"]
 
 #: `create_app(...)`: an attribute path written as a call (Flask's way of naming a factory).
 _CALL = re.compile(r"^\s*([\w.]+)\s*\((.*)\)\s*$", re.DOTALL)
@@ -144,20 +144,18 @@ def _mounted_carriers(obj: Any) -> list[tuple[str, Any]]:
         prefix, inner = getattr(route, "path", None), getattr(route, "app", None)
         if not isinstance(prefix, str) or inner is None:
             continue
-        # asgiref's WsgiToAsgi keeps the WSGI app it bridges as `.wsgi_application`.
-        bridged = getattr(inner, "wsgi_application", None)
-        if find_config(inner) is not None or (bridged and find_config(bridged) is not None):
+        if find_config(inner) is not None:
             found.append((prefix or "/", inner))
     return found
 
 
 def _global_name(module_name: str, app: Any) -> str | None:
-    """The module-level name of `app`, or of the app it wraps (a WSGI bridge's `.app`)."""
+    """The module-level name of `app`, or of the app it wraps (a WSGI bridge's)."""
     module = sys.modules.get(module_name)
     if module is None:
         return None
     wanted = [app]
-    for name in ("app", "wsgi_application", "application"):
+    for name in WRAPPED_ATTRS:
         inner = getattr(app, name, None)
         if inner is not None:
             wanted.append(inner)
@@ -166,6 +164,20 @@ def _global_name(module_name: str, app: Any) -> str | None:
             if value is candidate and not name.startswith("_"):
                 return name
     return None
+
+
+#: Where an app keeps the app it wraps: Flask's `wsgi_app`, Quart's `asgi_app`, ASGI and
+#: WSGI middleware's `.app`, Starlette's built stack, asgiref's `WsgiToAsgi` bridge
+#: (`.wsgi_application`).
+WRAPPED_ATTRS = (
+    "wsgi_app",
+    "asgi_app",
+    "middleware_stack",
+    "app",
+    "application",
+    "_app",
+    "wsgi_application",
+)
 
 
 def find_config(obj: Any) -> ConsentConfig | None:
@@ -188,9 +200,7 @@ def find_config(obj: Any) -> ConsentConfig | None:
             found = kwargs.get("config") if isinstance(kwargs, dict) else None
             if isinstance(found, ConsentConfig):
                 return found
-        # Wrapped apps: Flask's wsgi_app, Quart's asgi_app, ASGI/WSGI middleware's .app, a
-        # built stack.
-        for name in ("wsgi_app", "asgi_app", "middleware_stack", "app", "application", "_app"):
+        for name in WRAPPED_ATTRS:
             inner = getattr(current, name, None)
             if inner is not None and not isinstance(inner, (str, bytes, int, float)):
                 todo.append((inner, depth + 1))

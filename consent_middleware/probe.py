@@ -21,6 +21,7 @@ from .asgi import ConsentMiddleware
 from .config import ALWAYS, ConsentConfig
 from .context import CONSENT_KEY, CONTEXT_KEY
 from .cookies import DELETION_MARGIN, default_path, deletion_time, judged_names, parse_set_cookie
+from .discovery import WRAPPED_ATTRS
 from .wsgi import ConsentWSGIMiddleware
 
 __all__ = ["ProbeResult", "probe_findings", "probe_set_cookies"]
@@ -65,8 +66,7 @@ def _middleware(obj: Any) -> ConsentMiddleware | ConsentWSGIMiddleware | None:
         build = getattr(current, "build_middleware_stack", None)
         if callable(build) and getattr(current, "user_middleware", None) is not None:
             todo.append((build(), depth + 1))
-        # Flask's wsgi_app, Quart's asgi_app, ASGI/WSGI middleware's .app, a built stack.
-        for name in ("wsgi_app", "asgi_app", "middleware_stack", "app", "application"):
+        for name in WRAPPED_ATTRS:
             inner = getattr(current, name, None)
             if inner is not None and not isinstance(inner, (str, bytes, int, float)):
                 todo.append((inner, depth + 1))

@@ -113,6 +113,15 @@ def test_check_config_on_an_app_that_mounts_the_carrier_names_it(
     assert "_ga* -> analytics" in out
 
 
+def test_check_config_reads_through_a_wsgi_bridge(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Flask app served by uvicorn through asgiref's `WsgiToAsgi`: the bridge keeps it as
+    `.wsgi_application`, where check-config finds its middleware (it said none was found)."""
+    assert main(["check-config", "tests.fixtures.mounted_carriers:bridged", "--probe", "/"]) == 1
+    out = capsys.readouterr().out
+    assert "_ga* -> analytics" in out
+    assert "could not be probed" not in out
+
+
 def test_a_mounted_app_without_a_name_is_named_by_its_prefix(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
