@@ -24,6 +24,7 @@ __all__ = [
     "browsers_store",
     "build_set_cookie",
     "carried_names",
+    "cookie_paths",
     "cookie_prefix",
     "cookie_value",
     "default_path",
@@ -97,6 +98,24 @@ def default_path(request_path: str) -> str:
         return "/"
     directory = request_path[:last]
     return directory if directory.isascii() else quote(directory, safe=_PATH_SAFE)
+
+
+def cookie_paths(request_path: str, limit: int = 16) -> tuple[str, ...]:
+    """Every `Path` that a cookie sent with a request for `request_path` may be stored
+    with (RFC 6265bis 5.1.4 path-match): the page's directory (where a script's cookie
+    without a Path lands), the path itself, and each directory above it with and without
+    its trailing "/" (a script on `/shop/cat/item` that sets `path=/shop`), down to `/`;
+    nearest first, at most `limit`. The request path is the one the browser sent."""
+    if not request_path.startswith("/"):
+        return ("/",)
+    path = request_path if request_path.isascii() else quote(request_path, safe=_PATH_SAFE)
+    found = [default_path(path), path]
+    cut = path.rfind("/")
+    while cut > 0:
+        found += (path[: cut + 1], path[:cut])
+        cut = path.rfind("/", 0, cut)
+    found.append("/")
+    return tuple(dict.fromkeys(found))[:limit]
 
 
 _PATH_SAFE = "/!$&'()*+,=:@-._~%"

@@ -29,6 +29,7 @@ from .cookies import (
     browsers_store,
     build_set_cookie,
     carried_names,
+    cookie_paths,
     cookie_prefix,
     cookie_value,
     default_path,
@@ -580,8 +581,10 @@ class ConsentPolicy:
         response, and no more than fit beside the `other_bytes` of the response's other
         headers in `MAX_HEADER_BYTES` (proxies refuse large headers): the rest go on later
         responses, each starting with another cookie, while the request still carries them.
-        Each is also expired in the directory of `page_path` (the request's raw path):
-        where a script on that page stored it without a `Path`."""
+        Each is also expired host-only at every path a cookie sent to `page_path` (the
+        request's raw path) may be stored at (`cookies.cookie_paths`): where a script on
+        this page, or on one of its directories, stored it (without a `Path`, or with one
+        such as `path=/shop` from `/shop/cat/item`)."""
         out: list[str] = []
         if request.stale_consent_cookie:
             out.append(self.consent_cookie_deletion(request.https))
@@ -591,13 +594,9 @@ class ConsentPolicy:
         first = next(self._turns) % len(refused)
         rotated = refused[first:] + refused[:first]
         other_bytes += sum(len(value) + _LINE_BYTES for value in out)
-        here = default_path(page_path)
+        here = tuple(p for p in cookie_paths(page_path) if _expirable(p))
         return out + self._within_budget(
-            rotated,
-            request.https,
-            set(deleted_by_app),
-            other=other_bytes,
-            here=here if here != "/" and _expirable(here) else None,
+            rotated, request.https, set(deleted_by_app), other=other_bytes, here=here
         )
 
     def deletions_elsewhere(
@@ -633,10 +632,10 @@ class ConsentPolicy:
         skip: set[tuple[str, str | None, str | None]] | frozenset[Any],
         spent: int = 0,
         other: int = 0,
-        here: str | None = None,
+        here: tuple[str, ...] = (),
     ) -> list[str]:
-        """The deletions of `names` (see `deletions_for`; `here`, a page's directory, is a
-        place of each too), in order, while all of them and the `spent` bytes of deletions
+        """The deletions of `names` (see `deletions_for`; each path of `here` is a
+        host-only place of each too), in order, while all of them and the `spent` bytes of deletions
         before them fit in `MAX_EXPIRY_BYTES`, and beside the `other` bytes of the
         response's other headers in `MAX_HEADER_BYTES`."""
         out: list[str] = []
@@ -655,16 +654,17 @@ class ConsentPolicy:
         name: str,
         https: bool,
         skip: set[tuple[str, str | None, str | None]] | frozenset[Any] = frozenset(),
-        here: str | None = None,
+        here: tuple[str, ...] = (),
     ) -> list[str]:
         """Deletions of one cookie at its rule's place, at every place the app set it (the
-        latest first), and host-only at `here` (a page's directory), where a script stores
-        a cookie it sets without a `Path`. A partitioned (CHIPS) cookie is a cookie of its
-        own, which only a `Partitioned` deletion (always `Secure`) expires. Over https, or
-        on a site declared https-only, the rule's place gets one; every place where the app
-        set a partitioned cookie gets one always (the browser that stored it is on https,
-        also when a proxy that ends TLS forwards no scheme and the app sees http; a browser
-        on a plain-http page ignores a `Secure` Set-Cookie)."""
+        latest first), and host-only at each path of `here` (the paths a cookie sent to
+        the page may be stored at), where a script may have stored it. A partitioned
+        (CHIPS) cookie is a cookie of its own, which only a `Partitioned` deletion (always
+        `Secure`) expires. Over https, or on a site declared https-only, the rule's place
+        gets one; every place where the app set a partitioned cookie gets one always (the
+        browser that stored it is on https, also when a proxy that ends TLS forwards no
+        scheme and the app sees http; a browser on a plain-http page ignores a `Secure`
+        Set-Cookie)."""
         rule = self.config.rules.match(name)
         fallback = (rule.path, _domain(rule.domain)) if rule is not None else ("/", None)
         prefix = cookie_prefix(name)
@@ -672,8 +672,7 @@ class ConsentPolicy:
         places = [(*fallback, False), *reversed(self._places.get(name, ()))]
         if secure or self._https_only:
             places.insert(1, (*fallback, True))
-        if here is not None:
-            places.append((here, None, False))
+        places += [(path, None, False) for path in here]
         out = []
         sent: set[tuple[str, str | None, bool]] = set()
         for path, domain, partitioned in places:

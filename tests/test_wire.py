@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from consent_middleware.cookies import cookie_paths
+
 from .fixtures.lookalikes import DELETIONS, LOOKALIKES
 from .servers import Running, free_port, raw_get, running, server_command
 
@@ -72,13 +74,13 @@ def test_real_deletions_reach_the_wire(server: Running, index: int) -> None:
     response = raw_get(server.port, f"/deletion/{index}", {"Cookie": "_fbp=old"})
     values = response.values(b"set-cookie")
     assert values[0] == DELETIONS[index].encode("latin-1")
-    # A deletion at the root path covers the carried cookie; any other gets ours too. The
-    # page's directory (/deletion) gets one as well, unless the app's own is there.
+    # A deletion at the root path covers the carried cookie; any other gets ours too. So
+    # does every other path a cookie sent to the page may be at (where a script may have
+    # put it: /deletion, /deletion/<n>, /deletion/), unless the app's own is there.
     epoch = b"_fbp=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path="
-    covers = b"path=/" in values[0].lower()
-    in_directory = b"path=" not in values[0].lower()
-    ours = ([] if covers else [epoch + b"/"]) + ([] if in_directory else [epoch + b"/deletion"])
-    assert values[1:] == ours
+    covered = "/" if b"path=/" in values[0].lower() else "/deletion"
+    wanted = [p for p in ("/", *cookie_paths(f"/deletion/{index}")) if p != covered]
+    assert values[1:] == [epoch + p.encode() for p in dict.fromkeys(wanted)]
 
 
 def test_headers_added_after_start_response_stay_home(server: Running) -> None:

@@ -1,0 +1,57 @@
+"""Attack round 43, without a browser (tests/browser/test_attack_round43.py drives Chromium).
+
+A cookie a script stored at a directory above the page (`path=/shop` from
+`/shop/cat/item`, or no Path on a page of `/shop`) is carried by every page below it: its
+answer expires it at every path a cookie sent to that page may be stored at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from consent_middleware.cookies import cookie_paths
+
+from .conftest import AppSpec, Site
+
+
+@pytest.mark.parametrize(
+    ("request_path", "expected"),
+    [
+        ("/", ("/",)),
+        ("/item", ("/", "/item")),
+        ("/shop/", ("/shop", "/shop/", "/")),
+        (
+            "/shop/cat/item",
+            ("/shop/cat", "/shop/cat/item", "/shop/cat/", "/shop/", "/shop", "/"),
+        ),
+        ("/caf%C3%A9/item", ("/caf%C3%A9", "/caf%C3%A9/item", "/caf%C3%A9/", "/")),
+        ("/café/item", ("/caf%C3%A9", "/caf%C3%A9/item", "/caf%C3%A9/", "/")),
+        ("", ("/",)),
+    ],
+)
+def test_cookie_paths(request_path: str, expected: tuple[str, ...]) -> None:
+    assert cookie_paths(request_path) == expected
+
+
+def test_cookie_paths_are_bounded() -> None:
+    deep = "/a" * 40 + "/item"
+    assert len(cookie_paths(deep)) == 16
+    assert cookie_paths(deep)[0] == "/a" * 40  # the page's directory first
+
+
+def test_a_carried_cookie_is_expired_at_every_directory_above_the_page(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(AppSpec())
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get("/shop/cat/sub/item", cookie=f"{rejected}; _ga=GA1")
+    paths = {
+        part.strip()[5:]
+        for value in response.headers.get_list("set-cookie")
+        if value.startswith("_ga=;")
+        for part in value.split(";")
+        if part.strip().startswith("Path=")
+    }
+    assert {"/shop", "/shop/", "/shop/cat", "/shop/cat/", "/shop/cat/sub"} <= paths
+    assert {"/", "/shop/cat/sub/item"} <= paths
