@@ -4,17 +4,21 @@ gunicorn for WSGI).
 A script's cookie lives at the path the script gave it, or at its page's directory: after a
 refusal, a page deeper in the site carries it (a cookie at `/shop` goes with every request
 below `/shop`), but a deletion at `Path=/` or at that deeper page's own directory does not
-reach it. Every path that a cookie sent to the page may be stored at gets a deletion."""
+reach it. Every path that a cookie sent to the page may be stored at gets a deletion.
+A script's cookie for the site's registrable domain at such a path (gtag.js with a
+`cookie_path`) is for banner.js to remove, which knows the host: at every one of those
+paths, for every parent domain."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext
+from playwright.sync_api import Browser, BrowserContext, Playwright
 
 from ..servers import free_port, running, server_command
-from .helpers import choose
+from .helpers import CHROMIUM_ARGS, choose
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +38,19 @@ def site_url(
     log = tmp_path_factory.mktemp("attack-round43") / f"{server}.log"
     with running(server_command(server, APPS[server], port), port, log) as run:
         yield run.url
+
+
+@pytest.fixture(scope="module")
+def shop_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium that finds www.shop.test on 127.0.0.1, so that a tag can set a cookie for
+    the registrable domain shop.test."""
+    browser = playwright.chromium.launch(
+        executable_path=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.shop.test 127.0.0.1"],
+    )
+    yield browser
+    browser.close()
 
 
 def script_cookies(context: BrowserContext) -> set[tuple[str, str]]:
@@ -59,3 +76,25 @@ def test_a_refusal_removes_script_cookies_above_a_deeper_page(
     page.goto(site_url + "/shop/cat/sub/item")
     page.wait_for_timeout(300)
     assert script_cookies(context) == set()
+
+
+def test_a_refusal_removes_a_domain_cookie_a_tag_stored_at_a_section_path(
+    site_url: str, shop_browser: Browser
+) -> None:
+    context = shop_browser.new_context()
+    context.set_default_timeout(10_000)
+    try:
+        url = site_url.replace("127.0.0.1", "www.shop.test")
+        page = context.new_page()
+        page.goto(url + "/blog/2026/post")
+        choose(page, "accept_all")
+        page.wait_for_function("document.cookie.includes('_ga_blog=')")
+        held = {(c["name"], c["domain"], c["path"]) for c in context.cookies()}
+        assert ("_ga_blog", ".shop.test", "/blog") in held
+        page.locator(".consent-settings-link").click()
+        choose(page, "reject_all")
+        page.goto(url + "/blog/2026/other/post")
+        page.wait_for_timeout(300)
+        assert "_ga_blog" not in {c["name"] for c in context.cookies()}
+    finally:
+        context.close()
