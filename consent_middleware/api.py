@@ -345,7 +345,10 @@ class ConsentAPI:
             self._record(req, consent, action, prior)
         https = req.request.https
         cookie_header = req.request.cookie_header
-        cookies = [self.policy.consent_cookie(consent, https)]
+        cookies = [
+            self.policy.consent_cookie(consent, https),
+            *self.policy.consent_cookie_elsewhere(https),
+        ]
         # The new consent cookie replaces a stale one: no deletion of it here.
         refused = self.policy.refused_carried(cookie_header, consent)[:MAX_EXPIRED_PER_RESPONSE]
         expired = self.policy.expirations(
@@ -406,6 +409,9 @@ class ConsentAPI:
         state = req.request.consent if form else replace(req.request.consent, notice_seen_ts=0)
         response = _redirect(safe_return_to(return_to)) if form else self._state(req, state, "POST")
         response.headers.append(("set-cookie", self.policy.consent_cookie(seen, https)))
+        response.headers.extend(
+            ("set-cookie", value) for value in self.policy.consent_cookie_elsewhere(https)
+        )
         return response
 
     def _new_consent_id(self, req: ApiRequest) -> str | None:

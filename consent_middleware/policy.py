@@ -770,6 +770,15 @@ class ConsentPolicy:
             same_site=self.config.same_site.capitalize(),
         )
 
+    def consent_cookie_elsewhere(self, https: bool) -> list[str]:
+        """Deletions that go with every new consent cookie: with `cookie_domain`, the
+        host-only consent cookie (from before the site shared its choice across its
+        subdomains). The browser would send both, the least permissive would count, and no
+        grant made now would hold: a visitor who once refused could never accept again."""
+        if self.config.cookie_domain is None:
+            return []
+        return [deletion_header(self._cookie_name, path="/", secure=self._secure(https))]
+
     def consent_cookie_deletion(self, https: bool) -> str:
         return deletion_header(
             self._cookie_name,

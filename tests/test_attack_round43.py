@@ -2,7 +2,10 @@
 
 A cookie a script stored at a directory above the page (`path=/shop` from
 `/shop/cat/item`, or no Path on a page of `/shop`) is carried by every page below it: its
-answer expires it at every path a cookie sent to that page may be stored at."""
+answer expires it at every path a cookie sent to that page may be stored at.
+
+A site with `cookie_domain` sends every new consent cookie with a deletion of the host-only
+one (from before it shared its choice): both would count, the least permissive of them."""
 
 from __future__ import annotations
 
@@ -55,3 +58,29 @@ def test_a_carried_cookie_is_expired_at_every_directory_above_the_page(
     }
     assert {"/shop", "/shop/", "/shop/cat", "/shop/cat/", "/shop/cat/sub"} <= paths
     assert {"/", "/shop/cat/sub/item"} <= paths
+
+
+@pytest.mark.parametrize("endpoint", ["choice", "notice"])
+def test_a_shared_consent_cookie_goes_with_a_deletion_of_the_host_only_one(
+    make_site: Callable[..., Site], endpoint: str
+) -> None:
+    site = make_site(AppSpec(), cookie_domain=".example.org", policy_updated="2030-01-01")
+    rejected = site.consent_cookie({"action": "reject_all"})
+    if endpoint == "choice":
+        answer = site.choose({"action": "accept_all"}, cookie=rejected)
+    else:
+        answer = site.choose({"action": "dismiss_notice"}, cookie=rejected)
+    values = [v for v in answer.headers.get_list("set-cookie") if v.startswith("consent=")]
+    assert any("Domain=.example.org" in v and "Max-Age=0" not in v for v in values), values
+    assert [v for v in values if "Domain" not in v] == [
+        "consent=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"
+    ]
+
+
+def test_without_a_cookie_domain_no_second_consent_cookie_goes(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(AppSpec())
+    answer = site.choose({"action": "accept_all"})
+    values = [v for v in answer.headers.get_list("set-cookie") if v.startswith("consent=")]
+    assert len(values) == 1 and "Max-Age=0" not in values[0]

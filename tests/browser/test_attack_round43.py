@@ -7,10 +7,16 @@ below `/shop`), but a deletion at `Path=/` or at that deeper page's own director
 reach it. Every path that a cookie sent to the page may be stored at gets a deletion.
 A script's cookie for the site's registrable domain at such a path (gtag.js with a
 `cookie_path`) is for banner.js to remove, which knows the host: at every one of those
-paths, for every parent domain."""
+paths, for every parent domain.
+
+A site that starts sharing its choice across subdomains (`cookie_domain`) sets its consent
+cookie for the domain; the host-only one from before stayed beside it, the least permissive
+of the two counted, and a visitor who had refused could never accept again: every new
+consent cookie now goes with a deletion of the host-only one."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -18,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright
 
 from ..servers import free_port, running, server_command
-from .helpers import CHROMIUM_ARGS, choose
+from .helpers import CHROMIUM_ARGS, action_button, choose
 
 pytestmark = pytest.mark.browser
 
@@ -96,5 +102,33 @@ def test_a_refusal_removes_a_domain_cookie_a_tag_stored_at_a_section_path(
         page.goto(url + "/blog/2026/other/post")
         page.wait_for_timeout(300)
         assert "_ga_blog" not in {c["name"] for c in context.cookies()}
+    finally:
+        context.close()
+
+
+def test_a_grant_holds_after_the_site_shares_its_choice_across_subdomains(
+    shop_browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    logs = tmp_path_factory.mktemp("attack-round43-domain")
+    context = shop_browser.new_context()
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        before, after = free_port(), free_port()
+        app = "tests.fixtures.attack_round43_apps:"
+        with running(server_command("uvicorn", app + "host_only", before), before, logs / "a"):
+            page.goto(f"http://www.shop.test:{before}/")
+            choose(page, "reject_all")
+        with running(server_command("uvicorn", app + "shared", after), after, logs / "b"):
+            url = f"http://www.shop.test:{after}"
+            page.goto(url + "/")
+            page.locator(".consent-settings-link").click()
+            with page.expect_response(lambda r: r.request.method == "POST"):
+                action_button(page, "accept_all").click()
+            page.goto(url + "/consent")  # the browser's own resolver and jar
+            state = json.loads(page.inner_text("body"))
+            assert state["categories"]["analytics"] is True, state
+            held = {c["domain"] for c in context.cookies() if c["name"] == "consent"}
+            assert held == {".shop.test"}, held
     finally:
         context.close()
