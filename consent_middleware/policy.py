@@ -310,7 +310,11 @@ class ConsentPolicy:
         refused, kept = self._judge_carried(cookie_header, consent)
         filtered = None
         if kept is not None and self._filter_requests:
-            filtered = "; ".join(f"{name}={value}" if name else value for name, value in kept)
+            # A nameless pair keeps its "=" when its value holds one: `=_fbp=1` written back
+            # as `_fbp=1` would be the app's cookie `_fbp`.
+            filtered = "; ".join(
+                f"{name}={value}" if name or "=" in value else value for name, value in kept
+            )
         names, verdicts = self._tables_for(consent)
         return RequestConsent(
             consent,

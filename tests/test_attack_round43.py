@@ -84,3 +84,22 @@ def test_without_a_cookie_domain_no_second_consent_cookie_goes(
     answer = site.choose({"action": "accept_all"})
     values = [v for v in answer.headers.get_list("set-cookie") if v.startswith("consent=")]
     assert len(values) == 1 and "Max-Age=0" not in values[0]
+
+
+@pytest.mark.parametrize("nameless", ["=_fbp=1", "=session=forged", " =_fbp=2"])
+def test_a_kept_nameless_cookie_is_not_written_back_under_a_name(
+    make_site: Callable[..., Site], nameless: str
+) -> None:
+    """`=_fbp=1` is the nameless cookie `_fbp=1` (no browser stores one: Chromium refuses a
+    nameless value with "="; a client may still send it). When the header is written
+    again without a refused cookie, it stays nameless: `_fbp=1` would be the app's `_fbp`."""
+    from starlette.requests import cookie_parser
+    from werkzeug.sansio.http import parse_cookie
+
+    site = make_site(AppSpec())
+    state = site.middleware.core.policy.read_request(f"_ga=GA1; {nameless}; session=s1", False)
+    filtered = state.filtered_cookie_header
+    assert filtered is not None and "_ga=" not in filtered
+    assert filtered.endswith("; session=s1")
+    assert set(cookie_parser(filtered)) == {"", "session"}
+    assert set(parse_cookie(filtered).keys()) == {"session"}
