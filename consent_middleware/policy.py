@@ -662,7 +662,8 @@ class ConsentPolicy:
     ) -> list[str]:
         """Deletions of one cookie at its rule's place, at every place the app set it (the
         latest first), and host-only at each path of `here` (the paths a cookie sent to
-        the page may be stored at), where a script may have stored it. A partitioned
+        the page may be stored at), where a script may have stored it (over https, or on a
+        site declared https-only, partitioned there too). A partitioned
         (CHIPS) cookie is a cookie of its own, which only a `Partitioned` deletion (always
         `Secure`) expires. Over https, or on a site declared https-only, the rule's place
         gets one; every place where the app set a partitioned cookie gets one always (the
@@ -677,6 +678,10 @@ class ConsentPolicy:
         if secure or self._https_only:
             places.insert(1, (*fallback, True))
         places += [(path, None, False) for path in here]
+        if secure or self._https_only:
+            # A script's partitioned cookie there (`document.cookie = "...; partitioned"`,
+            # https only): a cookie of its own, which only a `Partitioned` deletion expires.
+            places += [(path, None, True) for path in here]
         out = []
         sent: set[tuple[str, str | None, bool]] = set()
         for path, domain, partitioned in places:

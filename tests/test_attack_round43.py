@@ -103,3 +103,21 @@ def test_a_kept_nameless_cookie_is_not_written_back_under_a_name(
     assert filtered.endswith("; session=s1")
     assert set(cookie_parser(filtered)) == {"", "session"}
     assert set(parse_cookie(filtered).keys()) == {"session"}
+
+
+def test_over_https_a_carried_cookie_is_expired_partitioned_above_the_page_too(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(AppSpec())
+    rejected = site.consent_cookie({"action": "reject_all"})
+    response = site.get("https://testserver/shop/cat/item", cookie=f"{rejected}; _ga=GA1")
+    partitioned = {
+        part.strip()[5:]
+        for value in response.headers.get_list("set-cookie")
+        if value.startswith("_ga=;") and "Partitioned" in value
+        for part in value.split(";")
+        if part.strip().startswith("Path=")
+    }
+    assert {"/", "/shop", "/shop/cat", "/shop/cat/item"} <= partitioned
+    plain = site.get("/shop/cat/item", cookie=f"{rejected}; _ga=GA1")
+    assert not [v for v in plain.headers.get_list("set-cookie") if "Partitioned" in v]

@@ -12,19 +12,22 @@ paths, for every parent domain.
 A site that starts sharing its choice across subdomains (`cookie_domain`) sets its consent
 cookie for the domain; the host-only one from before stayed beside it, the least permissive
 of the two counted, and a visitor who had refused could never accept again: every new
-consent cookie now goes with a deletion of the host-only one."""
+consent cookie now goes with a deletion of the host-only one.
+
+Over https a script may make its cookie partitioned (CHIPS), a cookie of its own that only a
+`Partitioned` deletion expires: at those paths too."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright
 
 from ..servers import free_port, running, server_command
-from .helpers import CHROMIUM_ARGS, action_button, choose
+from .helpers import CHROMIUM_ARGS, action_button, choose, self_signed_certificate
 
 pytestmark = pytest.mark.browser
 
@@ -132,3 +135,34 @@ def test_a_grant_holds_after_the_site_shares_its_choice_across_subdomains(
             assert held == {".shop.test"}, held
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def https_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    where = tmp_path_factory.mktemp("attack-round43-tls")
+    key, cert = self_signed_certificate(where)
+    port = free_port()
+    tls = ["--ssl-keyfile", str(key), "--ssl-certfile", str(cert)]
+    command = server_command("uvicorn", APPS["uvicorn"], port, *tls)
+    with running(command, port, where / "uvicorn.log"):
+        yield f"https://localhost:{port}"
+
+
+def test_a_refusal_removes_partitioned_script_cookies_above_a_deeper_page(
+    https_url: str, new_context: Callable[..., BrowserContext]
+) -> None:
+    context = new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(https_url + "/shop/cat/item")
+    choose(page, "accept_all")
+    page.evaluate(
+        "document.cookie = '_ga_part=1; secure; partitioned; max-age=3600';"
+        "document.cookie = '_ga_part_up=1; path=/shop; secure; partitioned; max-age=3600'"
+    )
+    held = {(c["name"], c["path"]) for c in context.cookies() if c.get("partitionKey")}
+    assert held == {("_ga_part", "/shop/cat"), ("_ga_part_up", "/shop")}
+    page.locator(".consent-settings-link").click()
+    choose(page, "reject_all")
+    page.goto(https_url + "/shop/cat/sub/item")
+    page.wait_for_timeout(300)
+    assert script_cookies(context) == set()
