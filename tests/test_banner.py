@@ -757,10 +757,9 @@ def test_safe_return_to_fallback() -> None:
 REPO = Path(__file__).resolve().parents[1]
 BANNER_DIR = REPO / "static" / "banner"
 BUILD = REPO / "scripts" / "build-banner"
-# banner.js + banner.css, each gzipped at level 9: about 3 KB, at most 3100 bytes (README,
-# docs/banner.md, and the size target of `make bench`; 3072 until banner.js's clean-up went
-# to every path a tag's cookie may be at, round 43).
-BUDGET = 3100
+# banner.js + banner.css, each gzipped at level 9: under 3 KiB (README, docs/banner.md, and
+# the size target of `make bench`).
+BUDGET = 3072
 
 
 def gzipped_size(body: bytes) -> int:

@@ -6,8 +6,9 @@ refusal, a page deeper in the site carries it (a cookie at `/shop` goes with eve
 below `/shop`), but a deletion at `Path=/` or at that deeper page's own directory does not
 reach it. Every path that a cookie sent to the page may be stored at gets a deletion.
 A script's cookie for the site's registrable domain at such a path (gtag.js with a
-`cookie_path`) is for banner.js to remove, which knows the host: at every one of those
-paths, for every parent domain.
+`cookie_path`) is out of reach of both (the server knows no parent domain, banner.js
+deletes at `path=/`): named with its domain and path in its rule, as docs/tracking.md
+says, it is expired there.
 
 A site that starts sharing its choice across subdomains (`cookie_domain`) sets its consent
 cookie for the domain; the host-only one from before stayed beside it, the least permissive

@@ -90,14 +90,11 @@ const gcm = () => {
 // Each rule's pattern comes as the regular expression of its glob (as the server reads it).
 const purge = () => d.cookie.split(';').forEach(c => {
   const n = c.split('=')[0].trim(), r = (cfg.rules || []).find(([p]) => RegExp(p).test(n)),
-    h = location.hostname.split('.');
-  let q = '';
-  // At every path a cookie this page sees may be stored at (the server's cookie_paths: a
-  // tag's cookie_path): "/", each directory above the page and the page's own, with and
-  // without their "/"; host-only (the empty domain) and for every parent domain (the
-  // browser refuses a public suffix, and the bare host's last label).
-  if (n && r && !allows(r[1])) for (const s of location.pathname.split('/')) for (const p of [q += s, q += '/'])
-    for (const i in [...h, 0]) d.cookie = n + '=;max-age=0;path=' + p + ';domain=' + h.slice(i).join('.');
+    x = n + '=;max-age=0;path=/', h = location.hostname.split('.');
+  if (!n || !r || allows(r[1])) return;
+  d.cookie = x;
+  // every parent domain (the browser refuses a public suffix, and the bare host's last label)
+  h.map((_, i) => d.cookie = x + ';domain=' + h.slice(i).join('.'));
 });
 // The state this page was made with may be old: the visitor chose in another tab, or on
 // another page while this one waited in the back/forward cache, or was prerendered or
