@@ -42,8 +42,17 @@ def load_object(target: str, *, factory: bool = False) -> Any:
         sys.path.insert(0, "")  # like `python -m`: the current folder is importable
     try:
         module = importlib.import_module(module_name)
-    except (ImportError, ValueError):  # no such module; an invalid ConsentConfig: as they are
-        raise
+    except (ImportError, ValueError, TypeError) as exc:
+        dotted = _module_of_file(module_name)
+        if dotted is not None:  # `app.py:app`, `./app.py:app`, `src/app.py:app`
+            raise ImportError(
+                f"cannot import {module_name!r}: MODULE is the module's dotted name, not a"
+                f" file name: write {dotted}:{target.partition(':')[2]}, from the folder"
+                " that holds it (as uvicorn and gunicorn take it)"
+            ) from exc
+        if isinstance(exc, TypeError):  # a relative name ('.app'): raised by importlib
+            raise ImportError(f"cannot import {module_name!r}: {exc}") from exc
+        raise  # no such module; an invalid ConsentConfig: as they are
     except Exception as exc:  # the module's own failure: a usage error that says where
         raise ImportError(f"cannot import {module_name!r}: {_raised_at(exc)}") from exc
     obj: Any = module
@@ -58,6 +67,20 @@ def load_object(target: str, *, factory: bool = False) -> Any:
         return obj(*args, **kwargs)
     except Exception as exc:  # the factory's own failure: a usage error that says where
         raise ImportError(f"cannot load {target!r}: {attr}() raised {_raised_at(exc)}") from exc
+
+
+def _module_of_file(name: str) -> str | None:
+    """`app.py` -> "app", `./src/app.py` -> "src.app": the module a user meant who gave a
+    file's path; None for a name that is no path."""
+    path = name.replace("\\", "/")
+    if not (path.endswith(".py") or "/" in path):
+        return None
+    parts = [part for part in path.removesuffix(".py").split("/") if part not in ("", ".")]
+    if parts[-1:] == ["__init__"]:
+        parts.pop()  # a package's own file: the package
+    if not parts or not all(part.isidentifier() for part in parts):
+        return None
+    return ".".join(parts)
 
 
 def _split_call(
