@@ -341,18 +341,27 @@ class ConsentConfig:
         if not isinstance(self.texts, Mapping):
             raise ValueError(f"texts {self.texts!r} must be a mapping: language -> key -> text")
         given = self.languages
+        for lang in self.texts:  # before they become `languages`, which would be blamed
+            if not isinstance(lang, str) or not _LANGUAGE_RE.fullmatch(lang):
+                raise ValueError(
+                    f"texts has language {lang!r}, which is not a language code like 'en' or"
+                    f" 'de' (in lower case, without a region){_code_hint(lang)}"
+                )
         if given is None:
             languages = tuple(dict.fromkeys((*BUNDLED_LANGUAGES, *self.texts)))
         elif isinstance(given, str) or not isinstance(given, Sequence):
             raise ValueError(f"languages {given!r} must be a list of language codes like 'en'")
         else:
             languages = tuple(given)
-        if not languages or any(
-            not isinstance(lang, str) or not _LANGUAGE_RE.fullmatch(lang) for lang in languages
-        ):
-            raise ValueError(
-                f"languages {given!r} must be language codes like 'en' or 'de' (in lower case)"
-            )
+        if not languages:
+            raise ValueError(f"languages {given!r} is empty: name at least one language")
+        for lang in languages:
+            if not isinstance(lang, str) or not _LANGUAGE_RE.fullmatch(lang):
+                raise ValueError(
+                    f"languages {given!r} must be language codes like 'en' or 'de' (in lower"
+                    f" case, without a region): {lang!r} is not"
+                    f"{_code_hint(lang)}"
+                )
         if len(set(languages)) != len(languages):
             raise ValueError(f"languages {given!r} names a language twice")
         category_keys = {
@@ -582,6 +591,15 @@ def _google_mapping(
                 raise ValueError(f"google_consent_mapping type {gtype!r} is not a consent type")
         result[category] = tuple(types)
     return result
+
+
+def _code_hint(value: object) -> str:
+    """` (did you mean 'nb'?)` for `"nb-NO"`, `"NB"` or `"nb_NO"`: the code it starts with,
+    bundled or not (a language of `texts` need not be)."""
+    if not isinstance(value, str):
+        return ""
+    code = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    return f" (did you mean {code!r}?)" if _LANGUAGE_RE.fullmatch(code) else ""
 
 
 def _case_hint(value: object, languages: tuple[str, ...]) -> str:
