@@ -7,6 +7,7 @@ Every failure of the visitor's input is a 4xx with a JSON error that names the p
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -192,6 +193,8 @@ class ConsentAPI:
         self.recorder = recorder
         self.assets: dict[str, StaticAsset] = load_assets()
         self._outage = False
+        #: Whether a Secure consent cookie sent to a plain-http page was logged (once).
+        self._lost_on_http_logged = False
         #: This site's OpenAPI document by mount prefix (a proxy may send a few).
         self._openapi_bodies: dict[str, bytes] = {}
 
@@ -354,6 +357,8 @@ class ConsentAPI:
         expired = self.policy.expirations(
             RequestConsent(consent, cookie_header, False, https, refused)
         )
+        if self.policy.consent_cookie_secure(https):
+            self._log_lost_on_http(req.headers.get("origin"))
         carried = [name for name, _ in parse_cookie_header(cookie_header)]
         # One budget for both: the carried ones' deletions first.
         cookies += expired
@@ -364,6 +369,42 @@ class ConsentAPI:
             response = self._state(req, consent, "POST")
         response.headers.extend(("set-cookie", value) for value in cookies)
         return response
+
+    def _log_lost_on_http(self, origin: str | None) -> None:
+        """A Secure consent cookie answering a page the browser shows over plain http, on a
+        host that is not loopback: browsers do not store it, so every choice is lost and
+        the banner comes back on each page, with nothing to say why. `Origin` is the
+        browser's own view of the page (a TLS proxy's forwarded scheme does not change it)."""
+        if self._lost_on_http_logged or not origin:
+            return
+        try:
+            parts = urlsplit(origin.strip())
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            return
+        if parts.scheme != "http" or not host or _is_loopback(host):
+            return
+        self._lost_on_http_logged = True
+        config = self.config
+        name = config.cookie_name
+        if name.startswith(("__Host-", "__Secure-")):
+            why = f"its {name.split('-', 1)[0]}- name"
+        elif config.secure is True:
+            why = "secure=True"
+        elif config.same_site == "none":
+            why = "same_site='none'"
+        else:  # the server was told https (a forwarded scheme) for a page on plain http
+            why = "the request reached the app as https"
+        logger.warning(
+            "consent-middleware: the consent cookie %r is Secure (%s) and a choice came from"
+            " a plain-http page of %s: browsers store no Secure cookie from such a page, so"
+            " the choice is lost and the banner comes back on every page. Serve the site"
+            " over https (or on localhost), or give plain-http development another"
+            " cookie_name and secure=None. Logged once.",
+            name,
+            why,
+            origin.strip()[:80],
+        )
 
     def _gpc_json(self, method: str) -> ApiResponse:
         """`{"gpc": true, "lastUpdate": "YYYY-MM-DD"}`: the site honours the signal."""
@@ -706,3 +747,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _DuplicateKey(repr(key[:40]))
         data[key] = value
     return data
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, `*.localhost`, 127.0.0.0/8 or ::1: where browsers store Secure cookies
+    from plain http too."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -796,6 +796,10 @@ class ConsentPolicy:
             secure=self._secure(https),
         )
 
+    def consent_cookie_secure(self, https: bool) -> bool:
+        """Whether the consent cookie is sent `Secure` (always, for a `__Host-` name)."""
+        return self._secure(https)
+
     def _secure(self, https: bool) -> bool:
         if cookie_prefix(self._cookie_name):
             return True  # browsers drop these prefixed cookies without Secure

@@ -8,15 +8,25 @@
   be language codes": it blamed an option the user never gave. It now names the `texts`
   key and the code it starts with; `languages=()` says it is empty rather than "in lower
   case", and a code with a region says which code to write (`'de-CH'`: `'de'`).
+- `cookie_name="__Host-consent"` (as docs/faq.md recommends), the site opened over plain
+  http on a host that is not loopback (a LAN dev box, a docker-compose service name, a
+  staging host without TLS): Chromium stores no Secure cookie from such a page, so each
+  choice was lost, the banner came back on every page, and nothing said why
+  (tests/browser/test_newcomer_round6.py). The middleware now logs it once, naming the
+  page's origin and what makes the cookie Secure.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
-from consent_middleware import ConsentConfig
+from consent_middleware import ConsentConfig, ConsentMiddleware
 from consent_middleware.cli import main
 
 APP = """\
@@ -57,6 +67,13 @@ def test_a_file_name_as_the_target_says_which_module_to_write(
     assert main(["check-config", meant]) in (0, 1)  # what it says to write loads
 
 
+def test_a_file_name_that_no_module_can_have_is_still_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check-config", "my-shop.py:config"]) == 2  # no dotted name to suggest
+    assert "No module named 'my-shop'" in capsys.readouterr().err
+
+
 def test_a_relative_module_name_is_a_usage_error_without_importlibs_words(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -80,3 +97,62 @@ def test_a_wrong_language_code_is_named_where_it_was_given(
     with pytest.raises(ValueError) as raised:
         ConsentConfig(secret_key="a-long-enough-secret-for-the-check", **options)  # type: ignore[arg-type]
     assert said in str(raised.value) and not_said not in str(raised.value), raised.value
+
+
+def _choose_from(
+    origin: str, caplog: pytest.LogCaptureFixture, base_url: str = "", **options: Any
+) -> list[str]:
+    config = ConsentConfig(secret_key="a-long-enough-secret-for-the-check", **options)
+    app = ConsentMiddleware(Starlette(), config=config)
+    headers = {"Origin": origin, "Sec-Fetch-Site": "same-origin"}
+    with TestClient(app, base_url=base_url or origin) as client, caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            answer = client.post("/consent", json={"action": "accept_all"}, headers=headers)
+            assert answer.status_code == 200, answer.text
+    return [r.getMessage() for r in caplog.records if "plain-http page" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"cookie_name": "__Host-consent"}, "its __Host- name"),
+        ({"cookie_name": "__Secure-consent"}, "its __Secure- name"),
+        ({"secure": True}, "secure=True"),
+        ({"same_site": "none"}, "same_site='none'"),
+    ],
+)
+def test_a_secure_consent_cookie_for_a_plain_http_page_is_logged_once(
+    options: dict[str, Any], why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    logged = _choose_from("http://devbox.test:8000", caplog, **options)
+    assert len(logged) == 1, logged  # once, not on every choice
+    assert "http://devbox.test:8000" in logged[0] and why in logged[0], logged[0]
+    assert "banner comes back" in logged[0]
+
+
+def test_a_page_on_http_that_reached_the_app_as_https_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A proxy that says https (`proxy_set_header X-Forwarded-Proto https` on a plain-http
+    listener): the cookie is Secure, the browser's page is not."""
+    logged = _choose_from("http://devbox.test", caplog, base_url="https://devbox.test")
+    assert len(logged) == 1 and "reached the app as https" in logged[0], logged
+
+
+@pytest.mark.parametrize(
+    ("origin", "options"),
+    [
+        ("http://localhost:8000", {"cookie_name": "__Host-consent"}),
+        ("http://app.localhost:8000", {"cookie_name": "__Host-consent"}),
+        ("http://127.0.0.1:8000", {"cookie_name": "__Host-consent"}),
+        ("http://[::1]:8000", {"cookie_name": "__Host-consent"}),
+        ("https://www.example.com", {"cookie_name": "__Host-consent"}),
+        ("http://devbox.test:8000", {}),  # not Secure on plain http: stored
+        ("http://[devbox", {"cookie_name": "__Host-consent"}),  # no origin a browser sends
+    ],
+)
+def test_where_browsers_store_the_consent_cookie_nothing_is_logged(
+    origin: str, options: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    base_url = "http://devbox.test" if "[devbox" in origin else ""
+    assert _choose_from(origin, caplog, base_url=base_url, **options) == []
