@@ -14,6 +14,10 @@
   choice was lost, the banner came back on every page, and nothing said why
   (tests/browser/test_newcomer_round6.py). The middleware now logs it once, naming the
   page's origin and what makes the cookie Secure.
+- `FastAPI(root_path="/app")` behind nginx that strips `/app` (the docs' own snippet): the
+  banner and its endpoints had the prefix, but `app.mount("/static", StaticFiles(...))`
+  answered 404 (Starlette's doing, not the middleware's). docs/deploying.md now lists
+  `FastAPI(root_path=...)` with the proxy it needs; the test holds both readings.
 """
 
 from __future__ import annotations
@@ -156,3 +160,16 @@ def test_where_browsers_store_the_consent_cookie_nothing_is_logged(
 ) -> None:
     base_url = "http://devbox.test" if "[devbox" in origin else ""
     assert _choose_from(origin, caplog, base_url=base_url, **options) == []
+
+
+@pytest.mark.parametrize("proxy", ["keeps", "strips"])
+def test_fastapi_root_path_as_docs_deploying_says(proxy: str) -> None:
+    from .fixtures.newcomer6_apps import fastapi_root_path_app
+
+    prefix = "/app" if proxy == "keeps" else ""
+    with TestClient(fastapi_root_path_app(), base_url="https://testserver") as client:
+        page = client.get(f"{prefix}/page")
+        assert page.status_code == 200 and 'action="/app/consent?' in page.text
+        assert client.get(f"{prefix}/consent").status_code == 200
+        static = client.get(f"{prefix}/static/index.html").status_code
+    assert static == (200 if proxy == "keeps" else 404)  # the limit docs/deploying.md names
