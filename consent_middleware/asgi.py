@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .api import API_HEADERS, ApiResponse
+from .app_kind import check_asgi_app
 from .config import ConsentConfig
 from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
@@ -48,6 +49,7 @@ class ConsentMiddleware:
     """`app.add_middleware(ConsentMiddleware, config=config)`."""
 
     def __init__(self, app: ASGIApp, *, config: ConsentConfig) -> None:
+        check_asgi_app(app)
         self.app = app
         self.core = ConsentCore(config)
         self.config = config

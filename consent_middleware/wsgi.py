@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from .api import API_HEADERS, ApiResponse
+from .app_kind import check_wsgi_app
 from .config import ConsentConfig
 from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
@@ -43,6 +44,7 @@ class ConsentWSGIMiddleware:
     """Consent enforcement for Flask and any WSGI application."""
 
     def __init__(self, app: WSGIApp, *, config: ConsentConfig) -> None:
+        check_wsgi_app(app)
         self.app = app
         self.core = ConsentCore(config)
         self.config = config

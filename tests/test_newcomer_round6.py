@@ -18,10 +18,16 @@
   banner and its endpoints had the prefix, but `app.mount("/static", StaticFiles(...))`
   answered 404 (Starlette's doing, not the middleware's). docs/deploying.md now lists
   `FastAPI(root_path=...)` with the proxy it needs; the test holds both readings.
+- The two middlewares mixed up: `app.wsgi_app = ConsentMiddleware(app.wsgi_app, ...)` in
+  Flask failed on the first request with "ConsentMiddleware.__call__() missing 1 required
+  positional argument: 'send'", and `app.add_middleware(ConsentWSGIMiddleware, ...)` in
+  FastAPI with "takes 3 positional arguments but 4 were given". Each now fails where it is
+  built, saying which middleware to use and how.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,8 +36,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from consent_middleware import ConsentConfig, ConsentMiddleware
+from consent_middleware import ConsentConfig, ConsentMiddleware, ConsentWSGIMiddleware
 from consent_middleware.cli import main
+
+_CONFIG = ConsentConfig(secret_key="a-long-enough-secret-for-the-check", cookies={})
 
 APP = """\
 from consent_middleware import ConsentConfig
@@ -173,3 +181,53 @@ def test_fastapi_root_path_as_docs_deploying_says(proxy: str) -> None:
         assert client.get(f"{prefix}/consent").status_code == 200
         static = client.get(f"{prefix}/static/index.html").status_code
     assert static == (200 if proxy == "keeps" else 404)  # the limit docs/deploying.md names
+
+
+def test_the_asgi_middleware_around_a_wsgi_app_says_to_use_the_wsgi_one() -> None:
+    from flask import Flask
+
+    flask = Flask(__name__)
+    wsgi_apps: list[Any] = [flask.wsgi_app, flask, lambda environ, start_response: []]
+    for wsgi_app in wsgi_apps:  # what mypy refuses too, for a typed app
+        with pytest.raises(TypeError) as raised:
+            ConsentMiddleware(wsgi_app, config=_CONFIG)
+        said = str(raised.value)
+        assert "is a WSGI app" in said and "ConsentWSGIMiddleware(app.wsgi_app" in said, said
+
+
+def test_the_wsgi_middleware_around_an_asgi_app_says_to_use_the_asgi_one() -> None:
+    from fastapi import FastAPI
+
+    fastapi = FastAPI()
+    fastapi.add_middleware(ConsentWSGIMiddleware, config=_CONFIG)  # type: ignore[arg-type]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    with pytest.raises(TypeError) as raised:
+        TestClient(fastapi).get("/")  # Starlette builds its middleware at the first request
+    assert "is an ASGI app" in str(raised.value)
+    assert "add_middleware(ConsentMiddleware, config=config)" in str(raised.value)
+    asgi_apps: list[Any] = [asgi_app, FastAPI(), functools.partial(asgi_app)]
+    for app in asgi_apps:
+        with pytest.raises(TypeError, match="is an ASGI app: use ConsentMiddleware"):
+            ConsentWSGIMiddleware(app, config=_CONFIG)
+
+
+def test_apps_that_may_speak_either_are_taken_as_given() -> None:
+    class Untyped:
+        def __call__(self, *args: Any) -> Any:
+            return None
+
+    def asgi2(scope: Any) -> Any:  # ASGI 2: an application instance per scope
+        return None
+
+    def sync_asgi(scope: Any, receive: Any, send: Any) -> Any:  # returns an awaitable
+        return None
+
+    either: list[Any] = [Untyped(), asgi2, sync_asgi, dict]  # dict: without a signature
+    for app in either:
+        ConsentMiddleware(app, config=_CONFIG)
+    wsgi_apps: list[Any] = [Untyped(), lambda environ, start_response: [], print]
+    for app in wsgi_apps:
+        ConsentWSGIMiddleware(app, config=_CONFIG)
