@@ -18,6 +18,8 @@
   banner and its endpoints had the prefix, but `app.mount("/static", StaticFiles(...))`
   answered 404 (Starlette's doing, not the middleware's). docs/deploying.md now lists
   `FastAPI(root_path=...)` with the proxy it needs; the test holds both readings.
+- Flask's `APPLICATION_ROOT="/app"`, which a newcomer takes for the prefix, gives the
+  banner none (nor Flask's own links): docs/deploying.md says so, and what to set instead.
 - The two middlewares mixed up: `app.wsgi_app = ConsentMiddleware(app.wsgi_app, ...)` in
   Flask failed on the first request with "ConsentMiddleware.__call__() missing 1 required
   positional argument: 'send'", and `app.add_middleware(ConsentWSGIMiddleware, ...)` in
@@ -231,3 +233,23 @@ def test_apps_that_may_speak_either_are_taken_as_given() -> None:
     wsgi_apps: list[Any] = [Untyped(), lambda environ, start_response: [], print]
     for app in wsgi_apps:
         ConsentWSGIMiddleware(app, config=_CONFIG)
+
+
+@pytest.mark.parametrize("script_name", ["", "/app"])
+def test_flask_application_root_is_no_prefix_as_docs_deploying_says(script_name: str) -> None:
+    import werkzeug.test
+    from flask import Flask, url_for
+
+    flask = Flask(__name__)
+    flask.config["APPLICATION_ROOT"] = "/app"
+
+    @flask.get("/page")
+    def page() -> str:
+        return f'<!doctype html><html><body><a href="{url_for("page")}">x</a></body></html>'
+
+    flask.wsgi_app = ConsentWSGIMiddleware(flask.wsgi_app, config=_CONFIG)  # type: ignore[method-assign]
+    # Werkzeug's own client: Flask's test client would make APPLICATION_ROOT the SCRIPT_NAME,
+    # which no server does.
+    client = werkzeug.test.Client(flask)
+    html = client.get("/page", base_url=f"http://localhost{script_name}").text
+    assert f'action="{script_name}/consent?' in html and f'href="{script_name}/page"' in html
