@@ -96,7 +96,11 @@ async def endpoint(page: Page) -> str | None:
         )
     except Exception:  # noqa: BLE001 - the page navigated meanwhile
         return None
-    return str(found) if found else None
+    if not found:
+        return None
+    # The form's action carries the page's choice token (`/consent?t=...`): the endpoint is
+    # its path, which `/preferences` and the crawl's skipped prefix are built on.
+    return str(found).split("#", 1)[0].split("?", 1)[0] or None
 
 
 async def _wait_closed(page: Page) -> bool:

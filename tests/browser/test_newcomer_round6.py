@@ -4,10 +4,19 @@ host that is not loopback (a LAN dev box, a docker-compose service name, a stagi
 without TLS; here `devbox.test`, resolved to 127.0.0.1). Chromium stores no Secure cookie
 from such a page: the banner closes on a click, comes back on the next page, and the choice
 is lost. The middleware cannot make the browser keep it; it says so, once, in the log. On
-`localhost` the same site works (docs/faq.md)."""
+`localhost` the same site works (docs/faq.md).
+
+And `consent-middleware audit` of a site under a prefix whose way back to the choice is its
+own footer link to the preferences page (`settings_link=False`): the audit took the banner
+form's action, which carries the page's choice token (`/app/consent?t=...`), for the
+endpoint, so it found no link to `/app/consent?t=.../preferences` (a false `no_way_back` on
+every decided page) and crawled `/app/consent/preferences` as one of the site's pages."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +71,26 @@ def test_a_host_consent_cookie_on_plain_http(
         assert len(logged) == 1 and f"http://devbox.test:{site.port}" in logged[0], logged
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def footer_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    at = free_port()
+    log: Path = tmp_path_factory.mktemp("newcomer6") / f"hypercorn-{at}.log"
+    app = "tests.fixtures.newcomer6_apps:footer_link_app"
+    with running(server_command("hypercorn", app, at, "--root-path", "/app"), at, log) as s:
+        yield s
+
+
+def test_the_audit_finds_the_footer_link_under_a_prefix(
+    footer_site: Running, tmp_path: Path
+) -> None:
+    report = tmp_path / "audit.json"
+    command = [sys.executable, "-m", "consent_middleware.cli", "audit", f"{footer_site.url}/app/"]
+    command += ["--format", "json", "-o", str(report)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    assert doc["banner"]["endpoint"] == "/app/consent", doc["banner"]
+    assert doc["audit"]["pages"] == [f"{footer_site.url}/app/"], doc["audit"]["pages"]
+    assert doc["findings"] == [], doc["findings"]
+    assert done.returncode == 0, done.stderr[-2000:]
