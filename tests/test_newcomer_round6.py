@@ -20,6 +20,11 @@
   `FastAPI(root_path=...)` with the proxy it needs; the test holds both readings.
 - Flask's `APPLICATION_ROOT="/app"`, which a newcomer takes for the prefix, gives the
   banner none (nor Flask's own links): docs/deploying.md says so, and what to set instead.
+- `consent-middleware audit` of a site whose choice never sticks (the banner posts outside
+  the app, or the browser drops a `__Host-consent` cookie on plain http) said "accepting
+  takes 1 click(s)" and found at most `no_way_back`: a new finding, `choice_not_kept`, names
+  the page where the banner came back (tests/browser/test_newcomer_round6.py runs it behind
+  nginx).
 - The two middlewares mixed up: `app.wsgi_app = ConsentMiddleware(app.wsgi_app, ...)` in
   Flask failed on the first request with "ConsentMiddleware.__call__() missing 1 required
   positional argument: 'send'", and `app.add_middleware(ConsentWSGIMiddleware, ...)` in
@@ -253,3 +258,39 @@ def test_flask_application_root_is_no_prefix_as_docs_deploying_says(script_name:
     client = werkzeug.test.Client(flask)
     html = client.get("/page", base_url=f"http://localhost{script_name}").text
     assert f'action="{script_name}/consent?' in html and f'href="{script_name}/page"' in html
+
+
+def test_the_audit_says_when_a_choice_was_not_kept() -> None:
+    from consent_middleware.audit.model import ChoiceResult, Visit
+
+    from .audit.test_findings import audit_run, clean_visits, kinds, step
+
+    assert ("choice_not_kept", None) not in kinds(audit_run())
+    visits = clean_visits()
+    took = ChoiceResult("accept_all", 1, True, "first layer", "accept_all")
+    visits["accepted"] = Visit(
+        "accepted",
+        [
+            step("accepted", "undecided", banner_visible=True),
+            step("accepted", "accepted", "choice"),
+            step(
+                "accepted",
+                "accepted",
+                url="https://shop.example.com/404",
+                status=404,
+                banner_visible=True,
+            ),  # an error page: not counted
+            step("accepted", "accepted", url="https://shop.example.com/a", banner_visible=True),
+            step("accepted", "accepted", url="https://shop.example.com/b", banner_visible=True),
+        ],
+        choice=took,
+    )
+    # The withdrawn visitor's banner asks again after the withdrawal: that is no finding.
+    visits["withdrawn"].steps.append(step("withdrawn", "withdrawn", banner_visible=True))
+    from consent_middleware.audit import analyse
+
+    from .audit.test_findings import CONFIG
+
+    found = [f for f in analyse(audit_run(visits), CONFIG).findings if f.kind == "choice_not_kept"]
+    assert [(f.visitor, f.page) for f in found] == [("accepted", "https://shop.example.com/a")]
+    assert "not kept" in found[0].detail

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .inventory import Classification, Classifier, step_cookies
-from .model import AuditRun, Step, Visitor
+from .model import AuditRun, Step, Visit, Visitor
 
 __all__ = ["RULES", "Finding", "find"]
 
@@ -55,6 +55,8 @@ RULES: dict[str, str] = {
     " easy to reach again on every page",
     "withdrawal_failed": "GDPR art. 7(3): withdrawing consent must be possible at any time,"
     " and as easy as giving it",
+    "choice_not_kept": f"GDPR art. 4(11) and 7(3); {_CNIL_RECOMMENDATION}: a choice,"
+    " refusal included, is kept, and the visitor is not asked again on every page",
 }
 
 
@@ -133,6 +135,7 @@ def find(run: AuditRun, classifier: Classifier) -> list[Finding]:
                         " is visible on this page",
                     ),
                 )
+        _kept(visit, out)
     withdrawn = run.visits.get("withdrawn")
     withdrawal = withdrawn.withdrawal if withdrawn is not None else None
     if withdrawn is not None and withdrawal is not None and not withdrawal.done:
@@ -149,6 +152,34 @@ def find(run: AuditRun, classifier: Classifier) -> list[Finding]:
             ),
         )
     return out.items
+
+
+def _kept(visit: Visit, out: _Findings) -> None:
+    """The banner back on a page after the visitor chose and it closed: the choice was not
+    kept (the consent cookie not stored or not read back). The first such page counts."""
+    chosen = False
+    for step in visit.steps:
+        if step.kind == "choice":
+            chosen = step.state in ("rejected", "accepted")
+        elif chosen and step.kind == "page" and step.banner_visible:
+            if step.status is not None and step.status >= 400:
+                continue  # an error page may carry a banner of its own making
+            out.add(
+                ("choice_not_kept", visit.visitor),
+                Finding(
+                    "choice_not_kept",
+                    None,
+                    visit.visitor,
+                    step.url,
+                    f"the banner is back on this page after the visitor chose ({step.state}):"
+                    " the choice was not kept. The consent cookie was not stored (a Secure or"
+                    " __Host- consent cookie on a plain-http page) or never set (the banner"
+                    " posts outside the app: a path prefix the server was not told)",
+                ),
+            )
+            return
+        elif step.kind == "withdrawal":
+            return  # after a withdrawal the banner may well ask again
 
 
 def _banner(run: AuditRun, out: _Findings) -> None:

@@ -10,7 +10,11 @@ And `consent-middleware audit` of a site under a prefix whose way back to the ch
 own footer link to the preferences page (`settings_link=False`): the audit took the banner
 form's action, which carries the page's choice token (`/app/consent?t=...`), for the
 endpoint, so it found no link to `/app/consent?t=.../preferences` (a false `no_way_back` on
-every decided page) and crawled `/app/consent/preferences` as one of the site's pages."""
+every decided page) and crawled `/app/consent/preferences` as one of the site's pages.
+
+And the audit of a site whose choice never sticks: nginx strips `/app` and the server is
+not told (docs/deploying.md: the banner then posts to `/consent`, outside the app). The
+audit said "accepting takes 1 click(s)"; it now reports `choice_not_kept`."""
 
 from __future__ import annotations
 
@@ -19,10 +23,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Playwright, expect
 
+from ..nginx import nginx
 from ..servers import Running, free_port, running, server_command
 from .helpers import CHROMIUM_ARGS, banner, choose, cookie_names
 
@@ -94,3 +100,22 @@ def test_the_audit_finds_the_footer_link_under_a_prefix(
     assert doc["audit"]["pages"] == [f"{footer_site.url}/app/"], doc["audit"]["pages"]
     assert doc["findings"] == [], doc["findings"]
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _audit(url: str, report: Path) -> tuple[int, dict[str, Any]]:
+    command = [sys.executable, "-m", "consent_middleware.cli", "audit", url]
+    command += ["--format", "json", "-o", str(report), "--pages", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    return done.returncode, json.loads(report.read_text(encoding="utf-8"))
+
+
+def test_the_audit_reports_a_choice_that_is_not_kept(site: Running, tmp_path: Path) -> None:
+    strip = (
+        "server { listen 127.0.0.1:{port}; location /app/ {"
+        f" proxy_pass http://127.0.0.1:{site.port}/; proxy_set_header Host $http_host; }} }}"
+    )
+    with nginx(strip) as proxy:
+        status, doc = _audit(f"{proxy.url}/app/", tmp_path / "audit.json")
+    lost = {f["visitor"] for f in doc["findings"] if f["kind"] == "choice_not_kept"}
+    assert lost == {"rejected", "accepted", "withdrawn"}, doc["findings"]  # each chose once
+    assert status == 1
