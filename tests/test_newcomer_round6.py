@@ -25,6 +25,8 @@
   takes 1 click(s)" and found at most `no_way_back`: a new finding, `choice_not_kept`, names
   the page where the banner came back (tests/browser/test_newcomer_round6.py runs it behind
   nginx).
+- `records export --consent-id abc` said "Invalid value for CONSENT_ID", the name of
+  `records erase`'s argument, not of the option given: it now names `--consent-id`.
 - The two middlewares mixed up: `app.wsgi_app = ConsentMiddleware(app.wsgi_app, ...)` in
   Flask failed on the first request with "ConsentMiddleware.__call__() missing 1 required
   positional argument: 'send'", and `app.add_middleware(ConsentWSGIMiddleware, ...)` in
@@ -294,3 +296,18 @@ def test_the_audit_says_when_a_choice_was_not_kept() -> None:
     found = [f for f in analyse(audit_run(visits), CONFIG).findings if f.kind == "choice_not_kept"]
     assert [(f.visitor, f.page) for f in found] == [("accepted", "https://shop.example.com/a")]
     assert "not kept" in found[0].detail
+
+
+def test_a_bad_consent_id_option_is_named_as_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path}/records.db"
+    config = ConsentConfig(secret_key="a-long-enough-secret-for-the-check", records=store)
+    with TestClient(ConsentMiddleware(Starlette(), config=config)) as client:
+        client.post(
+            "/consent", json={"action": "reject_all"}, headers={"Sec-Fetch-Site": "same-origin"}
+        )
+    assert main(["records", "export", "--store", store, "--consent-id", "abc"]) == 2
+    assert "Invalid value for '--consent-id': 'abc' is not a consent id" in capsys.readouterr().err
+    assert main(["records", "erase", "--store", store, "abc"]) == 2
+    assert "Invalid value for CONSENT_ID: 'abc'" in capsys.readouterr().err

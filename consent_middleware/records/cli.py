@@ -365,7 +365,7 @@ def export_command(
     store = _open(store_url)
     try:
         if consent_id is not None:
-            _check_consent_id(consent_id)
+            _check_consent_id(consent_id, "'--consent-id'")
             found = [
                 r
                 for r in _records_for(store, consent_id, skip)
@@ -693,10 +693,10 @@ def _were(items: list[str]) -> str:
     return "was" if len(items) == 1 else "were"
 
 
-def _check_consent_id(value: str) -> None:
+def _check_consent_id(value: str, hint: str = "CONSENT_ID") -> None:
     if not _CONSENT_ID.fullmatch(value):
         raise click.BadParameter(
-            f"{value!r} is not a consent id (32 lowercase hex characters)", param_hint="CONSENT_ID"
+            f"{value!r} is not a consent id (32 lowercase hex characters)", param_hint=hint
         )
 
 
