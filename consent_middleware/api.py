@@ -21,7 +21,7 @@ from .assets import StaticAsset, load_assets
 from .banner import PAGE_STYLE_SOURCE, BannerRenderer
 from .choice_tokens import is_fresh
 from .consent import Consent
-from .cookies import parse_cookie_header
+from .cookies import cookie_prefix, parse_cookie_header
 from .crosssite import CrossSiteError, check_same_origin
 from .i18n import choose_language
 from .openapi import site_document
@@ -387,8 +387,9 @@ class ConsentAPI:
         self._lost_on_http_logged = True
         config = self.config
         name = config.cookie_name
-        if name.startswith(("__Host-", "__Secure-")):
-            why = f"its {name.split('-', 1)[0]}- name"
+        prefix = cookie_prefix(name)
+        if prefix:
+            why = f"its {prefix} name"
         elif config.secure is True:
             why = "secure=True"
         elif config.same_site == "none":

@@ -138,6 +138,7 @@ def _choose_from(
     [
         ({"cookie_name": "__Host-consent"}, "its __Host- name"),
         ({"cookie_name": "__Secure-consent"}, "its __Secure- name"),
+        ({"cookie_name": "__host-consent"}, "its __Host- name"),  # Chromium: any case
         ({"secure": True}, "secure=True"),
         ({"same_site": "none"}, "same_site='none'"),
     ],
