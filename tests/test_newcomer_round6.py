@@ -27,6 +27,9 @@
   nginx).
 - `records export --consent-id abc` said "Invalid value for CONSENT_ID", the name of
   `records erase`'s argument, not of the option given: it now names `--consent-id`.
+- `python -m consent_middleware check-config ...` (the habit of `python -m pip`, for a
+  virtualenv whose scripts are not on PATH) said "'consent_middleware' is a package and
+  cannot be directly executed": it now runs the command.
 - The two middlewares mixed up: `app.wsgi_app = ConsentMiddleware(app.wsgi_app, ...)` in
   Flask failed on the first request with "ConsentMiddleware.__call__() missing 1 required
   positional argument: 'send'", and `app.add_middleware(ConsentWSGIMiddleware, ...)` in
@@ -312,3 +315,19 @@ def test_a_bad_consent_id_option_is_named_as_given(
     assert "Invalid value for '--consent-id': 'abc' is not a consent id" in capsys.readouterr().err
     assert main(["records", "erase", "--store", store, "abc"]) == 2
     assert "Invalid value for CONSENT_ID: 'abc'" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import runpy
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["consent_middleware", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("consent_middleware", run_name="__main__")
+    assert exited.value.code == 0 and "version" in capsys.readouterr().out
+    typo = [sys.executable, "-m", "consent_middleware", "check-confg", "app:app"]
+    done = subprocess.run(typo, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Did you mean 'check-config'?" in done.stderr, done.stderr
