@@ -542,9 +542,11 @@ def _compile_rules(
         if not isinstance(rule, CookieRule):
             raise ValueError(f"cookies[{pattern!r}] must be a category name or a CookieRule")
         if rule.category not in known:
+            close = difflib.get_close_matches(str(rule.category).lower(), sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(
                 f"cookies[{pattern!r}] names unknown category {rule.category!r}"
-                f" (known: {', '.join(sorted(known))})"
+                f" (known: {', '.join(sorted(known))}{hint})"
             )
         if (
             not isinstance(pattern, str)

@@ -7,7 +7,8 @@
 - `ConsentConfig(texts={"de-CH": {...}})`, without `languages`, raised "languages None must
   be language codes": it blamed an option the user never gave. It now names the `texts`
   key and the code it starts with; `languages=()` says it is empty rather than "in lower
-  case", and a code with a region says which code to write (`'de-CH'`: `'de'`).
+  case", and a code with a region says which code to write (`'de-CH'`: `'de'`); a cookie
+  rule's misspelt category (`'analytic'`, `'Analytics'`) says which was meant.
 - `cookie_name="__Host-consent"` (as docs/faq.md recommends), the site opened over plain
   http on a host that is not loopback (a LAN dev box, a docker-compose service name, a
   staging host without TLS): Chromium stores no Secure cookie from such a page, so each
@@ -113,6 +114,8 @@ def test_a_relative_module_name_is_a_usage_error_without_importlibs_words(
         ({"texts": {"nb-NO": {"title": "Cookies?"}}}, "(did you mean 'nb'?)", "languages None"),
         ({"languages": ()}, "is empty", "lower case"),
         ({"languages": ("en", "de-CH")}, "'de-CH' is not (did you mean 'de'?)", "None"),
+        ({"cookies": {"_ga": "analytic"}}, "did you mean 'analytics'?", "None"),
+        ({"cookies": {"_ga": "Analytics"}}, "did you mean 'analytics'?", "None"),
     ],
 )
 def test_a_wrong_language_code_is_named_where_it_was_given(
