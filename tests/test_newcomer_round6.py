@@ -31,6 +31,9 @@
 - `python -m consent_middleware check-config ...` (the habit of `python -m pip`, for a
   virtualenv whose scripts are not on PATH) said "'consent_middleware' is a package and
   cannot be directly executed": it now runs the command.
+- `records="sqlite:////var/lib/site/consent.db"` in a folder that does not exist: every
+  choice got 503 and the log said "unable to open database file"; it now names the
+  missing folder.
 - The two middlewares mixed up: `app.wsgi_app = ConsentMiddleware(app.wsgi_app, ...)` in
   Flask failed on the first request with "ConsentMiddleware.__call__() missing 1 required
   positional argument: 'send'", and `app.add_middleware(ConsentWSGIMiddleware, ...)` in
@@ -334,3 +337,19 @@ def test_python_dash_m_runs_the_command(
     typo = [sys.executable, "-m", "consent_middleware", "check-confg", "app:app"]
     done = subprocess.run(typo, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Did you mean 'check-config'?" in done.stderr, done.stderr
+
+
+def test_a_records_database_in_a_missing_folder_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "not-made"
+    config = ConsentConfig(
+        secret_key="a-long-enough-secret-for-the-check", records=f"sqlite:///{folder}/c.db"
+    )
+    app = ConsentMiddleware(Starlette(), config=config)
+    with TestClient(app) as client, caplog.at_level(logging.ERROR):
+        answer = client.post(
+            "/consent", json={"action": "accept_all"}, headers={"Sec-Fetch-Site": "same-origin"}
+        )
+    assert answer.status_code == 503
+    assert f"(there is no folder {folder})" in caplog.text, caplog.text

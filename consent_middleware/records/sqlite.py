@@ -179,7 +179,11 @@ class SQLiteRecordStore:
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
-            raise RecordStoreError(f"cannot open the records database {self.path}: {exc}") from exc
+            folder = os.path.dirname(self.path) or "."
+            missing = "" if os.path.isdir(folder) else f" (there is no folder {folder})"
+            raise RecordStoreError(
+                f"cannot open the records database {self.path}: {exc}{missing}"
+            ) from exc
         try:
             self._use_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
