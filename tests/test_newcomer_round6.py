@@ -189,6 +189,13 @@ def test_where_browsers_store_the_consent_cookie_nothing_is_logged(
     assert _choose_from(origin, caplog, base_url=base_url, **options) == []
 
 
+def test_behind_a_proxy_ending_tls_nothing_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """The app sees http (no forwarded scheme), the browser's page is https: it stores the
+    cookie, and the log must not cry wolf."""
+    origin, seen = "https://www.example.com", "http://www.example.com"
+    assert _choose_from(origin, caplog, base_url=seen, cookie_name="__Host-consent") == []
+
+
 @pytest.mark.parametrize("proxy", ["keeps", "strips"])
 def test_fastapi_root_path_as_docs_deploying_says(proxy: str) -> None:
     from .fixtures.newcomer6_apps import fastapi_root_path_app
