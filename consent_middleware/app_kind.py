@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-__all__ = ["check_asgi_app", "check_wsgi_app"]
+__all__ = ["REENTERED", "check_asgi_app", "check_wsgi_app", "reentered"]
 
 _ASGI_USE = (
     "FastAPI/Starlette: app.add_middleware(ConsentMiddleware, config=config); Quart:"
@@ -61,3 +61,24 @@ def check_wsgi_app(app: Any) -> None:
 def _name(app: Any) -> str:
     name = getattr(app, "__qualname__", None) or type(app).__qualname__
     return repr(str(name)[:80])
+
+
+#: Where an adapter counts how often the app it wraps called it again on one request.
+REENTERED = "consent_middleware.reentered"
+#: More than this and the app calls its own middleware in a loop: Flask's
+#: `app.wsgi_app = ConsentWSGIMiddleware(app, ...)` (the app, not its `wsgi_app`), whose
+#: `__call__` is the middleware again; Quart's `app.asgi_app` the same.
+_MAX_REENTRIES = 16
+
+
+def reentered(store: Any, adapter: str, hook: str) -> None:
+    """Count one more pass of the same middleware through one request (`store`: the
+    environ or scope), and raise, before Python's RecursionError, when it loops."""
+    count = store.get(REENTERED, 0) + 1
+    store[REENTERED] = count
+    if count > _MAX_REENTRIES:
+        raise RuntimeError(
+            f"{adapter} is called again and again on one request by the app it wraps: it"
+            f" wraps the app whose {hook} it is (app.{hook} = {adapter}(app, ...)). Wrap"
+            f" app.{hook} instead: app.{hook} = {adapter}(app.{hook}, config=config)"
+        )

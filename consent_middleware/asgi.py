@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .api import API_HEADERS, ApiResponse
-from .app_kind import check_asgi_app
+from .app_kind import check_asgi_app, reentered
 from .config import ConsentConfig
 from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
@@ -63,6 +63,9 @@ class ConsentMiddleware:
             if _HANDED_DOWN in scope:
                 # Installed twice (on an app and a sub-app it mounts): the outer one decides,
                 # once; two would put two banners in every page.
+                handed = scope.get(CONTEXT_KEY)
+                if isinstance(handed, RequestContext) and handed.core is self.core:
+                    reentered(scope, "ConsentMiddleware", "asgi_app")  # this one, again
                 self.core.log_nested()
             elif kind == "websocket":
                 await self._websocket(scope, receive, send)

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from .api import API_HEADERS, ApiResponse
-from .app_kind import check_wsgi_app
+from .app_kind import check_wsgi_app, reentered
 from .config import ConsentConfig
 from .context import ACTIVE, CONSENT_KEY, CONTEXT_KEY, RequestContext
 from .core import BodyFilter, ConsentCore
@@ -56,6 +56,8 @@ class ConsentWSGIMiddleware:
             # once (two would put two banners in every page). An outer ConsentMiddleware of
             # an ASGI app that mounts this one left its request in the context only: the
             # app's get_consent reads it.
+            if outer.core is self.core:  # this very middleware, again: a loop?
+                reentered(environ, "ConsentWSGIMiddleware", "wsgi_app")
             self.core.log_nested()
             if CONTEXT_KEY not in environ:
                 environ[CONTEXT_KEY] = outer

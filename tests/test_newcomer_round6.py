@@ -38,7 +38,10 @@
   Flask failed on the first request with "ConsentMiddleware.__call__() missing 1 required
   positional argument: 'send'", and `app.add_middleware(ConsentWSGIMiddleware, ...)` in
   FastAPI with "takes 3 positional arguments but 4 were given". Each now fails where it is
-  built, saying which middleware to use and how.
+  built, saying which middleware to use and how. And `app.wsgi_app =
+  ConsentWSGIMiddleware(app, ...)` (the Flask app, not its `wsgi_app`; Quart's `asgi_app`
+  the same), whose app calls the middleware back on every pass, ended in a RecursionError
+  after a "found itself installed twice" warning: it now says what to wrap.
 """
 
 from __future__ import annotations
@@ -360,3 +363,25 @@ def test_a_records_database_in_a_missing_folder_is_named(
         )
     assert answer.status_code == 503
     assert f"(there is no folder {folder})" in caplog.text, caplog.text
+
+
+def test_a_middleware_that_wraps_the_app_whose_hook_it_is_says_what_to_wrap() -> None:
+    import asyncio
+
+    from flask import Flask
+    from quart import Quart
+
+    flask = Flask(__name__)
+    flask.get("/")(lambda: "<html><body>x</body></html>")
+    flask.wsgi_app = ConsentWSGIMiddleware(flask, config=_CONFIG)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match=r"Wrap app\.wsgi_app instead"):
+        flask.test_client().get("/")
+
+    quart = Quart(__name__)
+    quart.asgi_app = ConsentMiddleware(quart, config=_CONFIG)  # type: ignore[method-assign]
+
+    async def visit() -> None:
+        await quart.test_client().get("/")
+
+    with pytest.raises(RuntimeError, match=r"Wrap app\.asgi_app instead"):
+        asyncio.run(visit())
