@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -140,6 +141,7 @@ def test_django_asgi_application() -> None:
     from django.conf import settings
     from django.core.asgi import get_asgi_application
     from django.http import HttpRequest, HttpResponse
+    from django.test.utils import override_settings
     from django.urls import path
 
     def home(request: HttpRequest) -> HttpResponse:
@@ -149,20 +151,14 @@ def test_django_asgi_application() -> None:
 
     urls = ModuleType("probe_urls")  # the URLconf: a module object will do
     urls.urlpatterns = [path("", home)]  # type: ignore[attr-defined]
-    if settings.configured:
-        settings.ROOT_URLCONF = urls
-    else:
-        settings.configure(
-            DEBUG=False,
-            ALLOWED_HOSTS=["*"],
-            SECRET_KEY="x" * 50,
-            MIDDLEWARE=[],
-            USE_TZ=True,
-            ROOT_URLCONF=urls,
-        )
-        django.setup()
-    application = ConsentMiddleware(get_asgi_application(), config=_config())
-    assert any(_misplaced("/", "_fbp", "/shop/") in f for f in _probe(application, "/"))
+    # Django's settings are one per process: the test project's (tests/frameworks), with
+    # this URLconf only while the test runs, so that the Django tests run before or after.
+    if not settings.configured:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.frameworks.django_project.settings")
+    django.setup()
+    with override_settings(ROOT_URLCONF=urls, MIDDLEWARE=[]):
+        application = ConsentMiddleware(get_asgi_application(), config=_config())
+        assert any(_misplaced("/", "_fbp", "/shop/") in f for f in _probe(application, "/"))
 
 
 def test_litestar_stream() -> None:
