@@ -26,7 +26,8 @@ Action = Literal["accept_all", "reject_all", "save", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("accept_all", "reject_all", "save", "withdraw")
 
 _SALT = "consent_middleware.consent"
-#: A real consent cookie is about 130 characters; anything much longer is not one.
+#: A real consent cookie is about 130 characters; anything much longer is not one (a site
+#: with many long category names raises the bound to its own longest value).
 _MAX_COOKIE = 512
 #: Format 2 adds when the policy-update notice was dismissed; format 1 still verifies.
 _FORMAT = "2"
@@ -141,9 +142,13 @@ class ConsentCodec:
             digest_method=hashlib.sha256,
         )
         self._version_tag = hashlib.sha256(config.policy_version.encode()).hexdigest()[:10]
+        # The longest value this config signs: every optional category granted, a notice
+        # seen, timestamps far off. A longer one is not ours.
+        longest = self.decide(config.optional_categories, now=2**40, notice_seen_ts=2**40)
+        self._max_length = max(_MAX_COOKIE, len(self.encode(longest)) + 16)
         self._cache: BoundedCache[str, Consent | None] = BoundedCache(
             config.cache_size,
-            _MAX_COOKIE,
+            self._max_length,
             max_bytes=config.cache_bytes // 10 if max_bytes is None else max_bytes,
             size_of=_entry_size,
         )
@@ -221,7 +226,7 @@ class ConsentCodec:
         """The consent of a signed value; an undecided one (that keeps its consent id, so
         the visitor's history goes on) for an authentic cookie of an older policy; None
         for anything forged or malformed."""
-        if len(value) > _MAX_COOKIE:
+        if len(value) > self._max_length:
             return None
         try:
             payload = self._signer.unsign(value.encode("latin-1", "replace")).decode("ascii")

@@ -87,3 +87,26 @@ def test_every_config_example_builds(
     }
     exec("import os\nfrom consent_middleware import *", namespace)
     exec(compile(source, f"docs/{name}", "exec"), namespace)
+
+
+def test_a_choice_among_many_long_categories_is_read_back() -> None:
+    """configuration.md: `categories=[...]`, each name up to 40 characters. A visitor who
+    accepts all of 16 such categories gets a consent cookie of some 600 characters; it was
+    read back as forged (over a fixed 512), expired, and the banner asked forever."""
+    from starlette.testclient import TestClient
+
+    from consent_middleware import Category, ConsentConfig, ConsentMiddleware
+
+    categories = [Category("authentication", required=True)]
+    categories += [Category(f"category_{i:02d}_{'x' * 28}") for i in range(16)]
+    app = Starlette()
+    app.add_middleware(
+        ConsentMiddleware, config=ConsentConfig(secret_key=SECRET, categories=categories)
+    )
+    client = TestClient(app)
+    chosen = client.post("/consent", json={"action": "accept_all"})
+    assert chosen.status_code == 200 and len(client.cookies["consent"]) > 512
+    state = client.get("/consent")
+    assert state.json()["decided"] is True
+    assert all(state.json()["categories"].values())
+    assert state.headers.get_list("set-cookie") == []  # not expired as forged
