@@ -306,11 +306,14 @@ class ConsentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} {value!r} must be a non-negative integer")
-        if self.max_body_size < MIN_BODY_SIZE:
-            # Below this, the banner's own form posts get 413: no visitor could choose.
+        # Below this, the banner's own form posts get 413: no visitor could choose. The
+        # banner budgets 64 bytes per category, and 256 for the rest of its form
+        # (`redirects.form_room`), and some room for `return_to` besides.
+        least = max(MIN_BODY_SIZE, 256 + 64 * len(cats) + 256)
+        if self.max_body_size < least:
             raise ValueError(
-                f"max_body_size {self.max_body_size!r} must be at least {MIN_BODY_SIZE} bytes:"
-                " the banner's own choices are posted to /consent"
+                f"max_body_size {self.max_body_size!r} must be at least {least} bytes:"
+                f" the banner's own choices (of {len(cats)} categories) are posted to /consent"
             )
 
         known = set(self.category_names)

@@ -110,3 +110,24 @@ def test_a_choice_among_many_long_categories_is_read_back() -> None:
     assert state.json()["decided"] is True
     assert all(state.json()["categories"].values())
     assert state.headers.get_list("set-cookie") == []  # not expired as forged
+
+
+def test_max_body_size_leaves_room_for_the_banners_own_choice() -> None:
+    """configuration.md: `max_body_size` is "at least 1024, so that the banner's own posts
+    fit". With 30 categories of 40 characters, a "Save" of them all is over 1024 bytes: the
+    config was accepted and the visitor's own choice got 413. It is refused when built."""
+    from starlette.testclient import TestClient
+
+    from consent_middleware import Category, ConsentConfig, ConsentMiddleware
+
+    categories = [Category("authentication", required=True)]
+    categories += [Category(f"category_{i:02d}_{'x' * 28}") for i in range(30)]
+    with pytest.raises(ValueError, match="max_body_size 1024 must be at least"):
+        ConsentConfig(secret_key=SECRET, categories=categories, max_body_size=1024)
+    app = Starlette()  # the default, 4096, has room for them
+    app.add_middleware(
+        ConsentMiddleware, config=ConsentConfig(secret_key=SECRET, categories=categories)
+    )
+    everything = [category.name for category in categories[1:]]
+    saved = TestClient(app).post("/consent", json={"action": "save", "categories": everything})
+    assert saved.status_code == 200
