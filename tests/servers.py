@@ -160,6 +160,21 @@ def running(
             process.wait()
 
 
+#: The servers that run a fixture module's `asgi` app; any other runs its `wsgi` app.
+ASGI_SERVERS = ("uvicorn", "uvicorn-h11", "uvicorn-httptools", "hypercorn")
+
+
+@contextlib.contextmanager
+def serving(module: str, server: str, tmp_path_factory: Any) -> Iterator[Running]:
+    """`module`'s `asgi` app (ASGI servers) or `wsgi` app under `server`, on a free port,
+    its log in a temporary folder of its own (`tmp_path_factory`: pytest's)."""
+    app = "asgi" if server in ASGI_SERVERS else "wsgi"
+    port = free_port()
+    log = tmp_path_factory.mktemp(module.rpartition(".")[2]) / f"{server}.log"
+    with running(server_command(server, f"{module}:{app}", port), port, log) as site:
+        yield site
+
+
 @dataclass
 class RawResponse:
     #: 0 when the server closed the connection without answering.

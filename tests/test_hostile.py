@@ -26,7 +26,7 @@ from consent_middleware.i18n import TEXT_KEYS
 
 from .conftest import SECRET, AppSpec, make_config, raw_asgi_app, raw_wsgi_app
 from .raw import RawAnswer, asgi_request, wsgi_request
-from .servers import free_port, running, server_command
+from .servers import free_port, running, server_command, serving
 
 FORM = (b"content-type", b"application/x-www-form-urlencoded")
 JSON = (b"content-type", b"application/json")
@@ -949,12 +949,8 @@ def test_gunicorn_answers_a_twenty_digit_length_at_once(tmp_path: Path) -> None:
 def real_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
-    name = str(request.param)
-    app = "wsgi" if name == "waitress" else "asgi"
-    port = free_port()
-    log: Path = tmp_path_factory.mktemp("hostile") / f"{name}.log"
-    with running(server_command(name, f"tests.fixtures.wire_apps:{app}", port), port, log):
-        yield port
+    with serving("tests.fixtures.wire_apps", request.param, tmp_path_factory) as site:
+        yield site.port
 
 
 def send_slowly(port: int, parts: list[bytes], pause: float) -> tuple[int, bytes]:

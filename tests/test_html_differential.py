@@ -58,22 +58,18 @@ def elements(tree: Any, attr: str, value: str | None = None) -> list[Any]:
     ]
 
 
+def inside(tree: Any, target: Any, tag: str) -> bool:
+    """Whether `target` is inside an element named `tag`."""
+    parents = {child: parent for parent in tree.iter() for child in parent}
+    while target in parents:
+        target = parents[target]
+        if target.tag == tag:
+            return True
+    return False
+
+
 def in_template(tree: Any, target: Any) -> bool:
-    parents = {child: parent for parent in tree.iter() for child in parent}
-    while target in parents:
-        target = parents[target]
-        if target.tag == "template":
-            return True
-    return False
-
-
-def in_noscript(tree: Any, target: Any) -> bool:
-    parents = {child: parent for parent in tree.iter() for child in parent}
-    while target in parents:
-        target = parents[target]
-        if target.tag == "noscript":
-            return True
-    return False
+    return inside(tree, target, "template")
 
 
 def gate() -> TagGate:
@@ -153,7 +149,7 @@ def test_a_page_that_ends_inside_a_template_or_noscript_gets_its_banner_outside(
     and `</template>` close it first, and Consent Mode's default goes after them."""
     tree = parse(run(page, tags=gate()))
     assert banner_ok(tree)
-    assert not [e for e in elements(tree, "id", "consent-banner") if in_noscript(tree, e)]
+    assert not [e for e in elements(tree, "id", "consent-banner") if inside(tree, e, "noscript")]
     (default,) = elements(tree, "id", "cm-default")
     assert not in_template(tree, default)
 

@@ -88,6 +88,20 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+@pytest.fixture(scope="session")
+def shop_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium that finds www.shop.test (and any host under shop.test) on 127.0.0.1, so
+    that a page can set a cookie for the registrable domain shop.test (cookies are per
+    host, not per port)."""
+    browser = playwright.chromium.launch(
+        executable_path=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.shop.test 127.0.0.1"],
+    )
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
 def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
     """A fresh browser context (its own cookie jar); closed after the test."""

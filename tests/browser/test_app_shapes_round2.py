@@ -19,11 +19,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from ..fixtures.app_shapes_round2 import SVG_SHAPES
 from ..servers import Running, free_port, running, server_command
-from .helpers import CHROMIUM_ARGS, action_button, banner, choose, cookie_names
+from .helpers import action_button, banner, choose, cookie_names
 
 pytestmark = pytest.mark.browser
 
@@ -127,19 +127,6 @@ def script_cookie_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
 def new_policy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """The same site after a material change of its policy (every visitor undecided)."""
     yield from serve(tmp_path_factory, "script_cookies", 2, APP_SHAPES_POLICY="2")
-
-
-@pytest.fixture(scope="module")
-def shop_browser(playwright: Playwright) -> Iterator[Browser]:
-    """Chromium that finds www.shop.test on 127.0.0.1, so that a tag can set a cookie for
-    the registrable domain shop.test (cookies are per host, not per port)."""
-    browser = playwright.chromium.launch(
-        executable_path=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
-        headless=True,
-        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.shop.test 127.0.0.1"],
-    )
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

@@ -21,14 +21,13 @@ Over https a script may make its cookie partitioned (CHIPS), a cookie of its own
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright
+from playwright.sync_api import Browser, BrowserContext
 
 from ..servers import free_port, running, server_command
-from .helpers import CHROMIUM_ARGS, action_button, choose, self_signed_certificate
+from .helpers import action_button, choose, self_signed_certificate
 
 pytestmark = pytest.mark.browser
 
@@ -48,19 +47,6 @@ def site_url(
     log = tmp_path_factory.mktemp("attack-round43") / f"{server}.log"
     with running(server_command(server, APPS[server], port), port, log) as run:
         yield run.url
-
-
-@pytest.fixture(scope="module")
-def shop_browser(playwright: Playwright) -> Iterator[Browser]:
-    """Chromium that finds www.shop.test on 127.0.0.1, so that a tag can set a cookie for
-    the registrable domain shop.test."""
-    browser = playwright.chromium.launch(
-        executable_path=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
-        headless=True,
-        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.shop.test 127.0.0.1"],
-    )
-    yield browser
-    browser.close()
 
 
 def script_cookies(context: BrowserContext) -> set[tuple[str, str]]:

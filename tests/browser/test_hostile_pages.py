@@ -5,7 +5,6 @@ in the Referer, rendered by real Chromium through uvicorn and waitress: nothing 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from ..fixtures.hostile_apps import PWN
-from ..servers import Running, free_port, running, server_command
+from ..servers import Running, serving
 from .helpers import banner
 
 pytestmark = pytest.mark.browser
@@ -28,13 +27,7 @@ HOSTILE_QUERY = (
 def hostile_site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
-    server = str(request.param)
-    app = "asgi" if server == "uvicorn" else "wsgi"
-    port = free_port()
-    log: Path = tmp_path_factory.mktemp("hostile-pages") / f"{server}.log"
-    with running(
-        server_command(server, f"tests.fixtures.hostile_apps:{app}", port), port, log
-    ) as site:
+    with serving("tests.fixtures.hostile_apps", request.param, tmp_path_factory) as site:
         yield site
 
 

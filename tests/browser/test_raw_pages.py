@@ -11,13 +11,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from ..fixtures.raw_page_apps import ENDINGS, PAGES
-from ..servers import Running, free_port, running, server_command
+from ..servers import Running, serving
 from .helpers import banner, choose, cookie_names
 
 pytestmark = pytest.mark.browser
@@ -27,13 +26,7 @@ pytestmark = pytest.mark.browser
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
-    server = str(request.param)
-    app = "asgi" if server == "uvicorn" else "wsgi"
-    port = free_port()
-    log: Path = tmp_path_factory.mktemp("raw-pages") / f"{server}.log"
-    with running(
-        server_command(server, f"tests.fixtures.raw_page_apps:{app}", port), port, log
-    ) as running_site:
+    with serving("tests.fixtures.raw_page_apps", request.param, tmp_path_factory) as running_site:
         yield running_site
 
 
