@@ -78,28 +78,28 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    executable = os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium")
-    browser = playwright.chromium.launch(
-        executable_path=executable, headless=True, args=CHROMIUM_ARGS
-    )
-    yield browser
-    browser.close()
-
-
-@pytest.fixture(scope="session")
-def shop_browser(playwright: Playwright) -> Iterator[Browser]:
-    """Chromium that finds www.shop.test (and any host under shop.test) on 127.0.0.1, so
-    that a page can set a cookie for the registrable domain shop.test (cookies are per
-    host, not per port)."""
+def _chromium(playwright: Playwright, *args: str) -> Iterator[Browser]:
     browser = playwright.chromium.launch(
         executable_path=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
         headless=True,
-        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.shop.test 127.0.0.1"],
+        args=[*CHROMIUM_ARGS, *args],
     )
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    yield from _chromium(playwright)
+
+
+@pytest.fixture(scope="session")
+def mapped_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium that finds every host under `.test` on 127.0.0.1: plain-http hosts that are
+    not localhost (Secure means what it means on a real site), and a page at www.shop.test
+    can set a cookie for the registrable domain shop.test (cookies are per host, not per
+    port)."""
+    yield from _chromium(playwright, "--host-resolver-rules=MAP *.test 127.0.0.1")
 
 
 @pytest.fixture

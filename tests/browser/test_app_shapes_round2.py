@@ -130,8 +130,8 @@ def new_policy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 
 
 @pytest.fixture
-def shop_context(shop_browser: Browser) -> Iterator[BrowserContext]:
-    context = shop_browser.new_context()
+def shop_context(mapped_browser: Browser) -> Iterator[BrowserContext]:
+    context = mapped_browser.new_context()
     context.set_default_timeout(10_000)
     yield context
     context.close()

@@ -75,9 +75,9 @@ def test_a_refusal_removes_script_cookies_above_a_deeper_page(
 
 
 def test_a_refusal_removes_a_domain_cookie_a_tag_stored_at_a_section_path(
-    site_url: str, shop_browser: Browser
+    site_url: str, mapped_browser: Browser
 ) -> None:
-    context = shop_browser.new_context()
+    context = mapped_browser.new_context()
     context.set_default_timeout(10_000)
     try:
         url = site_url.replace("127.0.0.1", "www.shop.test")
@@ -97,10 +97,10 @@ def test_a_refusal_removes_a_domain_cookie_a_tag_stored_at_a_section_path(
 
 
 def test_a_grant_holds_after_the_site_shares_its_choice_across_subdomains(
-    shop_browser: Browser, tmp_path_factory: pytest.TempPathFactory
+    mapped_browser: Browser, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     logs = tmp_path_factory.mktemp("attack-round43-domain")
-    context = shop_browser.new_context()
+    context = mapped_browser.new_context()
     context.set_default_timeout(10_000)
     try:
         page = context.new_page()

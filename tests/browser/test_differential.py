@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import pytest
 from django.http.cookie import parse_cookie as django_parse_cookie
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser
 from starlette.requests import cookie_parser
 from werkzeug.http import parse_cookie
 
@@ -28,7 +27,6 @@ from consent_middleware.policy import ConsentPolicy
 
 from ..fixtures.differential import CASES, MODES, config
 from ..servers import Running, free_port, running, server_command
-from .helpers import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -80,19 +78,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     command = server_command("uvicorn", "tests.fixtures.differential:app", port)
     with running(command, port, log) as started:
         yield started
-
-
-@pytest.fixture(scope="module")
-def mapped_browser(playwright: Playwright) -> Iterator[Browser]:
-    """Chromium with `*.test` on 127.0.0.1: plain-http hosts that are not localhost, so
-    Secure means what it means on a real site, and a jar per case in one context."""
-    browser = playwright.chromium.launch(
-        executable_path=os.environ.get("CONSENT_CHROMIUM", "/usr/bin/chromium"),
-        headless=True,
-        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.test 127.0.0.1"],
-    )
-    yield browser
-    browser.close()
 
 
 def run_mode(browser: Browser, port: int, mode: str) -> dict[int, dict[str, Any]]:
